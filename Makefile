@@ -1,0 +1,35 @@
+# SwipeFlix. `make run` starts everything on embedded brokers; `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+MODULES := ./pkg/... ./services/... ./cmd/... ./deploy/...
+DATA ?= ../shared/datasets/ml-100k
+
+.PHONY: test test-short eval bench fmt lint tidy
+
+## test: every test of every module, with the race detector.
+test:
+	$(GO) test -race -count=1 -timeout 20m $(MODULES)
+
+## test-short: the tests that need no server at all.
+test-short:
+	$(GO) test -short -count=1 $(MODULES)
+
+## eval: the evaluation table over DATA (JSON=1 for one JSON object).
+eval:
+	$(GO) run ./cmd/swipeflix eval -data $(DATA) $(if $(JSON),-json,) $(EVALFLAGS)
+
+## bench: the benchmarks of the hot paths.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./pkg/...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) vet $(MODULES)
+
+tidy:
+	for m in $$($(GO) list -m -f '{{.Dir}}'); do (cd $$m && $(GO) mod tidy); done
+
+-include mk/*.mk

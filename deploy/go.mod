@@ -1,0 +1,3 @@
+module github.com/swipeflix/swipeflix/deploy
+
+go 1.26.8

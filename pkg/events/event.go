@@ -1,0 +1,159 @@
+// Package events defines the rating and swipe event that flows through the
+// swipeflix.ratings topic, its JSON codec, its validation and the mapping from
+// a swipe to a training signal.
+package events
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Swipe is the kind of a swipe event.
+type Swipe string
+
+// The swipes a client may send.
+const (
+	Like      Swipe = "like"
+	Superlike Swipe = "superlike"
+	Dislike   Swipe = "dislike"
+	Skip      Swipe = "skip"
+)
+
+// Limits on identifier lengths, so one event cannot carry megabytes of id.
+const (
+	MaxIDLen     = 128
+	MaxSourceLen = 64
+)
+
+// Event is one rating or swipe by a user on a movie. Exactly one of Rating
+// and Swipe is set.
+type Event struct {
+	// EventID is unique per event; consumers use it for idempotency.
+	EventID string `json:"event_id"`
+	UserID  string `json:"user_id"`
+	MovieID string `json:"movie_id"`
+	// Rating is 0.5..5 in half steps, or nil for a swipe.
+	Rating *float64 `json:"rating,omitempty"`
+	// Swipe is empty for a rating.
+	Swipe Swipe `json:"swipe,omitempty"`
+	// TS is the event time (RFC 3339). The latest event per user and movie
+	// by TS wins, so replays and duplicates are harmless.
+	TS     time.Time `json:"ts"`
+	Source string    `json:"source,omitempty"`
+}
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid event")
+
+// FieldError names the field that made an event invalid and why.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports the first problem with e, as a *FieldError.
+func (e *Event) Validate() error {
+	if err := checkID("event_id", e.EventID); err != nil {
+		return err
+	}
+	if err := checkID("user_id", e.UserID); err != nil {
+		return err
+	}
+	if err := checkID("movie_id", e.MovieID); err != nil {
+		return err
+	}
+	switch {
+	case e.Rating == nil && e.Swipe == "":
+		return invalid("rating", "one of rating or swipe is required")
+	case e.Rating != nil && e.Swipe != "":
+		return invalid("swipe", "an event has a rating or a swipe, not both")
+	case e.Rating != nil:
+		r := *e.Rating
+		if math.IsNaN(r) || r < 0.5 || r > 5 || r*2 != math.Trunc(r*2) {
+			return invalid("rating", "must be 0.5..5 in steps of 0.5, got %v", r)
+		}
+	default:
+		switch e.Swipe {
+		case Like, Superlike, Dislike, Skip:
+		default:
+			return invalid("swipe", "must be one of like, superlike, dislike, skip; got %q", string(e.Swipe))
+		}
+	}
+	if e.TS.IsZero() {
+		return invalid("ts", "required (RFC 3339 event time)")
+	}
+	if len(e.Source) > MaxSourceLen {
+		return invalid("source", "longer than %d bytes", MaxSourceLen)
+	}
+	return nil
+}
+
+func checkID(field, v string) error {
+	switch {
+	case v == "":
+		return invalid(field, "required")
+	case len(v) > MaxIDLen:
+		return invalid(field, "longer than %d bytes", MaxIDLen)
+	case strings.TrimSpace(v) != v:
+		return invalid(field, "has leading or trailing space")
+	}
+	return nil
+}
+
+// Kind is "rating" or the swipe's name.
+func (e *Event) Kind() string {
+	if e.Rating != nil {
+		return "rating"
+	}
+	return string(e.Swipe)
+}
+
+// Weights turns events into the signal the model learns from. A rating r
+// becomes r itself (rating scale); a swipe becomes the rating-scale value set
+// here. Skip is neutral by default and can be made a weak negative. A dislike
+// is explicit negative feedback, never a missing value.
+type Weights struct {
+	Like      float64 `json:"like"`
+	Superlike float64 `json:"superlike"`
+	Dislike   float64 `json:"dislike"`
+	Skip      float64 `json:"skip"`
+	// IgnoreSkip drops skips entirely (they update nothing).
+	IgnoreSkip bool `json:"ignore_skip"`
+}
+
+// DefaultWeights is the documented swipe-to-rating mapping:
+// superlike 5, like 4, skip ignored, dislike 1.
+func DefaultWeights() Weights {
+	return Weights{Like: 4, Superlike: 5, Dislike: 1, Skip: 2.5, IgnoreSkip: true}
+}
+
+// Signal maps e to a rating-scale value in 0.5..5. ok is false when the
+// event carries no signal under w (a skip with IgnoreSkip).
+func (w Weights) Signal(e *Event) (value float64, ok bool) {
+	if e.Rating != nil {
+		return *e.Rating, true
+	}
+	switch e.Swipe {
+	case Like:
+		return w.Like, true
+	case Superlike:
+		return w.Superlike, true
+	case Dislike:
+		return w.Dislike, true
+	case Skip:
+		return w.Skip, !w.IgnoreSkip
+	}
+	return 0, false
+}
