@@ -145,9 +145,9 @@ type ratingParser struct {
 	layout     Layout
 	needHeader bool
 	// CSV columns from the header.
-	cols                        int
+	cols                         int
 	userCol, movieCol, ratingCol int
-	timeCol                     int // -1 if none
+	timeCol                      int // -1 if none
 	// Plain separator, fixed by the first data line: "," or "" (whitespace).
 	sep    string
 	sepSet bool
