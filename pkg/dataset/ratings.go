@@ -205,7 +205,9 @@ func (p *ratingParser) parse(b []byte) (Rating, string, error) {
 	case CSV:
 		if bytes.IndexByte(b, '"') >= 0 {
 			rec, err := csv.NewReader(bytes.NewReader(b)).Read()
-			if err != nil {
+			if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
+				return Rating{}, "", pe.Err // the line is known to the caller
+			} else if err != nil {
 				return Rating{}, "", err
 			}
 			n = min(len(rec), maxFields)
