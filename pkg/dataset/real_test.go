@@ -154,4 +154,3 @@ func TestMLLatestSmall(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
