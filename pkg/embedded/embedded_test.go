@@ -1,0 +1,216 @@
+package embedded_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/swipeflix/swipeflix/pkg/embedded"
+)
+
+func TestKafkaLogSurvivesRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+
+	k, err := embedded.StartKafka(ctx, embedded.KafkaConfig{DataDir: dir, Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr()), kgo.DefaultProduceTopic(embedded.RatingsTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for i := range 20 {
+		key, val := fmt.Sprintf("user-%d", i%5), fmt.Sprintf("event-%d", i)
+		want[val] = key
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(key), Value: []byte(val)}).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+	}
+	cl.Close()
+	k.Close()
+
+	k2, err := embedded.StartKafka(ctx, embedded.KafkaConfig{DataDir: dir, Partitions: 2})
+	if err != nil {
+		t.Fatalf("restart on the same dir: %v", err)
+	}
+	defer k2.Close()
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(k2.Addr()),
+		kgo.ConsumeTopics(embedded.RatingsTopic, embedded.DLQTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	got := map[string]string{}
+	for len(got) < len(want) {
+		fs := cl2.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d records before timeout", len(got), len(want))
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Topic != embedded.RatingsTopic {
+				t.Errorf("record on %s", r.Topic)
+			}
+			got[string(r.Value)] = string(r.Key)
+		})
+	}
+	for v, key := range want {
+		if got[v] != key {
+			t.Errorf("record %s: key %q after restart, want %q", v, got[v], key)
+		}
+	}
+}
+
+func TestKafkaSeedsTopics(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	k, err := embedded.StartKafka(ctx, embedded.KafkaConfig{Partitions: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	counts := partitionCounts(ctx, t, cl)
+	if counts[embedded.RatingsTopic] != 5 || counts[embedded.DLQTopic] != 1 {
+		t.Fatalf("partitions = %v, want ratings 5, dlq 1", counts)
+	}
+}
+
+func TestKafkaFallsBackWhenPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().(*net.TCPAddr).Port
+
+	k, err := embedded.StartKafka(context.Background(), embedded.KafkaConfig{Port: taken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if !k.FellBack() {
+		t.Error("FellBack() = false with the port taken")
+	}
+	if k.Addr() == ln.Addr().String() {
+		t.Errorf("broker reports the taken address %s", k.Addr())
+	}
+}
+
+func TestNATSJetStreamSurvivesRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+
+	n, err := embedded.StartNATS(embedded.NATSConfig{StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kvPut(ctx, t, n.URL(), "current", "v7")
+	n.Close()
+
+	n2, err := embedded.StartNATS(embedded.NATSConfig{StoreDir: dir})
+	if err != nil {
+		t.Fatalf("restart on the same dir: %v", err)
+	}
+	defer n2.Close()
+	nc, err := nats.Connect(n2.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, "T")
+	if err != nil {
+		t.Fatalf("bucket after restart: %v", err)
+	}
+	e, err := kv.Get(ctx, "current")
+	if err != nil {
+		t.Fatalf("key after restart: %v", err)
+	}
+	if string(e.Value()) != "v7" {
+		t.Fatalf("value after restart = %q, want v7", e.Value())
+	}
+}
+
+func TestNATSFallsBackWhenPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().(*net.TCPAddr).Port
+
+	n, err := embedded.StartNATS(embedded.NATSConfig{StoreDir: t.TempDir(), Port: taken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if !n.FellBack() {
+		t.Error("FellBack() = false with the port taken")
+	}
+	nc, err := nats.Connect(n.URL())
+	if err != nil {
+		t.Fatalf("connect to %s: %v", n.URL(), err)
+	}
+	nc.Close()
+}
+
+func TestNATSRequiresStoreDir(t *testing.T) {
+	if _, err := embedded.StartNATS(embedded.NATSConfig{}); err == nil {
+		t.Fatal("StartNATS without StoreDir succeeded")
+	}
+}
+
+func kvPut(ctx context.Context, t *testing.T, url, key, val string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "T", Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, key, []byte(val)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func partitionCounts(ctx context.Context, t *testing.T, cl *kgo.Client) map[string]int {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, tp := range resp.Topics {
+		if tp.Topic != nil {
+			out[*tp.Topic] = len(tp.Partitions)
+		}
+	}
+	return out
+}
