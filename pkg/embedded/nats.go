@@ -100,9 +100,21 @@ func portFree(port int) bool {
 // natsLogger forwards the server's log lines to slog.
 type natsLogger struct{ l *slog.Logger }
 
-func (n natsLogger) Noticef(format string, v ...any) { n.l.Debug("nats", "msg", fmt.Sprintf(format, v...)) }
-func (n natsLogger) Warnf(format string, v ...any)   { n.l.Warn("nats", "msg", fmt.Sprintf(format, v...)) }
-func (n natsLogger) Fatalf(format string, v ...any)  { n.l.Error("nats", "msg", fmt.Sprintf(format, v...)) }
-func (n natsLogger) Errorf(format string, v ...any)  { n.l.Error("nats", "msg", fmt.Sprintf(format, v...)) }
-func (n natsLogger) Debugf(format string, v ...any)  { n.l.Debug("nats", "msg", fmt.Sprintf(format, v...)) }
-func (n natsLogger) Tracef(format string, v ...any)  { n.l.Debug("nats", "msg", fmt.Sprintf(format, v...)) }
+func (n natsLogger) Noticef(format string, v ...any) {
+	n.l.Debug("nats", "msg", fmt.Sprintf(format, v...))
+}
+func (n natsLogger) Warnf(format string, v ...any) {
+	n.l.Warn("nats", "msg", fmt.Sprintf(format, v...))
+}
+func (n natsLogger) Fatalf(format string, v ...any) {
+	n.l.Error("nats", "msg", fmt.Sprintf(format, v...))
+}
+func (n natsLogger) Errorf(format string, v ...any) {
+	n.l.Error("nats", "msg", fmt.Sprintf(format, v...))
+}
+func (n natsLogger) Debugf(format string, v ...any) {
+	n.l.Debug("nats", "msg", fmt.Sprintf(format, v...))
+}
+func (n natsLogger) Tracef(format string, v ...any) {
+	n.l.Debug("nats", "msg", fmt.Sprintf(format, v...))
+}
