@@ -22,6 +22,17 @@ const (
 	Skip      Swipe = "skip"
 )
 
+// Swipes returns every swipe a client may send, in the order of the schema's
+// enum.
+func Swipes() []Swipe { return []Swipe{Like, Superlike, Dislike, Skip} }
+
+// The rating scale: MinRating..MaxRating in steps of RatingStep.
+const (
+	MinRating  = 0.5
+	MaxRating  = 5.0
+	RatingStep = 0.5
+)
+
 // Limits on identifier lengths, so one event cannot carry megabytes of id.
 const (
 	MaxIDLen     = 128
@@ -81,8 +92,8 @@ func (e *Event) Validate() error {
 		return invalid("swipe", "an event has a rating or a swipe, not both")
 	case e.Rating != nil:
 		r := *e.Rating
-		if math.IsNaN(r) || r < 0.5 || r > 5 || r*2 != math.Trunc(r*2) {
-			return invalid("rating", "must be 0.5..5 in steps of 0.5, got %v", r)
+		if math.IsNaN(r) || r < MinRating || r > MaxRating || r/RatingStep != math.Trunc(r/RatingStep) {
+			return invalid("rating", "must be %v..%v in steps of %v, got %v", MinRating, MaxRating, RatingStep, r)
 		}
 	default:
 		switch e.Swipe {
