@@ -1,0 +1,164 @@
+package kafkabus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/swipeflix/swipeflix/pkg/embedded"
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+)
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func messages(n, users int) []kafkabus.Message {
+	msgs := make([]kafkabus.Message, n)
+	for i := range msgs {
+		msgs[i] = kafkabus.Message{
+			Key:   []byte(fmt.Sprintf("user-%d", i%users)),
+			Value: []byte(fmt.Sprintf(`{"n":%d}`, i)),
+		}
+	}
+	return msgs
+}
+
+func TestPublishGroupConsumeCommit(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
+	defer p.Close()
+
+	const n = 60
+	if err := p.Publish(ctx, messages(n, 7)); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+
+	lag, err := kafkabus.Lag(ctx, k.Brokers(), "g1", kafkabus.Ratings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total := sum(lag); total != n || len(lag) != 3 {
+		t.Fatalf("lag before consuming = %v (total %d), want 3 partitions totalling %d", lag, total, n)
+	}
+
+	r := kafkabus.NewGroupReader(k.Brokers(), "g1", kafkabus.Ratings)
+	partOf := map[string]int{}
+	seen := map[string]bool{}
+	for len(seen) < n {
+		m, err := r.Fetch(ctx)
+		if err != nil {
+			t.Fatalf("fetch after %d: %v", len(seen), err)
+		}
+		key := string(m.Key)
+		if p, ok := partOf[key]; ok && p != m.Partition {
+			t.Errorf("key %s on partitions %d and %d", key, p, m.Partition)
+		}
+		partOf[key] = m.Partition
+		seen[string(m.Value)] = true
+		if err := r.Commit(ctx, m); err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if lag, err = kafkabus.Lag(ctx, k.Brokers(), "g1", kafkabus.Ratings); err != nil || sum(lag) != 0 {
+		t.Fatalf("lag after commit = %v, %v; want 0", lag, err)
+	}
+
+	// A new member of the same group starts after the committed offsets.
+	if err := p.Publish(ctx, []kafkabus.Message{{Key: []byte("user-1"), Value: []byte("after")}}); err != nil {
+		t.Fatal(err)
+	}
+	r2 := kafkabus.NewGroupReader(k.Brokers(), "g1", kafkabus.Ratings)
+	defer r2.Close()
+	m, err := r2.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Value) != "after" {
+		t.Fatalf("rejoined group read %q first, want the record after the commit", m.Value)
+	}
+}
+
+func TestPublishUnavailableBroker(t *testing.T) {
+	ctx := testCtx(t)
+	k, err := embedded.StartKafka(ctx, embedded.KafkaConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers(), Timeout: 2 * time.Second})
+	defer p.Close()
+	if err := p.Publish(ctx, messages(1, 1)); err != nil {
+		t.Fatalf("publish while up: %v", err)
+	}
+	k.Close()
+	err = p.Publish(ctx, messages(3, 1))
+	if !errors.Is(err, kafkabus.ErrUnavailable) {
+		t.Fatalf("publish to a stopped broker: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestPublishNeverReachable(t *testing.T) {
+	ctx := testCtx(t)
+	// Port 1 on localhost: nothing listens, the dial is refused.
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: []string{"127.0.0.1:1"}, Timeout: time.Second})
+	defer p.Close()
+	if err := p.Publish(ctx, messages(1, 1)); !errors.Is(err, kafkabus.ErrUnavailable) {
+		t.Fatalf("publish to nowhere: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestSendDLQ(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
+	defer p.Close()
+
+	orig := kafkabus.Message{
+		Topic: kafkabus.Ratings, Partition: 2, Offset: 41,
+		Key:     []byte("user-9"),
+		Value:   []byte("{not json\x00\xff"),
+		Headers: []kafkabus.Header{{Key: "trace", Value: []byte("abc")}},
+	}
+	if err := p.SendDLQ(ctx, orig, "decode: invalid character"); err != nil {
+		t.Fatal(err)
+	}
+	r := kafkabus.NewGroupReader(k.Brokers(), "dlq-check", kafkabus.DLQ)
+	defer r.Close()
+	m, err := r.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Value) != string(orig.Value) || string(m.Key) != "user-9" {
+		t.Errorf("dlq copy key %q value %q, want the original bytes", m.Key, m.Value)
+	}
+	for key, want := range map[string]string{
+		"trace":                        "abc",
+		kafkabus.HeaderReason:          "decode: invalid character",
+		kafkabus.HeaderSourceTopic:     kafkabus.Ratings,
+		kafkabus.HeaderSourcePartition: "2",
+		kafkabus.HeaderSourceOffset:    strconv.Itoa(41),
+	} {
+		if got := kafkabus.HeaderValue(m, key); got != want {
+			t.Errorf("header %s = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func sum(m map[int]int64) int64 {
+	var s int64
+	for _, v := range m {
+		s += v
+	}
+	return s
+}
