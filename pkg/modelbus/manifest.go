@@ -1,0 +1,62 @@
+package modelbus
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Manifest describes one model snapshot: what the KV key `current` holds
+// and what is published on swipeflix.model.updated.
+type Manifest struct {
+	// Version increases with every published snapshot.
+	Version int64 `json:"version"`
+	// Object is the snapshot's name in the SWIPEFLIX_MODELS object store.
+	Object string `json:"object"`
+	// SHA256 is the hex digest of the snapshot bytes.
+	SHA256 string `json:"sha256"`
+	// Size is the snapshot's length in bytes.
+	Size      int64     `json:"size"`
+	CreatedAt time.Time `json:"created_at"`
+	// Metrics are the holdout figures the quality gate looked at.
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Offsets maps each partition of swipeflix.ratings to the next offset
+	// the snapshot has not covered (everything below it is in the model).
+	Offsets map[int32]int64 `json:"offsets,omitempty"`
+	// DatasetHash identifies the starter dataset, when one was loaded.
+	DatasetHash string            `json:"dataset_hash,omitempty"`
+	Params      map[string]string `json:"params,omitempty"`
+}
+
+// ErrBadManifest is wrapped by DecodeManifest and Validate errors.
+var ErrBadManifest = errors.New("bad manifest")
+
+// Validate checks the fields a reader relies on and names the first bad one.
+func (m Manifest) Validate() error {
+	switch {
+	case m.Version <= 0:
+		return fmt.Errorf("%w: version: must be positive, got %d", ErrBadManifest, m.Version)
+	case m.Object == "":
+		return fmt.Errorf("%w: object: required", ErrBadManifest)
+	case m.Size < 0:
+		return fmt.Errorf("%w: size: negative (%d)", ErrBadManifest, m.Size)
+	}
+	if b, err := hex.DecodeString(m.SHA256); err != nil || len(b) != 32 {
+		return fmt.Errorf("%w: sha256: want 64 hex digits, got %q", ErrBadManifest, m.SHA256)
+	}
+	return nil
+}
+
+// DecodeManifest parses and validates a manifest's JSON.
+func DecodeManifest(data []byte) (Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Manifest{}, fmt.Errorf("%w: %w", ErrBadManifest, err)
+	}
+	if err := m.Validate(); err != nil {
+		return Manifest{}, err
+	}
+	return m, nil
+}

@@ -1,0 +1,320 @@
+// Package modelbus is the NATS side of the model contract: snapshots in the
+// JetStream object store SWIPEFLIX_MODELS, the serving manifest under key
+// `current` of the KV bucket SWIPEFLIX_REGISTRY, announcements on
+// swipeflix.model.updated, incremental deltas on swipeflix.model.delta, and
+// the drift-report and retrain-request subjects.
+package modelbus
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Bucket, key and subject names of the contract (DESIGN.md).
+const (
+	ModelsBucket   = "SWIPEFLIX_MODELS"
+	RegistryBucket = "SWIPEFLIX_REGISTRY"
+	CurrentKey     = "current"
+
+	SubjectModelUpdated = "swipeflix.model.updated"
+	SubjectModelDelta   = "swipeflix.model.delta"
+	SubjectDriftReport  = "swipeflix.drift.report"
+	SubjectRetrain      = "swipeflix.trainer.retrain"
+)
+
+// HeaderModelVersion carries, on a delta message, the snapshot version the
+// delta applies to.
+const HeaderModelVersion = "Swipeflix-Model-Version"
+
+// Errors a caller can test for.
+var (
+	// ErrChecksum means a fetched snapshot's size or sha256 does not match
+	// its manifest.
+	ErrChecksum = errors.New("snapshot checksum mismatch")
+	// ErrNoModel means no manifest has been published yet.
+	ErrNoModel = errors.New("no model published")
+)
+
+// Bus talks to one NATS server or cluster.
+type Bus struct {
+	nc      *nats.Conn
+	ownConn bool
+	objs    jetstream.ObjectStore
+	kv      jetstream.KeyValue
+	log     *slog.Logger
+}
+
+// Connect dials url and opens the buckets (creating them when missing). The
+// connection belongs to the Bus: Close closes it.
+func Connect(ctx context.Context, url string, log *slog.Logger) (*Bus, error) {
+	nc, err := nats.Connect(url, nats.Name("swipeflix"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
+	}
+	b, err := New(ctx, nc, log)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	b.ownConn = true
+	return b, nil
+}
+
+// New opens the buckets on an existing connection, creating them when
+// missing. The caller keeps ownership of nc.
+func New(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Bus, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream context: %w", err)
+	}
+	objs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      ModelsBucket,
+		Description: "SwipeFlix model snapshots, one object per version",
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", ModelsBucket, err)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      RegistryBucket,
+		Description: "SwipeFlix serving manifest (key current)",
+		History:     16,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open kv bucket %s: %w", RegistryBucket, err)
+	}
+	return &Bus{nc: nc, objs: objs, kv: kv, log: log}, nil
+}
+
+// Conn is the underlying connection, for other subjects.
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
+// Close drains and closes the connection when the Bus opened it.
+func (b *Bus) Close() {
+	if b.ownConn {
+		b.nc.Close()
+	}
+}
+
+// ObjectName is the default object name of a snapshot version.
+func ObjectName(version int64) string { return "model-" + strconv.FormatInt(version, 10) }
+
+// Publish stores snapshot in the object store, makes m the current model
+// and announces it on swipeflix.model.updated. It fills in m's Object (when
+// empty), SHA256 and Size from the snapshot and returns the manifest as
+// published.
+func (b *Bus) Publish(ctx context.Context, m Manifest, snapshot []byte) (Manifest, error) {
+	if m.Object == "" {
+		m.Object = ObjectName(m.Version)
+	}
+	sum := sha256.Sum256(snapshot)
+	m.SHA256 = hex.EncodeToString(sum[:])
+	m.Size = int64(len(snapshot))
+	if err := m.Validate(); err != nil {
+		return Manifest{}, fmt.Errorf("publish model: %w", err)
+	}
+	if _, err := b.objs.PutBytes(ctx, m.Object, snapshot); err != nil {
+		return Manifest{}, fmt.Errorf("publish model %d: put object %s: %w", m.Version, m.Object, err)
+	}
+	if err := b.SetCurrent(ctx, m); err != nil {
+		return Manifest{}, fmt.Errorf("publish model %d: %w", m.Version, err)
+	}
+	return m, nil
+}
+
+// SetCurrent makes m the serving model (a rollback when m is older) and
+// announces it on swipeflix.model.updated. The snapshot must already be in
+// the object store.
+func (b *Bus) SetCurrent(ctx context.Context, m Manifest) error {
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("set current: %w", err)
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("set current: encode manifest %d: %w", m.Version, err)
+	}
+	if _, err := b.kv.Put(ctx, CurrentKey, data); err != nil {
+		return fmt.Errorf("set current to %d: kv put: %w", m.Version, err)
+	}
+	if err := b.nc.Publish(SubjectModelUpdated, data); err != nil {
+		return fmt.Errorf("set current to %d: announce: %w", m.Version, err)
+	}
+	if err := b.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("set current to %d: flush: %w", m.Version, err)
+	}
+	return nil
+}
+
+// Current returns the serving manifest, or ErrNoModel.
+func (b *Bus) Current(ctx context.Context) (Manifest, error) {
+	e, err := b.kv.Get(ctx, CurrentKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Manifest{}, ErrNoModel
+	}
+	if err != nil {
+		return Manifest{}, fmt.Errorf("get current manifest: %w", err)
+	}
+	m, err := DecodeManifest(e.Value())
+	if err != nil {
+		return Manifest{}, fmt.Errorf("get current manifest (revision %d): %w", e.Revision(), err)
+	}
+	return m, nil
+}
+
+// Fetch downloads m's snapshot and checks its size and sha256 against the
+// manifest (ErrChecksum on mismatch).
+func (b *Bus) Fetch(ctx context.Context, m Manifest) ([]byte, error) {
+	data, err := b.objs.GetBytes(ctx, m.Object)
+	if err != nil {
+		return nil, fmt.Errorf("fetch model %d: get object %s: %w", m.Version, m.Object, err)
+	}
+	if int64(len(data)) != m.Size {
+		return nil, fmt.Errorf("fetch model %d: %w: size %d, manifest says %d", m.Version, ErrChecksum, len(data), m.Size)
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != m.SHA256 {
+		return nil, fmt.Errorf("fetch model %d: %w: sha256 %s, manifest says %s", m.Version, ErrChecksum, got, m.SHA256)
+	}
+	return data, nil
+}
+
+// Watch calls fn with the current manifest, if there is one, and then with
+// every new value of `current` (new versions and rollbacks alike), until ctx
+// ends. Because it reads the KV bucket, a watcher that starts late or
+// reconnects still sees the truth. fn runs on one goroutine, in order. A
+// value that does not decode is logged and skipped. Watch blocks; it
+// returns nil when ctx ends.
+func (b *Bus) Watch(ctx context.Context, fn func(Manifest)) error {
+	w, err := b.kv.Watch(ctx, CurrentKey)
+	if err != nil {
+		return fmt.Errorf("watch %s.%s: %w", RegistryBucket, CurrentKey, err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("watch %s.%s: updates closed", RegistryBucket, CurrentKey)
+			}
+			// nil marks the end of the initial values.
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			m, err := DecodeManifest(e.Value())
+			if err != nil {
+				b.log.Warn("skip undecodable manifest", "revision", e.Revision(), "err", err)
+				continue
+			}
+			fn(m)
+		}
+	}
+}
+
+// SubscribeUpdates calls fn for each manifest announced on
+// swipeflix.model.updated from now on, until ctx ends. Unlike Watch it sees
+// nothing published before it subscribed.
+func (b *Bus) SubscribeUpdates(ctx context.Context, fn func(Manifest)) error {
+	return b.subscribe(ctx, SubjectModelUpdated, func(msg *nats.Msg) {
+		m, err := DecodeManifest(msg.Data)
+		if err != nil {
+			b.log.Warn("skip undecodable manifest", "subject", msg.Subject, "err", err)
+			return
+		}
+		fn(m)
+	})
+}
+
+// PublishDelta sends an incremental update for snapshot version on
+// swipeflix.model.delta. The payload's format belongs to the model package;
+// it must stay under the server's max payload (1 MiB by default).
+func (b *Bus) PublishDelta(ctx context.Context, version int64, payload []byte) error {
+	msg := nats.NewMsg(SubjectModelDelta)
+	msg.Header.Set(HeaderModelVersion, strconv.FormatInt(version, 10))
+	msg.Data = payload
+	if err := b.nc.PublishMsg(msg); err != nil {
+		return fmt.Errorf("publish delta for model %d: %w", version, err)
+	}
+	if err := b.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("publish delta for model %d: flush: %w", version, err)
+	}
+	return nil
+}
+
+// SubscribeDeltas calls fn for each delta until ctx ends; fn runs on one
+// goroutine, in arrival order. Deltas without a valid version header are
+// logged and skipped.
+func (b *Bus) SubscribeDeltas(ctx context.Context, fn func(version int64, payload []byte)) error {
+	return b.subscribe(ctx, SubjectModelDelta, func(msg *nats.Msg) {
+		v, err := strconv.ParseInt(msg.Header.Get(HeaderModelVersion), 10, 64)
+		if err != nil {
+			b.log.Warn("skip delta without model version", "err", err)
+			return
+		}
+		fn(v, msg.Data)
+	})
+}
+
+// PublishDriftReport announces a drift report (JSON) on swipeflix.drift.report.
+func (b *Bus) PublishDriftReport(ctx context.Context, report []byte) error {
+	return b.publish(ctx, SubjectDriftReport, report)
+}
+
+// SubscribeDriftReports calls fn with each drift report until ctx ends.
+func (b *Bus) SubscribeDriftReports(ctx context.Context, fn func(report []byte)) error {
+	return b.subscribe(ctx, SubjectDriftReport, func(msg *nats.Msg) { fn(msg.Data) })
+}
+
+// RequestRetrain asks the trainer for a full refit; reason is free text
+// for its log.
+func (b *Bus) RequestRetrain(ctx context.Context, reason string) error {
+	return b.publish(ctx, SubjectRetrain, []byte(reason))
+}
+
+// SubscribeRetrain calls fn for each retrain request until ctx ends.
+func (b *Bus) SubscribeRetrain(ctx context.Context, fn func(reason string)) error {
+	return b.subscribe(ctx, SubjectRetrain, func(msg *nats.Msg) { fn(string(msg.Data)) })
+}
+
+func (b *Bus) publish(ctx context.Context, subject string, data []byte) error {
+	if err := b.nc.Publish(subject, data); err != nil {
+		return fmt.Errorf("publish on %s: %w", subject, err)
+	}
+	if err := b.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("publish on %s: flush: %w", subject, err)
+	}
+	return nil
+}
+
+// subscribe runs fn for each message on subject until ctx ends. The
+// subscription is in place (flushed to the server) before it blocks, and
+// gone when it returns.
+func (b *Bus) subscribe(ctx context.Context, subject string, fn nats.MsgHandler) error {
+	sub, err := b.nc.Subscribe(subject, fn)
+	if err != nil {
+		return fmt.Errorf("subscribe to %s: %w", subject, err)
+	}
+	defer sub.Unsubscribe() //nolint:errcheck // nothing to do on a failed unsubscribe at shutdown
+	if err := b.nc.FlushWithContext(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("subscribe to %s: flush: %w", subject, err)
+	}
+	<-ctx.Done()
+	return nil
+}

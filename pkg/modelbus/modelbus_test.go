@@ -1,0 +1,232 @@
+package modelbus_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
+)
+
+func setup(t *testing.T) (context.Context, *modelbus.Bus, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	n := embeddedtest.StartTestNATS(t)
+	b, err := modelbus.Connect(ctx, n.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return ctx, b, n.URL()
+}
+
+func manifest(v int64) modelbus.Manifest {
+	return modelbus.Manifest{
+		Version:   v,
+		CreatedAt: time.Date(2026, 11, 27, 12, 0, int(v), 0, time.UTC),
+		Metrics:   map[string]float64{"rmse": 0.9},
+		Offsets:   map[int32]int64{0: 10 * v, 2: 7},
+		Params:    map[string]string{"factors": "32"},
+	}
+}
+
+func TestPublishCurrentFetch(t *testing.T) {
+	ctx, b, _ := setup(t)
+	if _, err := b.Current(ctx); !errors.Is(err, modelbus.ErrNoModel) {
+		t.Fatalf("Current before any publish: %v, want ErrNoModel", err)
+	}
+	snap := []byte(strings.Repeat("snapshot bytes ", 100000)) // > 1 MiB: chunked
+	pub, err := b.Publish(ctx, manifest(1), snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.Object != "model-1" || pub.Size != int64(len(snap)) || len(pub.SHA256) != 64 {
+		t.Fatalf("published manifest %+v lacks object, size or sha256", pub)
+	}
+	cur, err := b.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Version != 1 || cur.SHA256 != pub.SHA256 || cur.Offsets[0] != 10 || cur.Offsets[2] != 7 ||
+		!cur.CreatedAt.Equal(pub.CreatedAt) || cur.Params["factors"] != "32" {
+		t.Fatalf("Current = %+v, want %+v", cur, pub)
+	}
+	got, err := b.Fetch(ctx, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(snap) {
+		t.Fatal("fetched snapshot differs from the published one")
+	}
+}
+
+func TestFetchChecksum(t *testing.T) {
+	ctx, b, _ := setup(t)
+	pub, err := b.Publish(ctx, manifest(3), []byte("the real snapshot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	badSum := pub
+	badSum.SHA256 = strings.Repeat("0", 64)
+	badSize := pub
+	badSize.Size++
+	for name, m := range map[string]modelbus.Manifest{"sha256": badSum, "size": badSize} {
+		if _, err := b.Fetch(ctx, m); !errors.Is(err, modelbus.ErrChecksum) {
+			t.Errorf("Fetch with wrong %s: %v, want ErrChecksum", name, err)
+		}
+	}
+}
+
+func TestWatchLateReaderAndRollback(t *testing.T) {
+	ctx, b, _ := setup(t)
+	v1, err := b.Publish(ctx, manifest(1), []byte("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan int64, 10)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- b.Watch(wctx, func(m modelbus.Manifest) { seen <- m.Version }) }()
+
+	expect := func(want int64) {
+		t.Helper()
+		select {
+		case v := <-seen:
+			if v != want {
+				t.Fatalf("watch saw version %d, want %d", v, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("watch did not see version %d", want)
+		}
+	}
+	expect(1) // published before the watch started
+	if _, err := b.Publish(ctx, manifest(2), []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	expect(2)
+	if err := b.SetCurrent(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	expect(1) // rollback
+	if cur, err := b.Current(ctx); err != nil || cur.Version != 1 {
+		t.Fatalf("Current after rollback = %d, %v; want 1", cur.Version, err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Watch returned %v after cancel, want nil", err)
+	}
+}
+
+// A plain NATS subscriber (what `nats sub swipeflix.model.updated` does)
+// sees each manifest as snake_case JSON.
+func TestModelUpdatedOnCoreSubject(t *testing.T) {
+	ctx, b, url := setup(t)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub, err := nc.SubscribeSync(modelbus.SubjectModelUpdated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Publish(ctx, manifest(4), []byte("four")); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := sub.NextMsgWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(msg.Data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "object", "sha256", "size", "created_at", "metrics", "offsets", "params"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("announced manifest lacks %q: %s", k, msg.Data)
+		}
+	}
+}
+
+// subscribeUntil runs sub in a goroutine and publishes with pub until the
+// subscriber has seen something: a subscription only sees what is sent after
+// it is in place.
+func subscribeUntil[T any](ctx context.Context, t *testing.T, sub func(context.Context, chan<- T) error, pub func() error) T {
+	t.Helper()
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	got := make(chan T, 100)
+	go sub(sctx, got) //nolint:errcheck // returns nil on cancel
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := pub(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case v := <-got:
+			return v
+		case <-ctx.Done():
+			t.Fatal("subscriber saw nothing")
+		case <-tick.C:
+		}
+	}
+}
+
+func TestDeltas(t *testing.T) {
+	ctx, b, _ := setup(t)
+	type delta struct {
+		v int64
+		p string
+	}
+	got := subscribeUntil(ctx, t, func(ctx context.Context, out chan<- delta) error {
+		return b.SubscribeDeltas(ctx, func(v int64, p []byte) { out <- delta{v, string(p)} })
+	}, func() error { return b.PublishDelta(ctx, 7, []byte("user u1 moved")) })
+	if got.v != 7 || got.p != "user u1 moved" {
+		t.Fatalf("delta = %+v", got)
+	}
+}
+
+func TestRetrainAndDriftSubjects(t *testing.T) {
+	ctx, b, _ := setup(t)
+	reason := subscribeUntil(ctx, t, func(ctx context.Context, out chan<- string) error {
+		return b.SubscribeRetrain(ctx, func(r string) { out <- r })
+	}, func() error { return b.RequestRetrain(ctx, "manual") })
+	if reason != "manual" {
+		t.Fatalf("retrain reason %q", reason)
+	}
+	report := subscribeUntil(ctx, t, func(ctx context.Context, out chan<- string) error {
+		return b.SubscribeDriftReports(ctx, func(r []byte) { out <- string(r) })
+	}, func() error { return b.PublishDriftReport(ctx, []byte(`{"score":0.2}`)) })
+	if report != `{"score":0.2}` {
+		t.Fatalf("drift report %q", report)
+	}
+}
+
+func TestDecodeManifestNamesField(t *testing.T) {
+	good := `"object":"model-1","sha256":"` + strings.Repeat("ab", 32) + `","size":3`
+	for _, tc := range []struct{ in, field string }{
+		{`{"version":0,` + good + `}`, "version"},
+		{`{"version":1,"object":"","sha256":"` + strings.Repeat("ab", 32) + `"}`, "object"},
+		{`{"version":1,"object":"o","sha256":"xyz"}`, "sha256"},
+		{`{"version":"one"}`, "version"},
+	} {
+		_, err := modelbus.DecodeManifest([]byte(tc.in))
+		if !errors.Is(err, modelbus.ErrBadManifest) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("DecodeManifest(%s) = %v, want ErrBadManifest naming %s", tc.in, err, tc.field)
+		}
+	}
+	if _, err := modelbus.DecodeManifest([]byte(`{"version":1,` + good + `}`)); err != nil {
+		t.Errorf("valid manifest: %v", err)
+	}
+}
