@@ -1,0 +1,128 @@
+package driftsvc
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/swipeflix/swipeflix/pkg/drift"
+)
+
+// Handler serves GET /health, /ready, /metrics, /v1/drift/latest (JSON)
+// and /report (HTML with a chart per feature).
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern, endpoint string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.instrument(endpoint, h))
+	}
+	route("GET /health", "/health", s.handleHealth)
+	route("GET /ready", "/ready", s.handleReady)
+	route("GET /v1/drift/latest", "/v1/drift/latest", s.handleLatest)
+	route("GET /report", "/report", s.handleReport)
+	mux.Handle("GET /metrics", s.instrument("/metrics",
+		promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}).ServeHTTP))
+	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no route "+r.Method+" "+r.URL.Path)
+	}))
+	return mux
+}
+
+// instrument counts and times requests under a fixed endpoint label, so
+// unknown paths cannot blow up the label cardinality.
+func (s *Service) instrument(endpoint string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h(rec, r)
+		s.metrics.httpRequests.WithLabelValues(serviceName, r.Method, endpoint, strconv.Itoa(rec.status)).Inc()
+		s.metrics.httpDuration.WithLabelValues(serviceName, r.Method, endpoint).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Service) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.status())
+}
+
+func (s *Service) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() || s.nc == nil || !s.nc.IsConnected() {
+		writeError(w, http.StatusServiceUnavailable, "not ready: consumer or NATS not connected")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// newest returns the newest report: this run's, else the store's.
+func (s *Service) newest(r *http.Request) (drift.Report, []byte, error) {
+	s.mu.Lock()
+	rep, body := s.latestReport()
+	s.mu.Unlock()
+	if body != nil {
+		return rep, body, nil
+	}
+	rep, err := s.store.LatestDriftReport(r.Context())
+	if err != nil {
+		return rep, nil, err
+	}
+	body, err = json.Marshal(rep)
+	return rep, body, err
+}
+
+func (s *Service) latestReport() (drift.Report, []byte) {
+	if s.latest == nil {
+		return drift.Report{}, nil
+	}
+	return *s.latest, s.latestJSON
+}
+
+func (s *Service) handleLatest(w http.ResponseWriter, r *http.Request) {
+	_, body, err := s.newest(r)
+	switch {
+	case errors.Is(err, drift.ErrNoReport):
+		writeError(w, http.StatusNotFound, "no drift report yet: the reference or current window is still filling")
+		return
+	case err != nil:
+		s.log.Error("latest drift report", "err", err)
+		writeError(w, http.StatusInternalServerError, "reading the latest drift report failed")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+}
+
+func (s *Service) handleReport(w http.ResponseWriter, r *http.Request) {
+	rep, _, err := s.newest(r)
+	if err != nil && !errors.Is(err, drift.ErrNoReport) {
+		s.log.Error("latest drift report", "err", err)
+		writeError(w, http.StatusInternalServerError, "reading the latest drift report failed")
+		return
+	}
+	page := buildPage(rep, err == nil, s.status())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := pageTemplate.Execute(w, page); err != nil {
+		s.log.Error("render report page", "err", err)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

@@ -1,0 +1,413 @@
+package driftsvc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/swipeflix/swipeflix/pkg/drift"
+	"github.com/swipeflix/swipeflix/pkg/events"
+)
+
+// Deps are what the caller hands the service: the logger, the Prometheus
+// registry, the clock, the report store and the movie genres.
+type Deps struct {
+	Logger *slog.Logger
+	// Registerer receives the service's metrics; Gatherer serves /metrics.
+	// Both default to a fresh registry of the service's own.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Now stamps reports; nil means time.Now.
+	Now func() time.Time
+	// Store keeps report history; nil means an in-memory store.
+	Store ReportStore
+	// Genres looks up movie genres for genre_mix; nil counts every movie
+	// as without genres.
+	Genres drift.GenreLookup
+}
+
+// Service is the drift service. Build it with New and start it with Run.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	store   ReportStore
+	genres  drift.GenreLookup
+	metrics *metrics
+	gather  prometheus.Gatherer
+
+	nc    *nats.Conn
+	dlq   *kafka.Writer
+	ready atomic.Bool
+
+	mu        sync.Mutex
+	collector *drift.ReferenceCollector // nil once the reference is built
+	ref       *drift.Reference
+	cur       *drift.Sliding
+	// knownUsers/knownMovies collect ids leaving the current window; a
+	// pinned reference (which carries no ids) treats them as known.
+	knownUsers, knownMovies map[string]bool
+	pinned                  bool
+	consumed, malformed     int64
+	latest                  *drift.Report
+	latestJSON              []byte
+	drifting                bool // the last report had dataset drift (retrain is edge-triggered)
+}
+
+// New checks cfg and builds the service; nothing connects until Run.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("drift config: %w", err)
+	}
+	s := &Service{cfg: cfg, log: deps.Logger, now: deps.Now, store: deps.Store, genres: deps.Genres,
+		knownUsers: map[string]bool{}, knownMovies: map[string]bool{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("service", serviceName)
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.store == nil {
+		s.store = &MemoryStore{}
+	}
+	reg, gather := deps.Registerer, deps.Gatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, gather = r, r
+	}
+	if gather == nil {
+		gather = prometheus.DefaultGatherer
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics, s.gather = m, gather
+	if cfg.CurrentSpan > 0 {
+		s.cur, err = drift.SlidingSpan(cfg.CurrentSpan)
+	} else {
+		s.cur, err = drift.SlidingCount(cfg.CurrentEvents)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run connects to NATS and Kafka, serves HTTP, consumes the ratings topic
+// and reports every interval until ctx ends or a part fails. It returns nil
+// after a clean shutdown.
+func (s *Service) Run(ctx context.Context) error {
+	if err := s.initReference(ctx); err != nil {
+		return err
+	}
+	nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("swipeflix-drift"),
+		nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("connect nats %s: %w", s.cfg.NATSURL, err)
+	}
+	defer nc.Close()
+	s.nc = nc
+	s.dlq = &kafka.Writer{Addr: kafka.TCP(s.cfg.Brokers...), Topic: s.cfg.DLQTopic,
+		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond}
+	defer s.dlq.Close()
+
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.log.Info("drift service listening", "addr", ln.Addr().String(), "group", s.cfg.GroupID,
+		"reference", s.cfg.Reference)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serve http: %w", err)
+		}
+	})
+	wg.Go(func() {
+		if err := s.consume(ctx); err != nil {
+			errc <- err
+		}
+	})
+	wg.Go(func() { s.reportLoop(ctx) })
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		s.log.Error("drift service failed", "err", runErr)
+	}
+	cancel()
+	s.ready.Store(false)
+	shutCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	wg.Wait()
+	return runErr
+}
+
+// initReference pins the latest stored report when asked to, or prepares
+// the collector of the first reference window.
+func (s *Service) initReference(ctx context.Context) error {
+	var err error
+	switch s.cfg.Reference {
+	case RefPinned:
+		rep, lerr := s.store.LatestDriftReport(ctx)
+		if lerr == nil {
+			s.ref, err = drift.ReferenceFromReport(rep, s.knownUsers, s.knownMovies)
+			if err != nil {
+				return fmt.Errorf("pin latest drift report: %w", err)
+			}
+			s.pinned = true
+			s.log.Info("pinned reference", "report_time", rep.Time, "reference_events", rep.Reference.Events)
+			return nil
+		}
+		if !errors.Is(lerr, drift.ErrNoReport) {
+			return fmt.Errorf("pin latest drift report: %w", lerr)
+		}
+		s.log.Warn("no stored report to pin; collecting the first events as reference", "events", s.cfg.ReferenceEvents)
+		s.collector, err = drift.FirstN(s.cfg.ReferenceEvents)
+	case RefPeriod:
+		s.collector, err = drift.Period(s.cfg.ReferenceFrom, s.cfg.ReferenceTo)
+	default:
+		s.collector, err = drift.FirstN(s.cfg.ReferenceEvents)
+	}
+	return err
+}
+
+// consume reads the ratings topic in the service's consumer group until ctx
+// ends. A malformed message is counted, copied to the DLQ and skipped.
+func (s *Service) consume(ctx context.Context) error {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        s.cfg.Brokers,
+		GroupID:        s.cfg.GroupID,
+		Topic:          s.cfg.Topic,
+		StartOffset:    kafka.FirstOffset,
+		CommitInterval: time.Second,
+		MaxWait:        500 * time.Millisecond,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			s.log.Warn("kafka reader", "detail", fmt.Sprintf(msg, args...))
+		}),
+	})
+	defer func() {
+		if err := r.Close(); err != nil {
+			s.log.Warn("close kafka reader", "err", err)
+		}
+	}()
+	s.ready.Store(true)
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read %s: %w", s.cfg.Topic, err)
+		}
+		s.metrics.setLag(m.Partition, max(0, m.HighWaterMark-m.Offset-1))
+		e, reason, err := decode(m.Value)
+		if err != nil {
+			s.deadLetter(ctx, m, reason, err)
+			continue
+		}
+		s.add(e)
+	}
+}
+
+// decode parses and validates one message; reason is the DLQ label.
+func decode(b []byte) (events.Event, string, error) {
+	var e events.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		return e, "decode", fmt.Errorf("decode event: %w", err)
+	}
+	if err := e.Validate(); err != nil {
+		return e, "invalid", fmt.Errorf("validate event: %w", err)
+	}
+	return e, "", nil
+}
+
+func (s *Service) deadLetter(ctx context.Context, m kafka.Message, reason string, cause error) {
+	s.mu.Lock()
+	s.malformed++
+	s.mu.Unlock()
+	s.metrics.dlq.WithLabelValues(serviceName, reason).Inc()
+	s.log.Warn("malformed message", "partition", m.Partition, "offset", m.Offset, "reason", reason, "err", cause)
+	err := s.dlq.WriteMessages(ctx, kafka.Message{
+		Key:   m.Key,
+		Value: m.Value,
+		Headers: []kafka.Header{
+			{Key: "reason", Value: []byte(cause.Error())},
+			{Key: "service", Value: []byte(serviceName)},
+			{Key: "source_topic", Value: []byte(m.Topic)},
+			{Key: "source_partition", Value: []byte(strconv.Itoa(m.Partition))},
+			{Key: "source_offset", Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		},
+	})
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("copy to dlq", "topic", s.cfg.DLQTopic, "offset", m.Offset, "err", err)
+	}
+}
+
+// add routes one valid event to the reference or the current window.
+func (s *Service) add(e events.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.consumed++
+	if s.collector != nil {
+		taken, skip := s.collector.Offer(e)
+		if s.collector.Done() {
+			s.ref = drift.NewReference(s.collector.Events(), s.genres, s.cfg.Drift.TopMovies)
+			s.collector = nil
+			s.log.Info("reference window complete", "events", s.ref.Window.Events,
+				"from", s.ref.Window.From, "to", s.ref.Window.To)
+		}
+		if taken || skip {
+			return
+		}
+	}
+	for _, old := range s.cur.Add(e) {
+		if s.pinned {
+			s.knownUsers[old.UserID] = true
+			s.knownMovies[old.MovieID] = true
+		}
+	}
+}
+
+func (s *Service) reportLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Report(ctx); err != nil && !errors.Is(err, ErrNotEnoughData) {
+				s.log.Error("drift report", "err", err)
+			}
+		}
+	}
+}
+
+// ErrNotEnoughData is returned by Report while the reference window is
+// incomplete or the current window is below MinCurrent events.
+var ErrNotEnoughData = errors.New("not enough events for a drift report")
+
+// Report compares the windows now, then publishes, stores and exports the
+// report. The report loop calls it every interval.
+func (s *Service) Report(ctx context.Context) (drift.Report, error) {
+	s.mu.Lock()
+	if s.ref == nil || s.cur.Len() < s.cfg.MinCurrent {
+		have := s.cur.Len()
+		s.mu.Unlock()
+		return drift.Report{}, fmt.Errorf("%w: reference ready %v, current %d of %d",
+			ErrNotEnoughData, s.ref != nil, have, s.cfg.MinCurrent)
+	}
+	rep, err := drift.Compare(s.cfg.Drift, s.ref, s.cur.Events(), s.genres, s.now().UTC())
+	s.mu.Unlock()
+	if err != nil {
+		return rep, fmt.Errorf("compare windows: %w", err)
+	}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return rep, fmt.Errorf("encode drift report: %w", err)
+	}
+	s.metrics.observe(rep)
+	s.mu.Lock()
+	s.latest, s.latestJSON = &rep, body
+	startDrift := rep.DatasetDrift && !s.drifting
+	s.drifting = rep.DatasetDrift
+	s.mu.Unlock()
+
+	var errs []error
+	if err := s.nc.Publish(s.cfg.ReportSubject, body); err != nil {
+		errs = append(errs, fmt.Errorf("publish %s: %w", s.cfg.ReportSubject, err))
+	}
+	if err := s.store.SaveDriftReport(ctx, rep); err != nil {
+		errs = append(errs, fmt.Errorf("store drift report: %w", err))
+	}
+	if startDrift && s.cfg.RetrainOnDrift {
+		if err := s.requestRetrain(rep); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.log.Info("drift report", "share", rep.Share, "dataset_drift", rep.DatasetDrift, "alert", rep.Alert,
+		"drifted", rep.Drifted, "evaluated", rep.Evaluated, "current_events", rep.Current.Events)
+	return rep, errors.Join(errs...)
+}
+
+// RetrainRequest is the body published on the retrain subject.
+type RetrainRequest struct {
+	Reason     string    `json:"reason"`
+	Requester  string    `json:"requester"`
+	ReportTime time.Time `json:"report_time"`
+	Share      float64   `json:"share"`
+	Drifted    []string  `json:"drifted_features"`
+}
+
+func (s *Service) requestRetrain(rep drift.Report) error {
+	req := RetrainRequest{Reason: "dataset_drift", Requester: serviceName, ReportTime: rep.Time, Share: rep.Share}
+	for _, f := range rep.Features {
+		if f.Drifted {
+			req.Drifted = append(req.Drifted, f.Name)
+		}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode retrain request: %w", err)
+	}
+	if err := s.nc.Publish(s.cfg.RetrainSubject, body); err != nil {
+		return fmt.Errorf("publish %s: %w", s.cfg.RetrainSubject, err)
+	}
+	s.log.Info("retrain requested", "subject", s.cfg.RetrainSubject, "share", rep.Share)
+	return nil
+}
+
+// status is the /health body.
+type status struct {
+	Status          string `json:"status"`
+	Service         string `json:"service"`
+	Ready           bool   `json:"ready"`
+	Reference       string `json:"reference"`
+	ReferenceReady  bool   `json:"reference_ready"`
+	ReferenceEvents int    `json:"reference_events"`
+	CurrentEvents   int    `json:"current_events"`
+	Consumed        int64  `json:"consumed"`
+	Malformed       int64  `json:"malformed"`
+	LatestReport    any    `json:"latest_report_time"`
+}
+
+func (s *Service) status() status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := status{Status: "ok", Service: serviceName, Ready: s.ready.Load(), Reference: s.cfg.Reference,
+		ReferenceReady: s.ref != nil, CurrentEvents: s.cur.Len(), Consumed: s.consumed, Malformed: s.malformed}
+	switch {
+	case s.ref != nil:
+		st.ReferenceEvents = s.ref.Window.Events
+	case s.collector != nil:
+		st.ReferenceEvents = len(s.collector.Events())
+	}
+	if s.latest != nil {
+		st.LatestReport = s.latest.Time
+	}
+	return st
+}

@@ -1,0 +1,258 @@
+package driftsvc
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/swipeflix/swipeflix/pkg/drift"
+	"github.com/swipeflix/swipeflix/pkg/events"
+)
+
+// startKafka starts an in-process Kafka-protocol broker with the ratings
+// topic (3 partitions) and the DLQ.
+func startKafka(t testing.TB) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1),
+		kfake.SeedTopics(3, "swipeflix.ratings"), kfake.SeedTopics(1, "swipeflix.ratings.dlq"))
+	if err != nil {
+		t.Fatalf("start kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+// startNATS starts an in-process NATS server on a random port.
+func startNATS(t testing.TB) string {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatalf("new nats server: %v", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns.ClientURL()
+}
+
+func produce(t testing.TB, ctx context.Context, cl *kgo.Client, evs []events.Event) {
+	t.Helper()
+	var recs []*kgo.Record
+	for _, e := range evs {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Key: []byte(e.UserID), Value: b})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// waitFor polls cond until it holds or ctx ends; the deadline only bounds a
+// hung test, it asserts nothing about speed.
+func waitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// TestEndToEndShiftedStream runs the service against a real Kafka-protocol
+// broker and NATS server: a stationary reference, then a shifted current
+// window (ratings down 0.5, Drama's share doubled, a burst of new users)
+// plus malformed messages. It expects a report with dataset drift on NATS,
+// a retrain request, the DLQ copies, and the HTTP views of the report.
+func TestEndToEndShiftedStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts brokers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	broker, natsURL := startKafka(t), startNATS(t)
+
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	reports := make(chan *nats.Msg, 64)
+	retrains := make(chan *nats.Msg, 8)
+	if _, err := nc.ChanSubscribe("swipeflix.drift.report", reports); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.ChanSubscribe("swipeflix.trainer.retrain", retrains); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	synth := drift.NewSynth(rand.New(rand.NewPCG(42, 1)), 1000, 500, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Brokers = []string{broker}
+	cfg.NATSURL = natsURL
+	cfg.Interval = 200 * time.Millisecond
+	cfg.ReferenceEvents, cfg.CurrentEvents, cfg.MinCurrent = 1000, 1000, 1000
+	cfg.RetrainOnDrift = true
+	store := &MemoryStore{}
+	reg := prometheus.NewRegistry()
+	svc, err := New(cfg, Deps{Store: store, Genres: synth, Registerer: reg, Gatherer: reg,
+		Now: func() time.Time { return time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- svc.Run(ctx) }()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DefaultProduceTopic("swipeflix.ratings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+
+	// The reference is the first 1,000 events the group reads; the group
+	// reads partitions concurrently, so let it finish the reference before
+	// the shifted events exist.
+	produce(t, ctx, cl, synth.Events(1000, drift.Shift{}))
+	waitFor(t, ctx, "the reference window", func() bool { return svc.status().ReferenceReady })
+
+	bad := []*kgo.Record{
+		{Key: []byte("u1"), Value: []byte(`{"event_id": "x1", "user_id": `)},
+		{Key: []byte("u2"), Value: []byte(`{"event_id":"x2","user_id":"u2","movie_id":"m1","rating":7,"ts":"2026-01-01T00:00:00Z"}`)},
+	}
+	if err := cl.ProduceSync(ctx, bad...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, ctx, cl, synth.Events(1000, drift.Shift{RatingDelta: -0.5, BoostGenre: "Drama", BoostFactor: 2, NewUserShare: 0.25}))
+
+	var rep drift.Report
+	for !rep.DatasetDrift {
+		select {
+		case m := <-reports:
+			if err := json.Unmarshal(m.Data, &rep); err != nil {
+				t.Fatalf("report on NATS is not JSON: %v", err)
+			}
+		case err := <-runErr:
+			t.Fatalf("service stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("no report with dataset drift on NATS; last: share %v", rep.Share)
+		}
+	}
+	if rep.Reference.Events != 1000 || rep.Current.Events != 1000 {
+		t.Errorf("windows: reference %d, current %d events, want 1000 each", rep.Reference.Events, rep.Current.Events)
+	}
+	for _, name := range []string{drift.FeatureRating, drift.FeatureGenreMix, drift.FeatureNewUsers} {
+		if f, ok := rep.Feature(name); !ok || !f.Drifted {
+			t.Errorf("%s not drifted: %+v", name, f)
+		}
+	}
+	if rep.Alert != drift.AlertHigh {
+		t.Errorf("alert = %s, want high", rep.Alert)
+	}
+
+	select {
+	case m := <-retrains:
+		var req RetrainRequest
+		if err := json.Unmarshal(m.Data, &req); err != nil || req.Reason != "dataset_drift" || len(req.Drifted) == 0 {
+			t.Errorf("retrain request %s (%v)", m.Data, err)
+		}
+	case <-ctx.Done():
+		t.Fatal("no retrain request")
+	}
+
+	// Both malformed messages were counted and copied to the DLQ with the reason.
+	dlq, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics("swipeflix.ratings.dlq"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dlq.Close()
+	reasons := map[string]string{}
+	for len(reasons) < 2 {
+		fs := dlq.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("DLQ holds %d of 2 messages", len(reasons))
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			for _, h := range r.Headers {
+				if h.Key == "reason" {
+					reasons[string(r.Key)] = string(h.Value)
+				}
+			}
+		})
+	}
+	if !strings.Contains(reasons["u1"], "decode event") || !strings.Contains(reasons["u2"], "rating: must be 0.5..5") {
+		t.Errorf("DLQ reasons = %q", reasons)
+	}
+
+	// The HTTP views.
+	srv := httptest.NewServer(svc.Handler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		t.Helper()
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	code, body := get("/v1/drift/latest")
+	var latest drift.Report
+	if err := json.Unmarshal([]byte(body), &latest); code != 200 || err != nil || !latest.DatasetDrift {
+		t.Errorf("/v1/drift/latest: %d %v, dataset drift %v", code, err, latest.DatasetDrift)
+	}
+	code, body = get("/report")
+	if code != 200 || strings.Count(body, "<svg") != len(drift.FeatureNames()) || strings.Contains(body, "<script") ||
+		regexp.MustCompile(`(src|href)="https?:`).MatchString(body) {
+		t.Errorf("/report: status %d, %d charts, want one per feature and nothing external", code, strings.Count(body, "<svg"))
+	}
+	if path := os.Getenv("DRIFT_REPORT_HTML"); path != "" {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, body = get("/metrics")
+	for _, want := range []string{"swipeflix_dataset_drift 1", `swipeflix_dlq_messages_total{reason="decode",service="drift"} 1`,
+		`swipeflix_dlq_messages_total{reason="invalid",service="drift"} 1`, `swipeflix_drift_feature_drifted{feature="rating"} 1`,
+		`swipeflix_consumer_lag{partition=`} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if code, _ := get("/ready"); code != 200 {
+		t.Errorf("/ready = %d, want 200", code)
+	}
+	if len(store.Reports()) == 0 {
+		t.Error("no report stored")
+	}
+
+	cancel()
+	if err := <-runErr; err != nil {
+		t.Errorf("Run returned %v after cancel, want nil", err)
+	}
+}
