@@ -162,3 +162,14 @@ func sum(m map[int]int64) int64 {
 	}
 	return s
 }
+
+func TestPing(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	if err := kafkabus.Ping(ctx, k.Brokers(), time.Second); err != nil {
+		t.Fatalf("ping a running broker: %v", err)
+	}
+	if err := kafkabus.Ping(ctx, []string{"127.0.0.1:1"}, time.Second); !errors.Is(err, kafkabus.ErrUnavailable) {
+		t.Fatalf("ping nowhere: %v, want ErrUnavailable", err)
+	}
+}

@@ -104,3 +104,15 @@ func ReportLag(ctx context.Context, interval time.Duration, brokers []string, gr
 		}
 	}
 }
+
+// Ping asks the brokers for metadata of the ratings topic and reports
+// ErrUnavailable when none answers within timeout.
+func Ping(ctx context.Context, brokers []string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: timeout}
+	if _, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{Ratings}}); err != nil {
+		return fmt.Errorf("ping kafka %v: %w: %w", brokers, ErrUnavailable, err)
+	}
+	return nil
+}
