@@ -233,16 +233,19 @@ func (s *Service) consume(ctx context.Context) error {
 	}
 }
 
-// decode parses and validates one message; reason is the DLQ label.
+// decode parses and validates one message. reason is the DLQ metric label:
+// "invalid" when a field is wrong (the error names it), "malformed" when the
+// bytes are not a JSON event at all.
 func decode(b []byte) (events.Event, string, error) {
-	var e events.Event
-	if err := json.Unmarshal(b, &e); err != nil {
-		return e, "decode", fmt.Errorf("decode event: %w", err)
+	e, err := events.Decode(b)
+	if err == nil {
+		return e, "", nil
 	}
-	if err := e.Validate(); err != nil {
-		return e, "invalid", fmt.Errorf("validate event: %w", err)
+	var fe *events.FieldError
+	if errors.As(err, &fe) {
+		return e, "invalid", fmt.Errorf("decode event: %w", err)
 	}
-	return e, "", nil
+	return e, "malformed", fmt.Errorf("decode event: %w", err)
 }
 
 func (s *Service) deadLetter(ctx context.Context, m kafka.Message, reason string, cause error) {

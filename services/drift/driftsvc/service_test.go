@@ -204,7 +204,7 @@ func TestEndToEndShiftedStream(t *testing.T) {
 			}
 		})
 	}
-	if !strings.Contains(reasons["u1"], "decode event") || !strings.Contains(reasons["u2"], "rating: must be 0.5..5") {
+	if !strings.Contains(reasons["u1"], "malformed JSON") || !strings.Contains(reasons["u2"], "rating: must be 0.5..5") {
 		t.Errorf("DLQ reasons = %q", reasons)
 	}
 
@@ -237,7 +237,7 @@ func TestEndToEndShiftedStream(t *testing.T) {
 		}
 	}
 	code, body = get("/metrics")
-	for _, want := range []string{"swipeflix_dataset_drift 1", `swipeflix_dlq_messages_total{reason="decode",service="drift"} 1`,
+	for _, want := range []string{"swipeflix_dataset_drift 1", `swipeflix_dlq_messages_total{reason="malformed",service="drift"} 1`,
 		`swipeflix_dlq_messages_total{reason="invalid",service="drift"} 1`, `swipeflix_drift_feature_drifted{feature="rating"} 1`,
 		`swipeflix_consumer_lag{partition=`} {
 		if code != 200 || !strings.Contains(body, want) {

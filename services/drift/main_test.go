@@ -1,0 +1,23 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestRealMainRejectsBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-drift.reference=yesterday"}, "reference"},
+		{[]string{"-drift.interval=0s"}, "interval"},
+		{[]string{"-movies=/nonexistent/movies.csv"}, "load genres"},
+	} {
+		err := realMain(context.Background(), tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want one mentioning %q", tc.args, err, tc.want)
+		}
+	}
+}
