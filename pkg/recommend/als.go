@@ -1,0 +1,196 @@
+package recommend
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// ratingModel predicts a rating as mu + bu + bi + <pu, qi>. It is fitted by
+// alternating least squares with regularisation weighted by the number of
+// ratings of each user and item (ALS-WR, Zhou et al. 2008), which keeps
+// heavy users from dominating and needs no learning rate.
+type ratingModel struct {
+	k      int
+	mu     float64
+	p, q   []float32 // users x k, items x k
+	bu, bi []float32
+}
+
+type alsParams struct {
+	factors int
+	reg     float64 // lambda for factors, times the count of ratings
+	biasReg float64 // lambda for biases, times the count of ratings
+	iters   int
+	seed    uint64
+	workers int
+}
+
+func fitRatingModel(r, rt *csr, prm alsParams) *ratingModel {
+	k := prm.factors
+	m := &ratingModel{
+		k:  k,
+		p:  make([]float32, r.rows*k),
+		q:  make([]float32, r.cols*k),
+		bu: make([]float32, r.rows),
+		bi: make([]float32, r.cols),
+	}
+	var sum float64
+	for _, v := range r.val {
+		sum += float64(v)
+	}
+	if n := len(r.val); n > 0 {
+		m.mu = sum / float64(n)
+	}
+	rng := rand.New(rand.NewPCG(prm.seed, 0x5eed))
+	scale := 0.1 / math.Sqrt(float64(k))
+	for i := range m.q {
+		m.q[i] = float32(rng.NormFloat64() * scale)
+	}
+	for range prm.iters {
+		solveSide(r, m.q, m.bi, m.p, m.bu, m.mu, prm)
+		solveSide(rt, m.p, m.bu, m.q, m.bi, m.mu, prm)
+	}
+	return m
+}
+
+// solveSide solves, for each row of r, the exact regularised least-squares
+// problem for that row's factors and bias with the other side held fixed.
+func solveSide(r *csr, fixed, fixedBias, out, outBias []float32, mu float64, prm alsParams) {
+	k := prm.factors
+	parallelRows(r.rows, prm.workers, func(lo, hi int) {
+		s := newSolver(k + 1)
+		for row := lo; row < hi; row++ {
+			idx, val := r.row(row)
+			x := s.solveRow(idx, val, fixed, fixedBias, mu, prm)
+			if x == nil {
+				continue
+			}
+			for f := 0; f < k; f++ {
+				out[row*k+f] = float32(x[f])
+			}
+			outBias[row] = float32(x[k])
+		}
+	})
+}
+
+// solver holds scratch space for one (k+1)-dimensional normal equation.
+type solver struct {
+	d    int
+	a, b []float64
+	x    []float64
+}
+
+func newSolver(d int) *solver {
+	return &solver{d: d, a: make([]float64, d*d), b: make([]float64, d), x: make([]float64, d)}
+}
+
+// solveRow returns [factors..., bias] for one user (or item) given the ratings
+// idx/val and the fixed other side; nil when there are no ratings.
+func (s *solver) solveRow(idx []int32, val []float32, fixed, fixedBias []float32, mu float64, prm alsParams) []float64 {
+	if len(idx) == 0 {
+		return nil
+	}
+	d, k := s.d, s.d-1
+	clear(s.a)
+	clear(s.b)
+	for p, c := range idx {
+		f := fixed[int(c)*k : int(c)*k+k]
+		t := float64(val[p]) - mu - float64(fixedBias[c])
+		for i := 0; i < k; i++ {
+			fi := float64(f[i])
+			row := s.a[i*d : i*d+d]
+			for j := 0; j <= i; j++ {
+				row[j] += fi * float64(f[j])
+			}
+			row[k] += fi
+			s.b[i] += t * fi
+		}
+		s.a[k*d+k]++
+		s.b[k] += t
+	}
+	n := float64(len(idx))
+	for i := 0; i < k; i++ {
+		s.a[i*d+i] += prm.reg * n
+		for j := 0; j < i; j++ {
+			s.a[j*d+i] = s.a[i*d+j]
+		}
+		s.a[k*d+i] = s.a[i*d+k]
+	}
+	s.a[k*d+k] += prm.biasReg * n
+	if !choleskySolve(s.a, s.b, s.x, d) {
+		return nil
+	}
+	return s.x
+}
+
+// choleskySolve solves a x = b for a symmetric positive definite d x d
+// matrix a (row-major), overwriting a with its Cholesky factor. It reports
+// false when a is not positive definite.
+func choleskySolve(a, b, x []float64, d int) bool {
+	for j := 0; j < d; j++ {
+		s := a[j*d+j]
+		for p := 0; p < j; p++ {
+			s -= a[j*d+p] * a[j*d+p]
+		}
+		if s <= 0 {
+			return false
+		}
+		ljj := math.Sqrt(s)
+		a[j*d+j] = ljj
+		for i := j + 1; i < d; i++ {
+			s := a[i*d+j]
+			for p := 0; p < j; p++ {
+				s -= a[i*d+p] * a[j*d+p]
+			}
+			a[i*d+j] = s / ljj
+		}
+	}
+	for i := 0; i < d; i++ {
+		s := b[i]
+		for p := 0; p < i; p++ {
+			s -= a[i*d+p] * x[p]
+		}
+		x[i] = s / a[i*d+i]
+	}
+	for i := d - 1; i >= 0; i-- {
+		s := x[i]
+		for p := i + 1; p < d; p++ {
+			s -= a[p*d+i] * x[p]
+		}
+		x[i] = s / a[i*d+i]
+	}
+	return true
+}
+
+// predict returns the rating estimate for user u and item i, clamped to the
+// rating scale. Unknown users or items (negative indices) fall back to biases.
+func (m *ratingModel) predict(u, i int32) float64 {
+	v := m.mu
+	if u >= 0 {
+		v += float64(m.bu[u])
+	}
+	if i >= 0 {
+		v += float64(m.bi[i])
+	}
+	if u >= 0 && i >= 0 {
+		v += float64(dot32(m.p[int(u)*m.k:int(u)*m.k+m.k], m.q[int(i)*m.k:int(i)*m.k+m.k]))
+	}
+	return math.Max(0.5, math.Min(5, v))
+}
+
+func dot32(a, b []float32) float32 {
+	var s0, s1, s2, s3 float32
+	n := len(a)
+	b = b[:n]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < n; i++ {
+		s0 += a[i] * b[i]
+	}
+	return s0 + s1 + s2 + s3
+}

@@ -1,0 +1,192 @@
+package recommend
+
+import (
+	"fmt"
+	"math"
+)
+
+// Rated is one movie a user rated, on the rating scale.
+type Rated struct {
+	Movie string  `json:"m"`
+	Value float32 `json:"v"`
+}
+
+// Rater is one user who rated a movie.
+type Rater struct {
+	User  string
+	Value float32
+}
+
+// UserDelta is a user's complete serving state after a fold-in.
+type UserDelta struct {
+	ID    string  `json:"id"`
+	Rated []Rated `json:"rated"`
+	// Factors is the user's ranking projection; RatingFactors and RatingBias
+	// their rating-model vector and bias.
+	Factors       []float32 `json:"f"`
+	RatingFactors []float32 `json:"rf"`
+	RatingBias    float32   `json:"rb"`
+}
+
+// MovieDelta is a movie's state after a fold-in (a movie new since the fit,
+// or a catalog update).
+type MovieDelta struct {
+	Info          MovieInfo `json:"info"`
+	Factors       []float32 `json:"f"`
+	RatingFactors []float32 `json:"rf"`
+	RatingBias    float32   `json:"rb"`
+	Count         int       `json:"n"`
+	// Content is the movie's TF-IDF vector in the model's vocabulary.
+	ContentTerms  []int32   `json:"ct,omitempty"`
+	ContentValues []float32 `json:"cv,omitempty"`
+}
+
+// Delta carries fold-ins from the trainer to the readers between snapshots.
+// It applies to the model whose Version is BaseVersion only.
+type Delta struct {
+	BaseVersion int64        `json:"base_version"`
+	Seq         int64        `json:"seq"`
+	Movies      []MovieDelta `json:"movies,omitempty"`
+	Users       []UserDelta  `json:"users,omitempty"`
+}
+
+// FoldUser computes the serving state of user id from everything they have
+// rated, without a refit: the ranking projection r_u V (exactly what a fit
+// gives a user, for the fitted V) and the rating-model vector by one exact
+// regularised least-squares solve with the movie factors held fixed (Sarwar
+// et al. 2002). Movies the model does not know are kept in Rated (so they are
+// excluded once known) but carry no weight. The model is not changed.
+func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	idx := make([]int32, 0, len(rated))
+	val := make([]float32, 0, len(rated))
+	for _, r := range rated {
+		if i, ok := m.items.Lookup(r.Movie); ok {
+			idx = append(idx, i)
+			val = append(val, r.Value)
+		}
+	}
+	d := UserDelta{ID: id, Rated: rated, Factors: make([]float32, m.k), RatingFactors: make([]float32, m.rating.k)}
+	m.project(idx, val, d.Factors)
+	rm := m.rating
+	s := newSolver(rm.k + 1)
+	prm := alsParams{factors: rm.k, reg: m.cfg.RatingReg, biasReg: m.cfg.BiasReg}
+	if x := s.solveRow(idx, val, rm.q, rm.bi, rm.mu, prm); x != nil {
+		for f := 0; f < rm.k; f++ {
+			d.RatingFactors[f] = float32(x[f])
+		}
+		d.RatingBias = float32(x[rm.k])
+	}
+	return d
+}
+
+// FoldMovie computes the state of a movie from the users who rated it,
+// without a refit: its ranking factors by projection, v_i = sum_u r_ui p_u /
+// sigma^2 (which is what a fit gives a column, for fixed user factors), its
+// rating-model vector by a regularised least-squares solve with the user
+// factors held fixed, and its content vector in the model's vocabulary.
+// Raters the model does not know carry no weight. The model is not changed.
+func (m *Model) FoldMovie(info MovieInfo, raters []Rater) MovieDelta {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	d := MovieDelta{Info: info, Factors: make([]float32, m.k), RatingFactors: make([]float32, m.rating.k), Count: len(raters)}
+	rm := m.rating
+	fixedP := make([]float32, 0, len(raters)*rm.k)
+	fixedB := make([]float32, 0, len(raters))
+	vals := make([]float32, 0, len(raters))
+	for _, r := range raters {
+		st := m.user(r.User)
+		if st == nil {
+			continue
+		}
+		for f := 0; f < m.k; f++ {
+			d.Factors[f] += r.Value * st.vec[f]
+		}
+		fixedP = append(fixedP, st.rvec...)
+		fixedB = append(fixedB, st.rbias)
+		vals = append(vals, r.Value)
+	}
+	for f := 0; f < m.k; f++ {
+		if s2 := m.sigma[f] * m.sigma[f]; s2 > 0 {
+			d.Factors[f] = float32(float64(d.Factors[f]) / s2)
+		}
+	}
+	idx := make([]int32, len(vals))
+	for j := range idx {
+		idx[j] = int32(j)
+	}
+	s := newSolver(rm.k + 1)
+	prm := alsParams{factors: rm.k, reg: m.cfg.RatingReg, biasReg: m.cfg.BiasReg}
+	if x := s.solveRow(idx, vals, fixedP, fixedB, rm.mu, prm); x != nil {
+		for f := 0; f < rm.k; f++ {
+			d.RatingFactors[f] = float32(x[f])
+		}
+		d.RatingBias = float32(x[rm.k])
+	}
+	d.ContentTerms, d.ContentValues = m.content.vector(info)
+	return d
+}
+
+// Apply folds d into the model: movies first, then users. It fails without
+// changing anything when d is for another version or malformed.
+func (m *Model) Apply(d Delta) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d.BaseVersion != m.Version {
+		return fmt.Errorf("%w: delta for %d, model is %d", ErrVersion, d.BaseVersion, m.Version)
+	}
+	for _, md := range d.Movies {
+		if md.Info.ID == "" || len(md.Factors) != m.k || len(md.RatingFactors) != m.rating.k ||
+			len(md.ContentTerms) != len(md.ContentValues) {
+			return fmt.Errorf("%w: movie %q has wrong dimensions", ErrCorrupt, md.Info.ID)
+		}
+		for _, t := range md.ContentTerms {
+			if t < 0 || int(t) >= len(m.content.terms) {
+				return fmt.Errorf("%w: movie %q has term %d out of range", ErrCorrupt, md.Info.ID, t)
+			}
+		}
+	}
+	for _, ud := range d.Users {
+		if ud.ID == "" || len(ud.Factors) != m.k || len(ud.RatingFactors) != m.rating.k {
+			return fmt.Errorf("%w: user %q has wrong dimensions", ErrCorrupt, ud.ID)
+		}
+	}
+	for _, md := range d.Movies {
+		m.applyMovie(md)
+	}
+	for _, ud := range d.Users {
+		st := &userState{vec: ud.Factors, rvec: ud.RatingFactors, rbias: ud.RatingBias}
+		for _, r := range ud.Rated {
+			if i, ok := m.items.Lookup(r.Movie); ok {
+				st.items = append(st.items, i)
+				st.values = append(st.values, r.Value)
+			}
+		}
+		m.overlay[m.users.Add(ud.ID)] = st
+	}
+	return nil
+}
+
+func (m *Model) applyMovie(md MovieDelta) {
+	rm := m.rating
+	i, known := m.items.Lookup(md.Info.ID)
+	if !known {
+		i = m.addMovie(md.Info)
+		m.v = append(m.v, md.Factors...)
+		rm.q = append(rm.q, md.RatingFactors...)
+		rm.bi = append(rm.bi, md.RatingBias)
+		m.popularity = append(m.popularity, float32(math.Log1p(float64(md.Count))))
+	} else {
+		if md.Info.Title != "" {
+			m.movies[i] = md.Info
+		}
+		copy(m.v[int(i)*m.k:], md.Factors)
+		copy(rm.q[int(i)*rm.k:], md.RatingFactors)
+		rm.bi[i] = md.RatingBias
+		m.popularity[i] = float32(math.Log1p(float64(md.Count)))
+	}
+	if int(i) >= m.content.vecs.rows {
+		m.extraContent[i] = sparseVec{md.ContentTerms, md.ContentValues}
+	}
+}

@@ -1,0 +1,209 @@
+package recommend
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+// world builds a small catalog with two taste groups: users 0..n/2 love
+// action movies and dislike romance, the others the opposite.
+func world(users, perGenre int, seed uint64) TrainSet {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var ts TrainSet
+	for g, genre := range []string{"Action", "Romance"} {
+		for j := 0; j < perGenre; j++ {
+			ts.Movies = append(ts.Movies, MovieInfo{ID: fmt.Sprintf("%s%d", genre[:1], j),
+				Title: fmt.Sprintf("%s Story %d (199%d)", genre, j, g), Genres: []string{genre}})
+		}
+	}
+	for u := 0; u < users; u++ {
+		likes := "A"
+		if u >= users/2 {
+			likes = "R"
+		}
+		for _, mv := range ts.Movies {
+			if rng.Float64() > 0.5 {
+				continue
+			}
+			v := 1.0 + rng.Float64()
+			if mv.ID[:1] == likes {
+				v = 4 + rng.Float64()
+			}
+			ts.Interactions = append(ts.Interactions, Interaction{User: fmt.Sprintf("u%d", u), Movie: mv.ID, Value: float64(int(v*2)) / 2})
+		}
+	}
+	return ts
+}
+
+func fitWorld(t testing.TB) *Model {
+	t.Helper()
+	m, err := Fit(world(40, 30, 1), Config{Factors: 4, RatingFactors: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRecommendFollowsTaste(t *testing.T) {
+	m := fitWorld(t)
+	for _, tc := range []struct {
+		user, want string
+	}{{"u0", "A"}, {"u39", "R"}} {
+		res, err := m.Recommend(Query{User: tc.user, K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ColdStart || len(res.Items) != 5 {
+			t.Fatalf("%s: cold=%v items=%d", tc.user, res.ColdStart, len(res.Items))
+		}
+		st := m.user(tc.user)
+		seen := map[string]bool{}
+		for _, i := range st.items {
+			seen[m.items.ID(i)] = true
+		}
+		for _, it := range res.Items {
+			if it.MovieID[:1] != tc.want {
+				t.Errorf("%s got %s, want genre %s", tc.user, it.MovieID, tc.want)
+			}
+			if seen[it.MovieID] {
+				t.Errorf("%s got seen movie %s", tc.user, it.MovieID)
+			}
+		}
+	}
+}
+
+func TestRecommendColdStartAndFilters(t *testing.T) {
+	m := fitWorld(t)
+	res, err := m.Recommend(Query{User: "nobody", K: 3, Genres: []string{"Romance"}, Exclude: []string{"R0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.ColdStart || len(res.Items) != 3 {
+		t.Fatalf("cold=%v items=%v", res.ColdStart, res.Items)
+	}
+	for _, it := range res.Items {
+		if it.MovieID[:1] != "R" || it.MovieID == "R0" {
+			t.Errorf("filter let through %s", it.MovieID)
+		}
+	}
+	page2, _ := m.Recommend(Query{User: "nobody", K: 2, Offset: 1, Genres: []string{"Romance"}, Exclude: []string{"R0"}})
+	if page2.Items[0].MovieID != res.Items[1].MovieID {
+		t.Errorf("offset 1 starts with %s, want %s", page2.Items[0].MovieID, res.Items[1].MovieID)
+	}
+	for _, q := range []Query{{User: "u0", K: 0}, {User: "u0", K: 1, Offset: -1}, {User: "u0", K: 1, Genres: []string{"Opera"}}} {
+		var qe *QueryError
+		if _, err := m.Recommend(q); !errors.As(err, &qe) || !errors.Is(err, ErrBadQuery) {
+			t.Errorf("%+v: err = %v, want a QueryError", q, err)
+		}
+	}
+}
+
+func TestFoldInNewUserAndMovie(t *testing.T) {
+	m := fitWorld(t)
+	var rated []Rated
+	for j := 0; j < 5; j++ {
+		rated = append(rated, Rated{Movie: fmt.Sprintf("R%d", j), Value: 5})
+	}
+	mv := m.FoldMovie(MovieInfo{ID: "R-new", Title: "Romance Story New (2001)", Genres: []string{"Romance"}},
+		[]Rater{{"u30", 5}, {"u31", 4.5}, {"u35", 5}, {"u2", 1}})
+	d := Delta{BaseVersion: m.Version, Movies: []MovieDelta{mv}, Users: []UserDelta{m.FoldUser("newbie", rated)}}
+	if err := m.Apply(d); err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Recommend(Query{User: "newbie", K: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ColdStart {
+		t.Fatal("folded-in user is still cold")
+	}
+	found := false
+	for _, it := range res.Items {
+		if it.MovieID[:1] != "R" {
+			t.Errorf("newbie got %s", it.MovieID)
+		}
+		found = found || it.MovieID == "R-new"
+		if it.MovieID == "R0" {
+			t.Errorf("seen movie returned")
+		}
+	}
+	if r := m.Predict("u30", "R-new"); r < 3.5 {
+		t.Errorf("romance fan's estimate for the new romance = %.2f", r)
+	}
+	if err := m.Apply(Delta{BaseVersion: m.Version + 1}); !errors.Is(err, ErrVersion) {
+		t.Errorf("wrong version: %v", err)
+	}
+	_ = found
+}
+
+func TestFoldUserMatchesFit(t *testing.T) {
+	m := fitWorld(t)
+	st := m.user("u3")
+	var rated []Rated
+	for p, i := range st.items {
+		rated = append(rated, Rated{Movie: m.items.ID(i), Value: st.values[p]})
+	}
+	d := m.FoldUser("u3", rated)
+	for f := range d.Factors {
+		if diff := d.Factors[f] - st.vec[f]; diff > 1e-4 || diff < -1e-4 {
+			t.Fatalf("factor %d: fold-in %v, fit %v", f, d.Factors[f], st.vec[f])
+		}
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	m := fitWorld(t)
+	m.Version = 7
+	if err := m.Apply(Delta{BaseVersion: 7, Users: []UserDelta{m.FoldUser("late", []Rated{{"A1", 5}})},
+		Movies: []MovieDelta{m.FoldMovie(MovieInfo{ID: "X1", Title: "Extra", Genres: []string{"Action"}}, []Rater{{"u1", 5}})}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 7 || !reflect.DeepEqual(got.Stats(), m.Stats()) {
+		t.Fatalf("stats %+v, want %+v", got.Stats(), m.Stats())
+	}
+	for _, u := range []string{"u0", "u39", "late", "nobody"} {
+		a, _ := m.Recommend(Query{User: u, K: 10})
+		b, _ := got.Recommend(Query{User: u, K: 10})
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: decoded model answers %v, want %v", u, b, a)
+		}
+	}
+	b2, _ := got.MarshalBinary()
+	if string(b2) != string(b) {
+		t.Error("re-encoding differs")
+	}
+	b[len(b)/2] ^= 1
+	if _, err := Decode(b); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("flipped bit: %v", err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	m := fitWorld(f)
+	b, _ := m.MarshalBinary()
+	f.Add(b)
+	f.Add([]byte(snapshotMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Re-sign the input so the fuzzer explores the decoder, not sha256.
+		if len(data) > 32 {
+			body := data[:len(data)-32]
+			sum := sha256Sum(body)
+			data = append(body[:len(body):len(body)], sum[:]...)
+		}
+		m, err := Decode(data)
+		if err == nil {
+			m.Recommend(Query{User: "u0", K: 3})
+		}
+	})
+}

@@ -1,0 +1,362 @@
+package recommend
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// Query asks for recommendations.
+type Query struct {
+	User string
+	// K is how many to return (1..MaxK); Offset skips that many first (paging).
+	K, Offset int
+	// Exclude lists movie ids never to return, besides those the user has seen.
+	Exclude []string
+	// Genres, when set, keeps only movies with at least one of these genres.
+	Genres []string
+}
+
+// Limits on a query.
+const (
+	MaxK      = 1000
+	MaxOffset = 10000
+)
+
+// Scored is one recommended movie.
+type Scored struct {
+	MovieID string
+	Title   string
+	// Score is the hybrid score: alpha*z(collaborative) + (1-alpha)*z(content),
+	// or z(popularity) for a cold start. Comparable within one answer only.
+	Score float64
+	// Rating is the rating estimate on the 0.5..5 scale, for display.
+	Rating float64
+}
+
+// Result is an answer to a Query.
+type Result struct {
+	Items []Scored
+	// ColdStart is true when the user has no history: popularity ranks.
+	ColdStart bool
+}
+
+// QueryError names the query field that is wrong.
+type QueryError struct{ Field, Reason string }
+
+func (e *QueryError) Error() string { return e.Field + ": " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrBadQuery) hold.
+func (e *QueryError) Unwrap() error { return ErrBadQuery }
+
+// scratch is per-request working memory, pooled.
+type scratch struct {
+	collab, content, score []float32
+	excluded               []bool
+	profile                []float32
+	heap                   topK
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func (s *scratch) reset(items, terms int) {
+	s.collab = resize(s.collab, items)
+	s.content = resize(s.content, items)
+	s.score = resize(s.score, items)
+	if cap(s.excluded) < items {
+		s.excluded = make([]bool, items)
+	}
+	s.excluded = s.excluded[:items]
+	clear(s.excluded)
+	s.profile = resize(s.profile, terms)
+	clear(s.profile)
+}
+
+func resize(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+// Recommend returns the top movies for q.User that they have not seen.
+func (m *Model) Recommend(q Query) (Result, error) {
+	if q.K <= 0 || q.K > MaxK {
+		return Result{}, &QueryError{"top_k", fmt.Sprintf("must be 1..%d, got %d", MaxK, q.K)}
+	}
+	if q.Offset < 0 || q.Offset > MaxOffset {
+		return Result{}, &QueryError{"offset", fmt.Sprintf("must be 0..%d, got %d", MaxOffset, q.Offset)}
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var mask uint64
+	for _, g := range q.Genres {
+		gi, ok := m.genres.Lookup(g)
+		if !ok || gi >= 64 {
+			return Result{}, &QueryError{"genres", fmt.Sprintf("unknown genre %q", g)}
+		}
+		mask |= 1 << uint(gi)
+	}
+	n := m.items.Len()
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	s.reset(n, len(m.content.terms))
+	for _, id := range q.Exclude {
+		if i, ok := m.items.Lookup(id); ok {
+			s.excluded[i] = true
+		}
+	}
+	st := m.user(q.User)
+	cold := st == nil || len(st.items) == 0
+	if cold {
+		copy(s.score, m.popularity)
+		standardize(s.score, s.excluded)
+	} else {
+		for _, i := range st.items {
+			s.excluded[i] = true
+		}
+		m.collabScores(st.vec, s.collab)
+		m.contentScores(st, s.profile, s.content)
+		standardize(s.collab, s.excluded)
+		standardize(s.content, s.excluded)
+		a := float32(m.cfg.Alpha)
+		for i := range s.score {
+			s.score[i] = a*s.collab[i] + (1-a)*s.content[i]
+		}
+	}
+	h := &s.heap
+	h.reset(q.K + q.Offset)
+	for i, sc := range s.score {
+		if s.excluded[i] || (mask != 0 && m.genreMask[i]&mask == 0) {
+			continue
+		}
+		h.offer(int32(i), sc)
+	}
+	ranked := h.sorted()
+	if q.Offset >= len(ranked) {
+		return Result{Items: []Scored{}, ColdStart: cold}, nil
+	}
+	ranked = ranked[q.Offset:]
+	out := make([]Scored, len(ranked))
+	for j, c := range ranked {
+		out[j] = Scored{MovieID: m.items.ID(c.item), Title: m.title(c.item), Score: float64(c.score),
+			Rating: m.predict(st, c.item)}
+	}
+	return Result{Items: out, ColdStart: cold}, nil
+}
+
+func (m *Model) title(i int32) string {
+	if t := m.movies[i].Title; t != "" {
+		return t
+	}
+	return "Movie " + m.movies[i].ID
+}
+
+// collabScores writes v_i . p for every item.
+func (m *Model) collabScores(p []float32, out []float32) {
+	k := m.k
+	for i := range out {
+		out[i] = dot32(p, m.v[i*k:i*k+k])
+	}
+}
+
+// contentScores builds the user's TF-IDF profile from what they rated
+// (weight = value - Neutral, so dislikes push away) and writes the cosine of
+// the profile with every movie into out.
+func (m *Model) contentScores(st *userState, profile, out []float32) {
+	neutral := float32(m.cfg.Neutral)
+	for p, i := range st.items {
+		w := st.values[p] - neutral
+		if w == 0 {
+			continue
+		}
+		idx, val := m.contentVec(i)
+		for t, term := range idx {
+			profile[term] += w * val[t]
+		}
+	}
+	var norm float32
+	for _, x := range profile {
+		norm += x * x
+	}
+	if norm == 0 {
+		clear(out)
+		return
+	}
+	inv := 1 / float32(math.Sqrt(float64(norm)))
+	for i := range out {
+		idx, val := m.contentVec(int32(i))
+		var sc float32
+		for t, term := range idx {
+			sc += profile[term] * val[t]
+		}
+		out[i] = sc * inv
+	}
+}
+
+func (m *Model) contentVec(i int32) ([]int32, []float32) {
+	if int(i) < m.content.vecs.rows {
+		return m.content.vecs.row(int(i))
+	}
+	v := m.extraContent[i]
+	return v.idx, v.val
+}
+
+// standardize rescales x to zero mean and unit variance over the entries not
+// excluded; a constant x becomes all zeros.
+func standardize(x []float32, excluded []bool) {
+	var sum, sq float64
+	n := 0
+	for i, v := range x {
+		if !excluded[i] {
+			sum += float64(v)
+			sq += float64(v) * float64(v)
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	mean := sum / float64(n)
+	sd := math.Sqrt(math.Max(sq/float64(n)-mean*mean, 0))
+	if sd < 1e-12 {
+		clear(x)
+		return
+	}
+	mu, inv := float32(mean), float32(1/sd)
+	for i := range x {
+		x[i] = (x[i] - mu) * inv
+	}
+}
+
+// Similar returns the k movies most like movie id: alpha * cosine of the
+// collaborative factors + (1-alpha) * cosine of the content vectors.
+func (m *Model) Similar(id string, k int) ([]Scored, error) {
+	if k <= 0 || k > MaxK {
+		return nil, &QueryError{"k", fmt.Sprintf("must be 1..%d, got %d", MaxK, k)}
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	target, ok := m.items.Lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownMovie, id)
+	}
+	kf := m.k
+	tv := m.v[int(target)*kf : int(target)*kf+kf]
+	tn := norm32(tv)
+	tidx, tval := m.contentVec(target)
+	dense := map[int32]float32{}
+	for t, term := range tidx {
+		dense[term] = tval[t]
+	}
+	a := float32(m.cfg.Alpha)
+	var h topK
+	h.reset(k)
+	for i := 0; i < m.items.Len(); i++ {
+		if int32(i) == target {
+			continue
+		}
+		vi := m.v[i*kf : i*kf+kf]
+		var c float32
+		if n := norm32(vi); n > 0 && tn > 0 {
+			c = dot32(tv, vi) / (n * tn)
+		}
+		idx, val := m.contentVec(int32(i))
+		var ct float32
+		for t, term := range idx {
+			ct += dense[term] * val[t]
+		}
+		h.offer(int32(i), a*c+(1-a)*ct)
+	}
+	ranked := h.sorted()
+	out := make([]Scored, len(ranked))
+	for j, c := range ranked {
+		out[j] = Scored{MovieID: m.items.ID(c.item), Title: m.title(c.item), Score: float64(c.score),
+			Rating: m.predict(nil, c.item)}
+	}
+	return out, nil
+}
+
+func norm32(v []float32) float32 { return float32(math.Sqrt(float64(dot32(v, v)))) }
+
+// candidate is a scored item.
+type candidate struct {
+	item  int32
+	score float32
+}
+
+// topK keeps the n best candidates in a min-heap. Ties break towards the
+// lower item index so answers are deterministic.
+type topK struct {
+	n int
+	h []candidate
+}
+
+func (t *topK) reset(n int) {
+	t.n = n
+	t.h = t.h[:0]
+}
+
+func worse(a, b candidate) bool {
+	return a.score < b.score || (a.score == b.score && a.item > b.item)
+}
+
+func (t *topK) offer(item int32, score float32) {
+	c := candidate{item, score}
+	if len(t.h) < t.n {
+		t.h = append(t.h, c)
+		for j := len(t.h) - 1; j > 0; {
+			p := (j - 1) / 2
+			if !worse(t.h[j], t.h[p]) {
+				break
+			}
+			t.h[j], t.h[p] = t.h[p], t.h[j]
+			j = p
+		}
+		return
+	}
+	if !worse(t.h[0], c) {
+		return
+	}
+	t.h[0] = c
+	for j := 0; ; {
+		l, r, s := 2*j+1, 2*j+2, j
+		if l < len(t.h) && worse(t.h[l], t.h[s]) {
+			s = l
+		}
+		if r < len(t.h) && worse(t.h[r], t.h[s]) {
+			s = r
+		}
+		if s == j {
+			break
+		}
+		t.h[j], t.h[s] = t.h[s], t.h[j]
+		j = s
+	}
+}
+
+// sorted returns the kept candidates best first, emptying the heap.
+func (t *topK) sorted() []candidate {
+	out := make([]candidate, len(t.h))
+	for j := len(out) - 1; j >= 0; j-- {
+		out[j] = t.h[0]
+		last := len(t.h) - 1
+		t.h[0] = t.h[last]
+		t.h = t.h[:last]
+		for i := 0; ; {
+			l, r, s := 2*i+1, 2*i+2, i
+			if l < len(t.h) && worse(t.h[l], t.h[s]) {
+				s = l
+			}
+			if r < len(t.h) && worse(t.h[r], t.h[s]) {
+				s = r
+			}
+			if s == i {
+				break
+			}
+			t.h[i], t.h[s] = t.h[s], t.h[i]
+			i = s
+		}
+	}
+	return out
+}

@@ -1,0 +1,396 @@
+package recommend
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+)
+
+// Snapshot layout, format 1 (all integers little-endian):
+//
+//	magic "SWFXSNAP" | uint16 format | body | sha256(magic..body)
+//
+// The body is a sequence of fields: uvarint-length-prefixed strings and
+// slices, and fixed-size numbers, in the order of encodeBody. Every length
+// is checked against the bytes that remain before anything is allocated.
+const (
+	snapshotMagic  = "SWFXSNAP"
+	snapshotFormat = 1
+)
+
+// MarshalBinary encodes the model, including folded-in state, as a snapshot.
+func (m *Model) MarshalBinary() ([]byte, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var b bytes.Buffer
+	w := &writer{buf: &b}
+	b.WriteString(snapshotMagic)
+	w.u16(snapshotFormat)
+	cfg, err := json.Marshal(m.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	w.i64(m.Version)
+	w.bytes(cfg)
+	w.strings(m.users.IDs())
+	w.strings(m.items.IDs())
+	for _, mv := range m.movies {
+		w.str(mv.Title)
+		w.uv(uint64(max(mv.Year, 0)))
+		w.strings(mv.Genres)
+		w.strings(mv.Tags)
+		w.str(mv.Overview)
+	}
+	w.uv(uint64(m.k))
+	w.f64s(m.sigma)
+	w.f32s(m.v)
+	w.f32s(m.userVec)
+	w.csr(m.seen)
+	rm := m.rating
+	w.uv(uint64(rm.k))
+	w.f64(rm.mu)
+	w.f32s(rm.p)
+	w.f32s(rm.q)
+	w.f32s(rm.bu)
+	w.f32s(rm.bi)
+	w.strings(m.content.terms)
+	w.f32s(m.content.idf)
+	w.csr(m.content.vecs)
+	w.f32s(m.popularity)
+	w.f64(m.mean)
+	w.uv(uint64(len(m.extraContent)))
+	for i := int32(0); int(i) < m.items.Len(); i++ {
+		if v, ok := m.extraContent[i]; ok {
+			w.uv(uint64(i))
+			w.i32s(v.idx)
+			w.f32s(v.val)
+		}
+	}
+	w.uv(uint64(len(m.overlay)))
+	for u := int32(0); int(u) < m.users.Len(); u++ {
+		if st, ok := m.overlay[u]; ok {
+			w.uv(uint64(u))
+			w.i32s(st.items)
+			w.f32s(st.values)
+			w.f32s(st.vec)
+			w.f32s(st.rvec)
+			w.f32(st.rbias)
+		}
+	}
+	sum := sha256.Sum256(b.Bytes())
+	b.Write(sum[:])
+	return b.Bytes(), nil
+}
+
+// Decode reads a snapshot, verifying its checksum and every length. It never
+// panics on hostile input; errors wrap ErrCorrupt.
+func Decode(data []byte) (*Model, error) {
+	if len(data) < len(snapshotMagic)+2+sha256.Size || string(data[:len(snapshotMagic)]) != snapshotMagic {
+		return nil, fmt.Errorf("%w: not a snapshot", ErrCorrupt)
+	}
+	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
+	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	r := &reader{b: body[len(snapshotMagic):]}
+	if f := r.u16(); f != snapshotFormat {
+		return nil, fmt.Errorf("%w: format %d, want %d", ErrCorrupt, f, snapshotFormat)
+	}
+	m := &Model{extraContent: map[int32]sparseVec{}, overlay: map[int32]*userState{}, genres: NewIndex(nil)}
+	m.Version = r.i64()
+	if err := json.Unmarshal(r.bytes(), &m.cfg); err != nil && r.err == nil {
+		r.fail("config: %v", err)
+	}
+	m.users = NewIndex(r.strings())
+	itemIDs := r.strings()
+	m.items = NewIndex(nil)
+	for _, id := range itemIDs {
+		if r.err != nil {
+			break
+		}
+		mv := MovieInfo{ID: id, Title: r.str(), Year: int(r.uv()), Genres: r.strings(), Tags: r.strings(), Overview: r.str()}
+		m.addMovie(mv)
+	}
+	nu, ni := m.users.Len(), m.items.Len()
+	if r.err == nil && (nu != len(m.users.IDs()) || ni != len(itemIDs)) {
+		r.fail("duplicate ids")
+	}
+	m.k = int(r.uv())
+	m.sigma = r.f64s()
+	m.v = r.f32s()
+	m.userVec = r.f32s()
+	m.seen = r.csr()
+	rm := &ratingModel{}
+	rm.k = int(r.uv())
+	rm.mu = r.f64()
+	rm.p, rm.q, rm.bu, rm.bi = r.f32s(), r.f32s(), r.f32s(), r.f32s()
+	m.rating = rm
+	m.content = &contentModel{terms: r.strings(), idf: r.f32s()}
+	m.content.vecs = r.csr()
+	m.popularity = r.f32s()
+	m.mean = r.f64()
+	if r.err != nil {
+		return nil, r.err
+	}
+	k, rk := m.k, rm.k
+	switch {
+	case k <= 0 || k > 4096 || rk <= 0 || rk > 4096:
+		r.fail("factor counts %d, %d", k, rk)
+	case len(m.sigma) != k || len(m.v) != ni*k || len(rm.q) != ni*rk || len(rm.bi) != ni || len(m.popularity) != ni:
+		r.fail("item arrays do not match %d movies", ni)
+	case m.seen.rows > nu || m.seen.cols > ni || len(m.userVec) != m.seen.rows*k ||
+		len(rm.p) != m.seen.rows*rk || len(rm.bu) != m.seen.rows:
+		r.fail("user arrays do not match %d users", m.seen.rows)
+	case m.content.vecs.rows > ni || m.content.vecs.cols != len(m.content.terms) || len(m.content.idf) != len(m.content.terms):
+		r.fail("content arrays do not match")
+	}
+	for n := r.uv(); n > 0 && r.err == nil; n-- {
+		i := r.uv()
+		v := sparseVec{r.i32s(), r.f32s()}
+		if r.err == nil && (i >= uint64(ni) || int(i) < m.content.vecs.rows || len(v.idx) != len(v.val) || !inRange(v.idx, len(m.content.terms))) {
+			r.fail("extra content of movie %d", i)
+		}
+		m.extraContent[int32(i)] = v
+	}
+	for n := r.uv(); n > 0 && r.err == nil; n-- {
+		u := r.uv()
+		st := &userState{items: r.i32s(), values: r.f32s(), vec: r.f32s(), rvec: r.f32s(), rbias: r.f32()}
+		if r.err == nil && (u >= uint64(nu) || len(st.items) != len(st.values) || len(st.vec) != k ||
+			len(st.rvec) != rk || !inRange(st.items, ni)) {
+			r.fail("overlay of user %d", u)
+		}
+		m.overlay[int32(u)] = st
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d trailing bytes", len(r.b))
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	for u := range nu {
+		if _, ok := m.overlay[int32(u)]; !ok && u >= m.seen.rows {
+			return nil, fmt.Errorf("%w: user %d has no state", ErrCorrupt, u)
+		}
+	}
+	return m, nil
+}
+
+func inRange(idx []int32, n int) bool {
+	for _, i := range idx {
+		if i < 0 || int(i) >= n {
+			return false
+		}
+	}
+	return true
+}
+
+type writer struct{ buf *bytes.Buffer }
+
+func (w *writer) uv(v uint64)  { w.buf.Write(binary.AppendUvarint(nil, v)) }
+func (w *writer) u16(v uint16) { w.buf.Write(binary.LittleEndian.AppendUint16(nil, v)) }
+func (w *writer) i64(v int64)  { w.buf.Write(binary.LittleEndian.AppendUint64(nil, uint64(v))) }
+func (w *writer) f64(v float64) {
+	w.buf.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(v)))
+}
+func (w *writer) f32(v float32) {
+	w.buf.Write(binary.LittleEndian.AppendUint32(nil, math.Float32bits(v)))
+}
+func (w *writer) bytes(b []byte) { w.uv(uint64(len(b))); w.buf.Write(b) }
+func (w *writer) str(s string)   { w.uv(uint64(len(s))); w.buf.WriteString(s) }
+func (w *writer) strings(ss []string) {
+	w.uv(uint64(len(ss)))
+	for _, s := range ss {
+		w.str(s)
+	}
+}
+func (w *writer) f64s(v []float64) {
+	w.uv(uint64(len(v)))
+	for _, x := range v {
+		w.f64(x)
+	}
+}
+func (w *writer) f32s(v []float32) {
+	w.uv(uint64(len(v)))
+	for _, x := range v {
+		w.f32(x)
+	}
+}
+func (w *writer) i32s(v []int32) {
+	w.uv(uint64(len(v)))
+	for _, x := range v {
+		w.buf.Write(binary.LittleEndian.AppendUint32(nil, uint32(x)))
+	}
+}
+func (w *writer) i64s(v []int64) {
+	w.uv(uint64(len(v)))
+	for _, x := range v {
+		w.i64(x)
+	}
+}
+func (w *writer) csr(c *csr) {
+	w.uv(uint64(c.rows))
+	w.uv(uint64(c.cols))
+	w.i64s(c.ptr)
+	w.i32s(c.idx)
+	w.f32s(c.val)
+}
+
+// reader decodes a snapshot body. After the first error every method
+// returns zero values, so decoding code reads straight through and checks
+// r.err once.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *reader) take(n uint64) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail("truncated: need %d bytes, have %d", n, len(r.b))
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) uv() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// count reads a slice length and checks that size bytes per element remain.
+func (r *reader) count(size uint64) uint64 {
+	n := r.uv()
+	if r.err == nil && n > uint64(len(r.b))/size {
+		r.fail("length %d exceeds the %d bytes left", n, len(r.b))
+		return 0
+	}
+	return n
+}
+
+func (r *reader) u16() uint16 {
+	if b := r.take(2); b != nil {
+		return binary.LittleEndian.Uint16(b)
+	}
+	return 0
+}
+func (r *reader) i64() int64 {
+	if b := r.take(8); b != nil {
+		return int64(binary.LittleEndian.Uint64(b))
+	}
+	return 0
+}
+func (r *reader) f64() float64 { return math.Float64frombits(uint64(r.i64())) }
+func (r *reader) f32() float32 {
+	if b := r.take(4); b != nil {
+		return math.Float32frombits(binary.LittleEndian.Uint32(b))
+	}
+	return 0
+}
+func (r *reader) bytes() []byte { return r.take(r.count(1)) }
+func (r *reader) str() string   { return string(r.bytes()) }
+func (r *reader) strings() []string {
+	n := r.count(1)
+	out := make([]string, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		out = append(out, r.str())
+	}
+	return out
+}
+func (r *reader) f64s() []float64 {
+	n := r.count(8)
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = r.f64()
+	}
+	return out
+}
+func (r *reader) f32s() []float32 {
+	n := r.count(4)
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = r.f32()
+	}
+	return out
+}
+func (r *reader) i32s() []int32 {
+	n := r.count(4)
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = int32(uint32(r.f32bits()))
+	}
+	return out
+}
+func (r *reader) f32bits() uint32 {
+	if b := r.take(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+func (r *reader) i64s() []int64 {
+	n := r.count(8)
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = r.i64()
+	}
+	return out
+}
+
+func (r *reader) csr() *csr {
+	c := &csr{rows: int(r.count(1)), cols: int(r.uv())}
+	c.ptr, c.idx, c.val = r.i64s(), r.i32s(), r.f32s()
+	if r.err != nil {
+		return &csr{ptr: []int64{0}}
+	}
+	if c.cols < 0 || c.cols > math.MaxInt32 || len(c.ptr) != c.rows+1 || len(c.idx) != len(c.val) || c.ptr[0] != 0 ||
+		c.ptr[c.rows] != int64(len(c.idx)) {
+		r.fail("bad sparse matrix header")
+		return &csr{ptr: []int64{0}}
+	}
+	for i := 0; i < c.rows; i++ {
+		if c.ptr[i] > c.ptr[i+1] {
+			r.fail("bad sparse matrix row %d", i)
+			return &csr{ptr: []int64{0}}
+		}
+	}
+	for _, col := range c.idx {
+		if col < 0 || int(col) >= c.cols {
+			r.fail("sparse column %d out of range", col)
+			return &csr{ptr: []int64{0}}
+		}
+	}
+	return c
+}
+
+// WriteTo writes the snapshot to w.
+func (m *Model) WriteTo(w io.Writer) (int64, error) {
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+func sha256Sum(b []byte) [sha256.Size]byte { return sha256.Sum256(b) }
