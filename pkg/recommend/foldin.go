@@ -44,10 +44,13 @@ type MovieDelta struct {
 // Delta carries fold-ins from the trainer to the readers between snapshots.
 // It applies to the model whose Version is BaseVersion only.
 type Delta struct {
-	BaseVersion int64        `json:"base_version"`
-	Seq         int64        `json:"seq"`
-	Movies      []MovieDelta `json:"movies,omitempty"`
-	Users       []UserDelta  `json:"users,omitempty"`
+	BaseVersion int64 `json:"base_version"`
+	Seq         int64 `json:"seq"`
+	// NewestEventMillis is the event time (Unix ms) of the newest event
+	// folded into this delta, for freshness measurements.
+	NewestEventMillis int64        `json:"newest_event_ms,omitempty"`
+	Movies            []MovieDelta `json:"movies,omitempty"`
+	Users             []UserDelta  `json:"users,omitempty"`
 }
 
 // FoldUser computes the serving state of user id from everything they have

@@ -104,11 +104,11 @@ type TrainSet struct {
 
 // Errors returned by the package.
 var (
-	ErrNoData        = errors.New("recommend: no interactions to fit")
-	ErrBadQuery      = errors.New("recommend: bad query")
-	ErrUnknownMovie  = errors.New("recommend: unknown movie")
-	ErrVersion       = errors.New("recommend: delta is for another model version")
-	ErrCorrupt       = errors.New("recommend: corrupt snapshot")
+	ErrNoData         = errors.New("recommend: no interactions to fit")
+	ErrBadQuery       = errors.New("recommend: bad query")
+	ErrUnknownMovie   = errors.New("recommend: unknown movie")
+	ErrVersion        = errors.New("recommend: delta is for another model version")
+	ErrCorrupt        = errors.New("recommend: corrupt snapshot")
 	ErrBadInteraction = errors.New("recommend: bad interaction")
 )
 
