@@ -1,0 +1,44 @@
+package drift
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// BenchmarkKSExact is the exact p-value at the largest reference that
+// still uses K-S by default (1,000 observations a side, 10^6 lattice cells).
+func BenchmarkKSExact(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	xs, ys := make([]float64, 1000), make([]float64, 1000)
+	for i := range xs {
+		xs[i], ys[i] = rng.NormFloat64(), rng.NormFloat64()+0.05
+	}
+	ref, cur := NumericOf(xs), NumericOf(ys)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := KS(ref, cur); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCompare is one report: profile a current window against a
+// reference and run every feature's test, at both default regimes.
+func BenchmarkCompare(b *testing.B) {
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("%d_events", n), func(b *testing.B) {
+			s := NewSynth(rand.New(rand.NewPCG(2, 2)), 1000, 500, time.Unix(0, 0))
+			cfg := DefaultConfig()
+			ref := NewReference(s.Events(n, Shift{}), s, cfg.TopMovies)
+			cur := s.Events(n, Shift{})
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := Compare(cfg, ref, cur, s, time.Unix(0, 0)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
