@@ -129,7 +129,7 @@ func (s *Store) Register(ctx context.Context, r ModelRecord) error {
 	if err != nil {
 		return fmt.Errorf("register model %d: encode kafka_offsets: %w", r.Version, err)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO models (version, created_at, registered_at, parameters,
 			metrics, dataset_hash, kafka_offsets, object_name, sha256, size_bytes, stage)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'candidate')
@@ -137,23 +137,26 @@ func (s *Store) Register(ctx context.Context, r ModelRecord) error {
 			r.Version, s.timeArg(r.CreatedAt), s.timeArg(s.now()), string(r.Parameters), string(r.Metrics),
 			r.DatasetHash, string(offJSON), r.ObjectName, r.SHA256, r.Size)
 		if err != nil {
-			return fmt.Errorf("register model %d: %w", r.Version, err)
+			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("register model %d: %w", r.Version, err)
+			return err
 		} else if n == 1 {
 			return s.recordStage(ctx, tx, r.Version, "", StageCandidate, "register", "")
 		}
 		old, err := s.get(ctx, tx, r.Version)
 		if err != nil {
-			return fmt.Errorf("register model %d: %w", r.Version, err)
+			return err
 		}
 		if old.SHA256 != r.SHA256 || old.ObjectName != r.ObjectName || old.Size != r.Size {
-			return fmt.Errorf("register model %d: %w: already registered as %s (sha256 %s)",
-				r.Version, ErrConflict, old.ObjectName, old.SHA256)
+			return fmt.Errorf("%w: already registered as %s (sha256 %s)", ErrConflict, old.ObjectName, old.SHA256)
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("register model %d: %w", r.Version, err)
+	}
+	return nil
 }
 
 type querier interface {

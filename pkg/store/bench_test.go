@@ -1,0 +1,77 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/store"
+	"github.com/swipeflix/swipeflix/pkg/store/storetest"
+)
+
+// BenchmarkUpsertMovies loads ml-latest-small's catalog (9,742 movies with
+// their tags): "insert" into an empty database, "update" over a loaded one.
+func BenchmarkUpsertMovies(b *testing.B) {
+	src, err := dataset.Open(storetest.DatasetDir(b, "ml-latest-small"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	movies, err := src.Movies()
+	if err != nil {
+		b.Fatal(err)
+	}
+	engines := []struct {
+		name string
+		open func(testing.TB) *store.Store
+	}{{"sqlite", openSQLite}, {"postgres", openPostgres}}
+	for _, e := range engines {
+		b.Run(e.name+"/insert", func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				s := e.open(b)
+				b.StartTimer()
+				if err := s.UpsertMovies(context.Background(), movies); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(movies)), "movies/op")
+		})
+		b.Run(e.name+"/update", func(b *testing.B) {
+			s := e.open(b)
+			if err := s.UpsertMovies(context.Background(), movies); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if err := s.UpsertMovies(context.Background(), movies); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(movies)), "movies/op")
+		})
+	}
+}
+
+// BenchmarkRegisterPromote is the trainer's write path per published model.
+func BenchmarkRegisterPromote(b *testing.B) {
+	for _, e := range []struct {
+		name string
+		open func(testing.TB) *store.Store
+	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
+		b.Run(e.name, func(b *testing.B) {
+			s := e.open(b)
+			ctx := context.Background()
+			v := int64(0)
+			for range b.N {
+				v++
+				if err := s.Register(ctx, storetest.Record(v)); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.Promote(ctx, v, "bench", fmt.Sprint(v)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
