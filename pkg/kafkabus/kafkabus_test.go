@@ -173,3 +173,18 @@ func TestPing(t *testing.T) {
 		t.Fatalf("ping nowhere: %v, want ErrUnavailable", err)
 	}
 }
+
+func TestPingStoppedBroker(t *testing.T) {
+	ctx := testCtx(t)
+	k, err := embedded.StartKafka(ctx, embedded.KafkaConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kafkabus.Ping(ctx, k.Brokers(), time.Second); err != nil {
+		t.Fatalf("ping while up: %v", err)
+	}
+	k.Close()
+	if err := kafkabus.Ping(ctx, k.Brokers(), time.Second); !errors.Is(err, kafkabus.ErrUnavailable) {
+		t.Fatalf("ping a stopped broker: %v, want ErrUnavailable", err)
+	}
+}

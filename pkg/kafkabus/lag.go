@@ -110,7 +110,11 @@ func ReportLag(ctx context.Context, interval time.Duration, brokers []string, gr
 func Ping(ctx context.Context, brokers []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: timeout}
+	// A transport of its own: the shared default one caches metadata and
+	// would answer for a broker that is gone.
+	tr := &kafka.Transport{DialTimeout: timeout, MetadataTTL: time.Millisecond}
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: timeout, Transport: tr}
 	if _, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{Ratings}}); err != nil {
 		return fmt.Errorf("ping kafka %v: %w: %w", brokers, ErrUnavailable, err)
 	}

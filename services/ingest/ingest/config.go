@@ -1,0 +1,130 @@
+package ingest
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+)
+
+// Config configures the ingest service. DefaultConfig fills every field;
+// RegisterFlags and FromEnv override them.
+type Config struct {
+	// Addr is the HTTP listen address (INGEST_ADDR).
+	Addr string
+	// Brokers are the Kafka bootstrap addresses (KAFKA_BROKERS).
+	Brokers []string
+	// Topic receives the accepted events.
+	Topic string
+	// Tokens, when not empty, are the bearer tokens a client must present
+	// on /v1/* (SWIPEFLIX_INGEST_TOKENS, comma-separated). Never logged.
+	Tokens []string
+	// MaxBodyBytes is the largest request body; larger gets 413.
+	MaxBodyBytes int64
+	// KafkaTimeout bounds the wait for Kafka's acknowledgement; past it the
+	// request gets 503.
+	KafkaTimeout time.Duration
+	// RetryAfter is the Retry-After advice sent with a 503.
+	RetryAfter time.Duration
+}
+
+// DefaultConfig is the configuration of the embedded run.
+func DefaultConfig() Config {
+	return Config{
+		Addr:         ":8001",
+		Brokers:      []string{"127.0.0.1:9092"},
+		Topic:        kafkabus.Ratings,
+		MaxBodyBytes: events.DefaultMaxBatchBytes,
+		KafkaTimeout: 3 * time.Second,
+		RetryAfter:   5 * time.Second,
+	}
+}
+
+// Validate names every setting that is wrong.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("addr: required"))
+	}
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("kafka brokers: at least one is required"))
+	}
+	if c.Topic == "" {
+		errs = append(errs, errors.New("topic: required"))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max body bytes: must be > 0, got %d", c.MaxBodyBytes))
+	}
+	if c.KafkaTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("kafka timeout: must be > 0, got %s", c.KafkaTimeout))
+	}
+	if c.RetryAfter < time.Second {
+		errs = append(errs, fmt.Errorf("retry after: must be >= 1s, got %s", c.RetryAfter))
+	}
+	for i, t := range c.Tokens {
+		if t == "" {
+			errs = append(errs, fmt.Errorf("tokens: token %d is empty", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RegisterFlags binds the settings to flags on fs, with c's values as
+// defaults. Tokens have no flag: command lines show up in ps.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "ingest.addr", c.Addr, "HTTP listen address of the ingest service")
+	fs.Func("ingest.kafka-brokers", "comma-separated Kafka brokers (default "+strings.Join(c.Brokers, ",")+")", func(s string) error {
+		c.Brokers = SplitList(s)
+		return nil
+	})
+	fs.Int64Var(&c.MaxBodyBytes, "ingest.max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
+	fs.DurationVar(&c.KafkaTimeout, "ingest.kafka-timeout", c.KafkaTimeout, "longest wait for Kafka's acknowledgement before answering 503")
+}
+
+// FromEnv overrides c from INGEST_ADDR, KAFKA_BROKERS,
+// SWIPEFLIX_INGEST_TOKENS, INGEST_MAX_BODY_BYTES and INGEST_KAFKA_TIMEOUT.
+// A malformed value is an error naming the variable.
+func (c *Config) FromEnv() error {
+	if v := os.Getenv("INGEST_ADDR"); v != "" {
+		c.Addr = v
+	}
+	if v := os.Getenv("KAFKA_BROKERS"); v != "" {
+		c.Brokers = SplitList(v)
+	}
+	if v := os.Getenv("SWIPEFLIX_INGEST_TOKENS"); v != "" {
+		c.Tokens = SplitList(v)
+	}
+	var errs []error
+	if v := os.Getenv("INGEST_MAX_BODY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("INGEST_MAX_BODY_BYTES=%q: %w", v, err))
+		}
+		c.MaxBodyBytes = n
+	}
+	if v := os.Getenv("INGEST_KAFKA_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("INGEST_KAFKA_TIMEOUT=%q: %w", v, err))
+		}
+		c.KafkaTimeout = d
+	}
+	return errors.Join(errs...)
+}
+
+// SplitList splits a comma-separated list, dropping blanks.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,110 @@
+// Package ingest is the HTTP front door of the event log: it takes rating
+// and swipe events (one, a JSON array or NDJSON), validates the whole batch,
+// writes it to Kafka keyed by user id and answers 202 only once every
+// in-sync replica acknowledged it.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+)
+
+// Deps are what the service is given rather than builds.
+type Deps struct {
+	Logger *slog.Logger
+	// Registerer receives the service's metrics; Gatherer serves /metrics.
+	// Both default to a fresh registry of the service's own.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+}
+
+// Service is the ingest service. Build it with New and start it with Run.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	gather  prometheus.Gatherer
+	metrics *metrics
+	tokens  tokenSet
+	prod    *kafkabus.Producer
+	app     *fiber.App
+}
+
+// New checks cfg and builds the service; nothing connects until Run.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ingest config: %w", err)
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		deps.Registerer, deps.Gatherer = reg, reg
+	}
+	if deps.Gatherer == nil {
+		return nil, errors.New("ingest deps: a Registerer needs its Gatherer")
+	}
+	m, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg:     cfg,
+		log:     deps.Logger.With("service", serviceName),
+		gather:  deps.Gatherer,
+		metrics: m,
+		tokens:  newTokenSet(cfg.Tokens),
+		prod: kafkabus.NewProducer(kafkabus.ProducerConfig{
+			Brokers: cfg.Brokers,
+			Topic:   cfg.Topic,
+			Timeout: cfg.KafkaTimeout,
+		}),
+	}
+	s.app = s.newApp()
+	return s, nil
+}
+
+// App is the service's Fiber app, for in-process tests and embedding.
+func (s *Service) App() *fiber.App { return s.app }
+
+// Run serves HTTP on cfg.Addr until ctx ends, then drains in-flight
+// requests (up to 10s) and closes the Kafka producer.
+func (s *Service) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ingest: listen on %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened (tests use port 0).
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	s.log.Info("ingest listening", "addr", ln.Addr().String(), "auth", s.tokens.enabled())
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(ln) }()
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+		if err := s.app.ShutdownWithTimeout(10 * time.Second); err != nil {
+			s.log.Warn("ingest shutdown", "err", err)
+		}
+		<-errc
+	}
+	if err := s.prod.Close(); err != nil {
+		s.log.Warn("close kafka producer", "err", err)
+	}
+	if serveErr != nil {
+		return fmt.Errorf("ingest: serve: %w", serveErr)
+	}
+	return nil
+}
