@@ -32,9 +32,9 @@ type Config struct {
 	Addr string
 	// Brokers are the Kafka bootstrap addresses.
 	Brokers []string
-	// Topic is the ratings topic, DLQTopic where malformed messages go.
-	Topic    string
-	DLQTopic string
+	// Topic is the ratings topic; malformed messages go to the DLQ topic
+	// (kafkabus.DLQ).
+	Topic string
 	// GroupID is the drift service's own consumer group.
 	GroupID string
 	// NATSURL is the NATS server; ReportSubject carries each report.
@@ -67,7 +67,6 @@ func DefaultConfig() Config {
 		Addr:            ":8003",
 		Brokers:         []string{"127.0.0.1:9092"},
 		Topic:           "swipeflix.ratings",
-		DLQTopic:        "swipeflix.ratings.dlq",
 		GroupID:         "swipeflix-drift",
 		NATSURL:         "nats://127.0.0.1:4222",
 		ReportSubject:   "swipeflix.drift.report",
@@ -93,8 +92,8 @@ func (c Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		add("kafka brokers", "at least one is required")
 	}
-	if c.Topic == "" || c.DLQTopic == "" || c.GroupID == "" {
-		add("topic/dlq topic/group", "all required")
+	if c.Topic == "" || c.GroupID == "" {
+		add("topic/group", "both required")
 	}
 	if c.NATSURL == "" || c.ReportSubject == "" {
 		add("nats url/report subject", "both required")

@@ -8,17 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 )
 
 // Deps are what the caller hands the service: the logger, the Prometheus
@@ -49,7 +48,7 @@ type Service struct {
 	gather  prometheus.Gatherer
 
 	nc    *nats.Conn
-	dlq   *kafka.Writer
+	dlq   *kafkabus.Producer
 	ready atomic.Bool
 
 	mu        sync.Mutex
@@ -121,9 +120,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer nc.Close()
 	s.nc = nc
-	s.dlq = &kafka.Writer{Addr: kafka.TCP(s.cfg.Brokers...), Topic: s.cfg.DLQTopic,
-		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond}
-	defer s.dlq.Close()
+	s.dlq = kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: s.cfg.Brokers, Topic: kafkabus.DLQ})
+	defer func() {
+		if err := s.dlq.Close(); err != nil {
+			s.log.Warn("close dlq producer", "err", err)
+		}
+	}()
 
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -135,7 +137,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -148,6 +150,10 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { s.reportLoop(ctx) })
+	wg.Go(func() {
+		kafkabus.ReportLag(ctx, s.cfg.Interval, s.cfg.Brokers, s.cfg.GroupID, s.cfg.Topic, s.metrics.setLag,
+			func(err error) { s.log.Warn("consumer lag", "err", err) })
+	})
 
 	var runErr error
 	select {
@@ -195,41 +201,61 @@ func (s *Service) initReference(ctx context.Context) error {
 	return err
 }
 
+// Offsets are committed in batches: the windows live in memory, so a
+// restart re-collects its reference anyway (or pins the stored one), and
+// committing each message synchronously would cap throughput at one
+// round-trip per event.
+const (
+	commitEvery    = 500
+	commitInterval = time.Second
+)
+
 // consume reads the ratings topic in the service's consumer group until ctx
 // ends. A malformed message is counted, copied to the DLQ and skipped.
 func (s *Service) consume(ctx context.Context) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        s.cfg.Brokers,
-		GroupID:        s.cfg.GroupID,
-		Topic:          s.cfg.Topic,
-		StartOffset:    kafka.FirstOffset,
-		CommitInterval: time.Second,
-		MaxWait:        500 * time.Millisecond,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			s.log.Warn("kafka reader", "detail", fmt.Sprintf(msg, args...))
-		}),
-	})
+	r := kafkabus.NewGroupReader(s.cfg.Brokers, s.cfg.GroupID, s.cfg.Topic,
+		kafkabus.WithMaxWait(500*time.Millisecond))
 	defer func() {
 		if err := r.Close(); err != nil {
 			s.log.Warn("close kafka reader", "err", err)
 		}
 	}()
+	var pending []kafkabus.Message
+	lastCommit := time.Now()
+	commit := func(ctx context.Context) {
+		if len(pending) == 0 {
+			return
+		}
+		if err := r.Commit(ctx, pending...); err != nil {
+			s.log.Warn("commit offsets", "err", err)
+			return
+		}
+		pending, lastCommit = pending[:0], time.Now()
+	}
+	defer func() {
+		// The run context is gone; give the final commit its own deadline.
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		commit(cctx)
+	}()
 	s.ready.Store(true)
 	for {
-		m, err := r.ReadMessage(ctx)
+		m, err := r.Fetch(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("read %s: %w", s.cfg.Topic, err)
+			return fmt.Errorf("consume %s: %w", s.cfg.Topic, err)
 		}
-		s.metrics.setLag(m.Partition, max(0, m.HighWaterMark-m.Offset-1))
-		e, reason, err := decode(m.Value)
-		if err != nil {
+		if e, reason, err := decode(m.Value); err != nil {
 			s.deadLetter(ctx, m, reason, err)
-			continue
+		} else {
+			s.add(e)
 		}
-		s.add(e)
+		pending = append(pending, m)
+		if len(pending) >= commitEvery || time.Since(lastCommit) >= commitInterval {
+			commit(ctx)
+		}
 	}
 }
 
@@ -248,25 +274,14 @@ func decode(b []byte) (events.Event, string, error) {
 	return e, "malformed", fmt.Errorf("decode event: %w", err)
 }
 
-func (s *Service) deadLetter(ctx context.Context, m kafka.Message, reason string, cause error) {
+func (s *Service) deadLetter(ctx context.Context, m kafkabus.Message, reason string, cause error) {
 	s.mu.Lock()
 	s.malformed++
 	s.mu.Unlock()
 	s.metrics.dlq.WithLabelValues(serviceName, reason).Inc()
 	s.log.Warn("malformed message", "partition", m.Partition, "offset", m.Offset, "reason", reason, "err", cause)
-	err := s.dlq.WriteMessages(ctx, kafka.Message{
-		Key:   m.Key,
-		Value: m.Value,
-		Headers: []kafka.Header{
-			{Key: "reason", Value: []byte(cause.Error())},
-			{Key: "service", Value: []byte(serviceName)},
-			{Key: "source_topic", Value: []byte(m.Topic)},
-			{Key: "source_partition", Value: []byte(strconv.Itoa(m.Partition))},
-			{Key: "source_offset", Value: []byte(strconv.FormatInt(m.Offset, 10))},
-		},
-	})
-	if err != nil && ctx.Err() == nil {
-		s.log.Error("copy to dlq", "topic", s.cfg.DLQTopic, "offset", m.Offset, "err", err)
+	if err := s.dlq.SendDLQ(ctx, m, "drift: "+cause.Error()); err != nil && ctx.Err() == nil {
+		s.log.Error("copy to dlq", "offset", m.Offset, "err", err)
 	}
 }
 

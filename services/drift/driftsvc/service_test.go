@@ -13,42 +13,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 )
 
-// startKafka starts an in-process Kafka-protocol broker with the ratings
-// topic (3 partitions) and the DLQ.
-func startKafka(t testing.TB) string {
-	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(3, "swipeflix.ratings"), kfake.SeedTopics(1, "swipeflix.ratings.dlq"))
-	if err != nil {
-		t.Fatalf("start kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
-}
-
-// startNATS starts an in-process NATS server on a random port.
+// startNATS starts an in-process NATS server (JetStream on a temporary
+// file store) on a random port.
 func startNATS(t testing.TB) string {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("new nats server: %v", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
+	return embeddedtest.StartTestNATS(t).URL()
 }
 
 func produce(t testing.TB, ctx context.Context, cl *kgo.Client, evs []events.Event) {
@@ -90,7 +69,7 @@ func TestEndToEndShiftedStream(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	broker, natsURL := startKafka(t), startNATS(t)
+	broker, natsURL := embeddedtest.StartTestKafka(t).Addr(), startNATS(t)
 
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
@@ -198,7 +177,7 @@ func TestEndToEndShiftedStream(t *testing.T) {
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			for _, h := range r.Headers {
-				if h.Key == "reason" {
+				if h.Key == kafkabus.HeaderReason {
 					reasons[string(r.Key)] = string(h.Value)
 				}
 			}
