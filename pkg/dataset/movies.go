@@ -202,7 +202,13 @@ func readMoviesCSV(r io.Reader, name string) ([]Movie, error) {
 func csvError(name string, err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return &ParseError{File: name, Line: pe.Line, Reason: pe.Err.Error()}
+		// A stray quote makes a record run on over later lines; the record's
+		// first line is where to look.
+		reason := pe.Err.Error()
+		if pe.Line != pe.StartLine {
+			reason += fmt.Sprintf(" (the quoted field runs on to line %d)", pe.Line)
+		}
+		return &ParseError{File: name, Line: pe.StartLine, Reason: reason}
 	}
 	return fmt.Errorf("read %s: %w", name, err)
 }
