@@ -15,8 +15,8 @@ import (
 type SynthConfig struct {
 	Seed uint64
 	// Users, Movies and Ratings are the counts (defaults 100, 200, 2000).
-	// Ratings is capped at half of Users*Movies; each (user, movie) pair is
-	// rated at most once.
+	// Ratings is raised to at least Users*MinPerUser and capped at
+	// Users*Movies/2; each (user, movie) pair is rated at most once.
 	Users, Movies, Ratings int
 	// MinPerUser is the fewest ratings a user has (default 5, as MovieLens
 	// keeps users with at least 20 but small test sets need less).
@@ -33,8 +33,8 @@ type SynthConfig struct {
 	// beyond MinPerUser (default 0.8).
 	ActivitySkew float64
 	// Affinity is how strongly taste steers what a user rates, besides
-	// popularity (default 2; 0 is taste-blind exposure, as in missing at
-	// random).
+	// popularity (default 2; a negative value turns it off: taste-blind
+	// exposure, as in missing at random).
 	Affinity float64
 	// HalfStars makes ratings 0.5..5 in half steps (ml-latest); otherwise
 	// they are whole stars 1..5 (ml-100k).

@@ -310,6 +310,19 @@ func TestWriteRatingsLayouts(t *testing.T) {
 			t.Errorf("%s: wrote %q, want %q", layout, b.String(), want)
 		}
 	}
+	var b bytes.Buffer
+	w, err := NewRatingWriter(&b, CSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(Rating{User: "1", Movie: "2", Value: 3.25}); err != nil || w.Flush() != nil || !strings.HasSuffix(b.String(), "1,2,3.25,0\n") {
+		t.Errorf("a quarter star must keep its digits in CSV: %q, %v", b.String(), err)
+	}
+	for _, bad := range []Rating{{User: "a,b", Movie: "1"}, {User: "a", Movie: ""}, {User: "a", Movie: "x\ny"}} {
+		if err := w.Write(bad); err == nil {
+			t.Errorf("wrote %+v, which the CSV reader would split differently", bad)
+		}
+	}
 	if _, err := NewRatingWriter(&bytes.Buffer{}, Auto); err == nil {
 		t.Error("Auto is not a layout to write")
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,12 +50,17 @@ func (rw *RatingWriter) Write(r Rating) error {
 	case Plain:
 		sep = " "
 	}
+	for _, id := range [2]string{r.User, r.Movie} {
+		if id == "" || strings.Contains(id, sep) || strings.ContainsAny(id, "\r\n") {
+			return fmt.Errorf("write rating: id %q is empty or holds the separator %q or a line break", id, sep)
+		}
+	}
 	b := rw.buf[:0]
 	b = append(b, r.User...)
 	b = append(b, sep...)
 	b = append(b, r.Movie...)
 	b = append(b, sep...)
-	if rw.layout == CSV {
+	if rw.layout == CSV && r.Value*2 == math.Trunc(r.Value*2) {
 		b = strconv.AppendFloat(b, r.Value, 'f', 1, 64) // "4.0", as ml-latest writes it
 	} else {
 		b = strconv.AppendFloat(b, r.Value, 'f', -1, 64)
