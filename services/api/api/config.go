@@ -1,0 +1,108 @@
+// Package api is the SwipeFlix serving service (Fiber): POST /predict and
+// the read endpoints over the serving model, which it loads from the NATS
+// model bus at start, replaces atomically whenever the KV manifest
+// `current` changes (new versions and rollbacks alike) and keeps fresh with
+// the trainer's deltas between snapshots.
+package api
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config configures the api service. DefaultConfig fills every field;
+// RegisterFlags and FromEnv override them.
+type Config struct {
+	// Addr is the HTTP listen address.
+	Addr string
+	// NATSURL is the model bus; unused when Deps.Source is given.
+	NATSURL string
+	// BodyLimit caps a request body in bytes; larger requests get 413.
+	BodyLimit int
+	// DefaultTopK is the number of recommendations when top_k is absent.
+	DefaultTopK int
+	// ShutdownTimeout bounds how long in-flight requests may take to
+	// finish once the service is asked to stop.
+	ShutdownTimeout time.Duration
+	// RetryBackoff is the wait before retrying a snapshot download that
+	// failed for a reason other than a bad checksum or format, or before
+	// re-opening a lost manifest watch or delta subscription.
+	RetryBackoff time.Duration
+}
+
+// DefaultConfig is the configuration of the embedded run.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            ":8000",
+		NATSURL:         "nats://127.0.0.1:4222",
+		BodyLimit:       64 << 10,
+		DefaultTopK:     10,
+		ShutdownTimeout: 10 * time.Second,
+		RetryBackoff:    2 * time.Second,
+	}
+}
+
+// Validate names the first settings that are wrong.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
+	}
+	if c.Addr == "" {
+		add("addr", "required")
+	}
+	if c.BodyLimit < 256 {
+		add("body limit", "must be >= 256 bytes, got %d", c.BodyLimit)
+	}
+	if c.DefaultTopK < 1 || c.DefaultTopK > 1000 {
+		add("default top_k", "must be 1..1000, got %d", c.DefaultTopK)
+	}
+	if c.ShutdownTimeout <= 0 {
+		add("shutdown timeout", "must be > 0, got %s", c.ShutdownTimeout)
+	}
+	if c.RetryBackoff <= 0 {
+		add("retry backoff", "must be > 0, got %s", c.RetryBackoff)
+	}
+	return errors.Join(errs...)
+}
+
+// RegisterFlags binds the settings to command-line flags on fs, with the
+// values already in c as defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "api.addr", c.Addr, "HTTP listen address of the api")
+	fs.StringVar(&c.NATSURL, "api.nats-url", c.NATSURL, "NATS server URL (model bus)")
+	fs.IntVar(&c.BodyLimit, "api.body-limit", c.BodyLimit, "largest request body in bytes")
+	fs.IntVar(&c.DefaultTopK, "api.default-top-k", c.DefaultTopK, "recommendations returned when top_k is absent")
+	fs.DurationVar(&c.ShutdownTimeout, "api.shutdown-timeout", c.ShutdownTimeout, "time in-flight requests get to finish at shutdown")
+	fs.DurationVar(&c.RetryBackoff, "api.retry-backoff", c.RetryBackoff, "wait before retrying a failed download or a lost subscription")
+}
+
+// FromEnv overrides c from the environment: API_ADDR, NATS_URL,
+// API_BODY_LIMIT, API_DEFAULT_TOP_K. A malformed value is an error naming
+// the variable.
+func (c *Config) FromEnv() error {
+	if v := os.Getenv("API_ADDR"); v != "" {
+		c.Addr = v
+	}
+	if v := os.Getenv("NATS_URL"); v != "" {
+		c.NATSURL = v
+	}
+	var errs []error
+	for name, dst := range map[string]*int{"API_BODY_LIMIT": &c.BodyLimit, "API_DEFAULT_TOP_K": &c.DefaultTopK} {
+		v := os.Getenv(name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: not an integer", name, v))
+			continue
+		}
+		*dst = n
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,367 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/recommend"
+)
+
+// Source is where the api gets its models; *modelbus.Bus is one.
+type Source interface {
+	// Watch calls fn with the current manifest and every later value of
+	// it (new versions and rollbacks) until ctx ends.
+	Watch(ctx context.Context, fn func(modelbus.Manifest)) error
+	// Fetch downloads a snapshot and checks it against its manifest.
+	Fetch(ctx context.Context, m modelbus.Manifest) ([]byte, error)
+	// SubscribeDeltas calls fn with each delta and the snapshot version it
+	// applies to until ctx ends.
+	SubscribeDeltas(ctx context.Context, fn func(version int64, payload []byte)) error
+}
+
+var _ Source = (*modelbus.Bus)(nil)
+
+// Deps are what the caller hands the service rather than it building them.
+type Deps struct {
+	Logger *slog.Logger
+	// Registerer receives the service's metrics; Gatherer serves /metrics.
+	// Both default to a fresh registry of the service's own.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Source provides the models; nil means Run connects to Config.NATSURL.
+	Source Source
+}
+
+// serving is one loaded model with what the api reports about it. A request
+// loads the pointer once and finishes on that model whatever swaps happen
+// meanwhile.
+type serving struct {
+	model    *recommend.Model
+	manifest modelbus.Manifest
+	// version is the manifest version as the api shows it ("v3").
+	version  string
+	loadedAt time.Time
+	deltas   atomic.Int64
+	lastSeq  atomic.Int64
+}
+
+// Service is the api service. Build it with New and start it with Run or
+// Serve.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	gather  prometheus.Gatherer
+	metrics *metrics
+	source  Source
+
+	cur atomic.Pointer[serving]
+	// pending holds the newest manifest not yet loaded; a newer one
+	// replaces it, so a slow download never queues stale versions.
+	pending chan modelbus.Manifest
+
+	app       *fiber.App
+	endpoints map[string]bool
+	series    sync.Map // httpKey -> *httpSeries
+}
+
+// errVersionMismatch marks a snapshot whose embedded version is not the
+// manifest's: its deltas would never apply, so it is refused.
+var errVersionMismatch = errors.New("snapshot version does not match manifest")
+
+// New checks cfg and builds the service; nothing connects until Run.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("api config: %w", err)
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		deps.Registerer, deps.Gatherer = reg, reg
+	}
+	if deps.Gatherer == nil {
+		return nil, errors.New("api deps: a Registerer needs its Gatherer")
+	}
+	m, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg:     cfg,
+		log:     deps.Logger.With("service", serviceName),
+		now:     deps.Now,
+		gather:  deps.Gatherer,
+		metrics: m,
+		source:  deps.Source,
+		pending: make(chan modelbus.Manifest, 1),
+	}
+	s.app = s.newApp()
+	return s, nil
+}
+
+// App is the service's Fiber app, for in-process tests and embedding.
+func (s *Service) App() *fiber.App { return s.app }
+
+// Run serves HTTP on cfg.Addr until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened (tests use port 0). It
+// watches the model bus, loads and swaps models and applies deltas in the
+// background, serves HTTP, and when ctx ends lets in-flight requests finish
+// (up to cfg.ShutdownTimeout) before it stops the background work.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	src := s.source
+	if src == nil {
+		bus, err := modelbus.Connect(ctx, s.cfg.NATSURL, s.log)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("api: %w", err)
+		}
+		defer bus.Close()
+		src = bus
+	}
+	bg, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
+	wg.Go(func() { s.retry(bg, "watch manifests", func() error { return src.Watch(bg, s.offer) }) })
+	wg.Go(func() { s.loadLoop(bg, src) })
+	wg.Go(func() { s.retry(bg, "subscribe deltas", func() error { return src.SubscribeDeltas(bg, s.applyDelta) }) })
+	wg.Go(func() { s.ageLoop(bg) })
+
+	s.log.Info("api listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	if err := s.app.ShutdownWithTimeout(s.cfg.ShutdownTimeout); err != nil {
+		s.log.Warn("api shutdown", "err", err)
+	}
+	if err := <-errc; err != nil {
+		return fmt.Errorf("api: serve: %w", err)
+	}
+	return nil
+}
+
+// retry runs fn until ctx ends, waiting cfg.RetryBackoff after each error.
+// fn is a blocking subscription that returns nil once ctx has ended.
+func (s *Service) retry(ctx context.Context, what string, fn func() error) {
+	for {
+		err := fn()
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Error("model bus subscription lost; retrying", "op", what, "err", err, "backoff", s.cfg.RetryBackoff)
+		if !sleep(ctx, s.cfg.RetryBackoff) {
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// ageLoop keeps swipeflix_model_age_seconds current between scrapes.
+func (s *Service) ageLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		s.updateAge()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) updateAge() {
+	if sv := s.cur.Load(); sv != nil && !sv.manifest.CreatedAt.IsZero() {
+		s.metrics.ageAPI.Set(s.now().Sub(sv.manifest.CreatedAt).Seconds())
+	}
+}
+
+// offer makes m the next manifest to load, replacing one still waiting.
+// Only the watch goroutine calls it.
+func (s *Service) offer(m modelbus.Manifest) {
+	for {
+		select {
+		case s.pending <- m:
+			return
+		default:
+		}
+		select {
+		case old := <-s.pending:
+			s.log.Info("skip model superseded before it was loaded", "version", old.Version, "by", m.Version)
+		default:
+		}
+	}
+}
+
+// maxLoadAttempts bounds the retries of a download that failed for a
+// reason other than the snapshot itself (a network error, say).
+const maxLoadAttempts = 5
+
+// loadLoop loads each offered manifest off the request path and swaps it in.
+func (s *Service) loadLoop(ctx context.Context, src Source) {
+	for {
+		var m modelbus.Manifest
+		select {
+		case <-ctx.Done():
+			return
+		case m = <-s.pending:
+		}
+		for attempt := 1; ; attempt++ {
+			err := s.load(ctx, src, m)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			if permanent(err) || attempt == maxLoadAttempts {
+				s.metrics.swapRefused.Inc()
+				s.log.Error("refuse model; the serving model stays", "version", m.Version,
+					"serving", s.servingVersion(), "attempts", attempt, "err", err)
+				break
+			}
+			s.log.Warn("load model failed; retrying", "version", m.Version, "attempt", attempt, "err", err)
+			if !sleep(ctx, s.cfg.RetryBackoff) {
+				return
+			}
+			// A newer manifest wins over retrying this one.
+			select {
+			case m = <-s.pending:
+				attempt = 0
+			default:
+			}
+		}
+	}
+}
+
+// permanent reports whether err is about the snapshot itself, so that
+// downloading it again cannot help.
+func permanent(err error) bool {
+	return errors.Is(err, modelbus.ErrChecksum) || errors.Is(err, recommend.ErrCorrupt) ||
+		errors.Is(err, errVersionMismatch) || errors.Is(err, modelbus.ErrBadManifest)
+}
+
+// load fetches, verifies and decodes m's snapshot, and swaps it in.
+func (s *Service) load(ctx context.Context, src Source, m modelbus.Manifest) error {
+	if cur := s.cur.Load(); cur != nil && cur.manifest.Version == m.Version && cur.manifest.SHA256 == m.SHA256 {
+		return nil
+	}
+	data, err := src.Fetch(ctx, m)
+	if err != nil {
+		return err
+	}
+	model, err := s.prepare(m, data)
+	if err != nil {
+		return err
+	}
+	s.swap(model, m)
+	return nil
+}
+
+// prepare decodes and checks a snapshot whose bytes already match the
+// manifest, and warms it up with one query so the first request does not
+// pay for it.
+func (s *Service) prepare(m modelbus.Manifest, data []byte) (*recommend.Model, error) {
+	model, err := recommend.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("decode model %d: %w", m.Version, err)
+	}
+	if model.Version != m.Version {
+		return nil, fmt.Errorf("decode model %d: %w: snapshot says %d", m.Version, errVersionMismatch, model.Version)
+	}
+	if _, err := model.Recommend(recommend.Query{K: 1}); err != nil {
+		return nil, fmt.Errorf("decode model %d: %w: warm-up query: %w", m.Version, recommend.ErrCorrupt, err)
+	}
+	return model, nil
+}
+
+// swap makes model the serving one. Requests already running keep the
+// model they loaded.
+func (s *Service) swap(model *recommend.Model, m modelbus.Manifest) {
+	sv := &serving{model: model, manifest: m, version: versionName(m.Version), loadedAt: s.now()}
+	old := s.cur.Swap(sv)
+	s.metrics.swapOK.Inc()
+	s.metrics.setVersion(sv.version)
+	s.updateAge()
+	attrs := []any{"version", m.Version, "object", m.Object, "size", m.Size}
+	if old != nil {
+		attrs = append(attrs, "previous", old.manifest.Version, "rollback", m.Version < old.manifest.Version)
+	}
+	s.log.Info("model swapped in", attrs...)
+}
+
+func versionName(v int64) string { return "v" + strconv.FormatInt(v, 10) }
+
+func (s *Service) servingVersion() int64 {
+	if sv := s.cur.Load(); sv != nil {
+		return sv.manifest.Version
+	}
+	return 0
+}
+
+// applyDelta folds a trainer delta into the serving model when it is for
+// that model's version. A delta for another version is dropped: an older
+// one is obsolete, and a newer one arrived before its snapshot, which
+// covers it once swapped in.
+func (s *Service) applyDelta(version int64, payload []byte) {
+	sv := s.cur.Load()
+	if sv == nil || sv.manifest.Version != version {
+		s.log.Debug("drop delta for a version not served", "delta_version", version, "serving", s.servingVersion())
+		return
+	}
+	var d recommend.Delta
+	if err := json.Unmarshal(payload, &d); err != nil {
+		s.log.Warn("drop undecodable delta", "version", version, "err", err)
+		return
+	}
+	if err := sv.model.Apply(d); err != nil {
+		s.log.Warn("drop delta the model refused", "version", version, "seq", d.Seq, "err", err)
+		return
+	}
+	sv.deltas.Add(1)
+	sv.lastSeq.Store(d.Seq)
+	s.metrics.deltas.Inc()
+	if d.NewestEventMillis > 0 {
+		s.metrics.freshness.Observe(s.now().Sub(time.UnixMilli(d.NewestEventMillis)).Seconds())
+	}
+}
