@@ -1,6 +1,8 @@
 // Command drift runs the SwipeFlix drift service alone (the swipeflix
 // binary runs it as one target among others). Settings come from flags,
-// overridden by environment variables (KAFKA_BROKERS, NATS_URL, DRIFT_*).
+// overridden by environment variables (KAFKA_BROKERS, NATS_URL, DRIFT_*);
+// reports are stored in PostgreSQL when DATABASE_URL is set, else in the
+// embedded store under SWIPEFLIX_DATA_DIR.
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/services/drift/driftsvc"
 )
 
@@ -28,21 +31,31 @@ func realMain(ctx context.Context, args []string) error {
 	cfg := driftsvc.DefaultConfig()
 	fs := flag.NewFlagSet("drift", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
-	movies := fs.String("movies", os.Getenv("DRIFT_MOVIES_FILE"), "MovieLens movies file for the genre_mix feature (optional)")
+	movies := fs.String("movies", os.Getenv("DRIFT_MOVIES_FILE"),
+		"MovieLens movies file for genre_mix (default: the store's catalog)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := cfg.FromEnv(); err != nil {
 		return err
 	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	deps := driftsvc.Deps{Logger: log}
+	st, err := store.Open(ctx, store.ConfigFromEnv(os.Getenv))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	deps := driftsvc.Deps{Logger: log, Store: driftsvc.SQLReports{DB: st}}
 	if *movies != "" {
-		g, err := driftsvc.LoadGenres(*movies)
-		if err != nil {
-			return err
-		}
-		deps.Genres = g
+		deps.Genres, err = driftsvc.LoadGenres(*movies)
+	} else {
+		deps.Genres, err = driftsvc.CatalogGenres(ctx, st)
+	}
+	if err != nil {
+		return err
 	}
 	svc, err := driftsvc.New(cfg, deps)
 	if err != nil {

@@ -15,6 +15,7 @@ func TestRealMainRejectsBadConfig(t *testing.T) {
 		{[]string{"-drift.interval=0s"}, "interval"},
 		{[]string{"-movies=/nonexistent/movies.csv"}, "load genres"},
 	} {
+		t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
 		err := realMain(context.Background(), tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want one mentioning %q", tc.args, err, tc.want)
