@@ -123,3 +123,51 @@ func TestItemErrorText(t *testing.T) {
 		}
 	}
 }
+
+func TestReadNDJSON(t *testing.T) {
+	body := "\ufeff" + good1 + "\r\n\n" + bad1 + "\n" + good2 + "\n" + "[1]\n"
+	var ids []string
+	var bad []ItemError
+	err := ReadNDJSON(strings.NewReader(body), func(e Event, ie *ItemError) error {
+		if ie != nil {
+			bad = append(bad, *ie)
+			return nil
+		}
+		ids = append(ids, e.EventID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ids, []string{"e1", "e2"}) {
+		t.Errorf("events %v", ids)
+	}
+	want := []ItemError{
+		{Index: 1, Line: 3, Field: "rating", Reason: "must be 0.5..5 in steps of 0.5, got 9"},
+		{Index: 3, Line: 5, Field: "event", Reason: "must be a JSON object, got an array"},
+	}
+	if !reflect.DeepEqual(bad, want) {
+		t.Errorf("item errors %+v, want %+v", bad, want)
+	}
+}
+
+func TestReadNDJSONStops(t *testing.T) {
+	stop := errors.New("stop")
+	n := 0
+	err := ReadNDJSON(strings.NewReader(good1+"\n"+good2+"\n"), func(Event, *ItemError) error {
+		n++
+		return stop
+	})
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("got %v after %d items", err, n)
+	}
+	long := good1 + "\n" + strings.Repeat(" ", MaxLineBytes+1) + "x\n"
+	err = ReadNDJSON(strings.NewReader(long), func(Event, *ItemError) error { return nil })
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "line 2 is longer than") {
+		t.Errorf("long line: got %v", err)
+	}
+	err = ReadNDJSON(iotest.ErrReader(stop), func(Event, *ItemError) error { return nil })
+	if !errors.Is(err, stop) || !strings.HasPrefix(err.Error(), "read ndjson: ") {
+		t.Errorf("read error: got %v", err)
+	}
+}

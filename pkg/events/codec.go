@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -195,14 +196,7 @@ func DecodeBatch(r io.Reader, maxBytes int64) (events []Event, bad []ItemError, 
 			events = append(events, e)
 			return
 		}
-		ie := ItemError{Index: i, Line: line, Reason: err.Error()}
-		var fe *FieldError
-		if errors.As(err, &fe) {
-			ie.Field, ie.Reason = fe.Field, fe.Reason
-		} else {
-			ie.Reason = trimInvalid(err)
-		}
-		bad = append(bad, ie)
+		bad = append(bad, itemError(i, line, err))
 	}
 	switch trimmed[0] {
 	case '[':
@@ -238,8 +232,59 @@ func DecodeBatch(r io.Reader, maxBytes int64) (events []Event, bad []ItemError, 
 	return events, bad, nil
 }
 
+// itemError turns a Decode error into the ItemError of item i.
+func itemError(i, line int, err error) ItemError {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return ItemError{Index: i, Line: line, Field: fe.Field, Reason: fe.Reason}
+	}
+	return ItemError{Index: i, Line: line, Reason: trimInvalid(err)}
+}
+
 // trimInvalid drops the "invalid event: " prefix of a wrapped ErrInvalid,
 // which an ItemError makes redundant.
 func trimInvalid(err error) string {
 	return string(bytes.TrimPrefix([]byte(err.Error()), []byte(ErrInvalid.Error()+": ")))
+}
+
+// MaxLineBytes bounds one NDJSON line for ReadNDJSON.
+const MaxLineBytes = 1 << 20
+
+// ReadNDJSON streams NDJSON from r (one event a line; blank lines and CRLF
+// endings are fine) in memory bounded by MaxLineBytes, for inputs too big for
+// DecodeBatch such as a file given to the publish command. For each item fn
+// gets either the event or, for a bad line, an *ItemError (Index and Line set)
+// and a zero event; an error from fn stops the read and is returned. A line
+// longer than MaxLineBytes stops the read with an error wrapping ErrTooLarge.
+func ReadNDJSON(r io.Reader, fn func(e Event, bad *ItemError) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
+	index, line := 0, 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if line == 1 {
+			b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		}
+		if len(b) == 0 {
+			continue
+		}
+		e, err := Decode(b)
+		var ie *ItemError
+		if err != nil {
+			x := itemError(index, line, err)
+			ie = &x
+		}
+		if err := fn(e, ie); err != nil {
+			return err
+		}
+		index++
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("%w: line %d is longer than %d bytes", ErrTooLarge, line+1, MaxLineBytes)
+		}
+		return fmt.Errorf("read ndjson: %w", err)
+	}
+	return nil
 }
