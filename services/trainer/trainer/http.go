@@ -1,0 +1,123 @@
+package trainer
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/swipeflix/swipeflix/pkg/store/admin"
+	"github.com/swipeflix/swipeflix/pkg/store/storebus"
+)
+
+// Health is the body of GET /health.
+type Health struct {
+	// Status is "ok", or "degraded" while registry writes wait for the
+	// database (models still go out over NATS).
+	Status           string `json:"status"`
+	Service          string `json:"service"`
+	ModelVersion     int64  `json:"model_version"`
+	RegistryDegraded bool   `json:"registry_degraded"`
+	RegistryPending  int    `json:"registry_pending"`
+	Pairs            int64  `json:"rating_pairs"`
+}
+
+// routes serves health, readiness, metrics, the registry (GET /v1/models
+// and the admin routes of package store/admin) and POST /v1/retrain.
+func (s *Service) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", s.health)
+	mux.HandleFunc("GET /ready", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
+	reg := admin.NewHandler(admin.Config{Store: s.st, Token: s.cfg.AdminToken,
+		OnChange: storebus.SetCurrent(s.bus), Logger: s.log})
+	mux.Handle("/v1/models", reg)
+	mux.Handle("/v1/models/", reg)
+	mux.HandleFunc("POST /v1/retrain", s.authorized(s.retrainHandler))
+	return s.instrument(mux)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Service) health(w http.ResponseWriter, _ *http.Request) {
+	h := Health{Status: "ok", Service: serviceName, ModelVersion: s.version.Load(), Pairs: s.pairs.Load()}
+	if s.retry != nil {
+		h.RegistryDegraded, h.RegistryPending = s.retry.Degraded(), s.retry.Pending()
+	}
+	if h.RegistryDegraded {
+		h.Status = "degraded"
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// readyz answers 200 once the checkpoint is loaded and the consumer runs.
+func (s *Service) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ready": true, "model_version": s.version.Load()})
+}
+
+// authorized checks the admin bearer token in constant time. With no token
+// configured the admin routes are refused.
+func (s *Service) authorized(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AdminToken == "" {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "admin token not configured: admin routes are disabled"})
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="swipeflix-admin"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "authorization: missing or wrong bearer token"})
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (s *Service) retrainHandler(w http.ResponseWriter, r *http.Request) {
+	reason := "admin request"
+	if q := r.URL.Query().Get("reason"); q != "" {
+		reason += ": " + q
+	}
+	s.requestRefit(reason)
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "refit requested", "reason": reason})
+}
+
+// statusWriter remembers the status code for the HTTP metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// instrument counts requests and their latency by route pattern.
+func (s *Service) instrument(next *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		_, pattern := next.Handler(r)
+		if pattern == "" {
+			pattern = "unmatched"
+		} else if _, p, ok := strings.Cut(pattern, " "); ok {
+			pattern = p
+		}
+		s.metrics.httpRequests.WithLabelValues(serviceName, r.Method, pattern, strconv.Itoa(sw.status)).Inc()
+		s.metrics.httpDuration.WithLabelValues(serviceName, r.Method, pattern).Observe(time.Since(start).Seconds())
+	})
+}

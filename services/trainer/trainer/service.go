@@ -1,0 +1,592 @@
+// Package trainer is the SwipeFlix trainer service. It consumes
+// swipeflix.ratings in the consumer group swipeflix-trainer, keeps the
+// rating state (the latest event per user and movie), folds every change
+// into the model at once and publishes the fold-ins as deltas on
+// swipeflix.model.delta; every refit interval, every N events or on request
+// it refits the whole model off the consume loop, evaluates it on a
+// holdout and publishes it through the model bus when it passes the
+// quality gate, registering every candidate in the registry. The rating
+// state is checkpointed together with the Kafka offsets it covers, so a
+// crash loses nothing and counts nothing twice.
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/recommend"
+	"github.com/swipeflix/swipeflix/pkg/store"
+)
+
+// Deps are the trainer's collaborators. Nil fields get defaults.
+type Deps struct {
+	Logger *slog.Logger
+	// Registerer receives the metrics; Gatherer serves /metrics. Both
+	// default to a fresh registry of the service's own.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Now is the clock of manifests and model age; nil means time.Now.
+	Now func() time.Time
+	// Bus is the model bus; nil means connect to Config.NATSURL (and close
+	// it at the end of Run).
+	Bus *modelbus.Bus
+	// Store is the registry and catalog; nil means open Config.DatabaseURL
+	// or the embedded file in Config.DataDir (and close it at the end).
+	Store *store.Store
+}
+
+// Service is the trainer. Build it with New and start it with Run.
+type Service struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	gather  prometheus.Gatherer
+	gate    Gate
+
+	// Set up by Run.
+	bus       *modelbus.Bus
+	st        *store.Store
+	reg       registryWriter
+	retry     *store.Retrying
+	retryReg  prometheus.Registerer
+	dlq       dlqSender
+	committer committer
+	ownBus    bool
+	ownStore  bool
+
+	// Owned by the consume loop.
+	state         *State
+	offsets       map[int32]int64
+	lastMsg       map[int32]kafkabus.Message
+	working       *recommend.Model // the serving version plus the trainer's deltas
+	base          *recommend.Model // the serving version as published, for the gate
+	dirty         map[string]struct{}
+	unsent        [][]byte // encoded deltas that failed to publish
+	unsentVersion int64
+	seq           int64
+	newestMillis  int64
+	sinceCP       int
+	sinceRefit    int
+	lastFitLen    int
+	lastVersion   int64
+	refitting     bool
+	refitPending  string
+	loggedKinds   map[string]bool
+	modelCreated  time.Time
+
+	msgs      chan kafkabus.Message
+	installs  chan install
+	refitDone chan refitResult
+	retrain   chan string
+	wg        sync.WaitGroup // refit goroutines
+
+	// Read by HTTP handlers.
+	ready   atomic.Bool
+	version atomic.Int64
+	pairs   atomic.Int64
+	addr    atomic.Value // string, the bound HTTP address
+
+	// Test hooks: afterMessage runs in the loop after each message;
+	// crashOnStop skips the final checkpoint, as a kill -9 would.
+	afterMessage func(handled int)
+	crashOnStop  bool
+	handled      int
+}
+
+// registryWriter is what the trainer writes to the registry
+// (store.Retrying, which queues writes while the database is down).
+type registryWriter interface {
+	Register(ctx context.Context, r store.ModelRecord) error
+	Promote(ctx context.Context, version int64, by, reason string) error
+}
+
+// dlqSender copies a message to the dead-letter topic.
+type dlqSender interface {
+	SendDLQ(ctx context.Context, msg kafkabus.Message, reason string) error
+}
+
+// install asks the loop to make a model the one it folds into.
+type install struct {
+	work, base *recommend.Model
+	manifest   modelbus.Manifest
+}
+
+// New checks cfg and builds the service; Run starts it.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("trainer config: %w", err)
+	}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, gate: Gate{Tolerance: cfg.GateTolerance},
+		offsets: map[int32]int64{}, lastMsg: map[int32]kafkabus.Message{}, dirty: map[string]struct{}{},
+		loggedKinds: map[string]bool{}, state: NewState(),
+		msgs: make(chan kafkabus.Message, 512), installs: make(chan install, 4),
+		refitDone: make(chan refitResult, 1), retrain: make(chan string, 8)}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("service", serviceName)
+	if s.now == nil {
+		s.now = time.Now
+	}
+	reg, gather := deps.Registerer, deps.Gatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, gather = r, r
+	}
+	if gather == nil {
+		gather = prometheus.DefaultGatherer
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics, s.gather = m, gather
+	s.retryReg = reg
+	s.addr.Store("")
+	return s, nil
+}
+
+// Addr is the HTTP address the service listens on once Run started it.
+func (s *Service) Addr() string { return s.addr.Load().(string) }
+
+// Run loads the checkpoint and the serving model, then consumes, folds in,
+// refits and serves HTTP until ctx ends. On the way out it writes a final
+// checkpoint and commits the offsets it covers.
+func (s *Service) Run(ctx context.Context) (err error) {
+	if err := s.loadCheckpoint(); err != nil {
+		return err
+	}
+	if err := s.connect(ctx); err != nil {
+		return err
+	}
+	defer s.disconnect()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	goFn := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error(name+" stopped", "err", err)
+				cancel()
+			}
+		}()
+	}
+
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("trainer: listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.addr.Store(ln.Addr().String())
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	goFn("http server", func(ctx context.Context) error {
+		go func() {
+			<-ctx.Done()
+			sctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer c()
+			_ = srv.Shutdown(sctx)
+		}()
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	})
+	goFn("registry retry", s.retry.Run)
+
+	if err := s.loadServing(ctx); err != nil {
+		s.log.Warn("no serving model loaded at start", "err", err)
+	}
+
+	producer := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: s.cfg.Brokers, Topic: kafkabus.DLQ})
+	defer producer.Close() //nolint:errcheck // nothing left to flush at exit
+	s.dlq = producer
+	reader := kafkabus.NewGroupReader(s.cfg.Brokers, s.cfg.Group, topic)
+	defer reader.Close() //nolint:errcheck // leaving the group is best effort
+	s.committer = reader
+
+	goFn("kafka fetch", func(ctx context.Context) error { return s.fetch(ctx, reader) })
+	goFn("model watch", func(ctx context.Context) error { return s.bus.Watch(ctx, s.onManifest(ctx)) })
+	goFn("retrain subscription", func(ctx context.Context) error {
+		return s.bus.SubscribeRetrain(ctx, func(reason string) { s.requestRefit("nats request: " + reason) })
+	})
+	goFn("lag reporter", func(ctx context.Context) error {
+		kafkabus.ReportLag(ctx, s.cfg.LagInterval, s.cfg.Brokers, s.cfg.Group, topic,
+			func(p int, lag int64) { s.metrics.lag.WithLabelValues(serviceName, fmt.Sprint(p)).Set(float64(lag)) },
+			func(err error) { s.log.Debug("measure consumer lag", "err", err) })
+		return nil
+	})
+
+	s.ready.Store(true)
+	s.log.Info("trainer running", "addr", s.Addr(), "pairs", s.state.Len(), "offsets", s.offsets)
+	err = s.loop(ctx)
+	s.ready.Store(false)
+	cancel()
+	s.wg.Wait()
+	if s.crashOnStop {
+		return err
+	}
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer fcancel()
+	if cerr := s.checkpoint(fctx, reader); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return err
+}
+
+// loadCheckpoint restores the rating state and offsets from the data dir.
+func (s *Service) loadCheckpoint() error {
+	cp, err := LoadCheckpoint(s.cfg.checkpointPath())
+	switch {
+	case errors.Is(err, ErrNoCheckpoint):
+		s.log.Info("no checkpoint: starting from the consumer group's committed offsets", "path", s.cfg.checkpointPath())
+		return nil
+	case err != nil:
+		return fmt.Errorf("trainer: %w", err)
+	}
+	s.state = Restore(cp.Entries)
+	for p, o := range cp.Offsets {
+		s.offsets[p] = o
+	}
+	s.pairs.Store(int64(s.state.Len()))
+	s.log.Info("checkpoint loaded", "pairs", s.state.Len(), "offsets", cp.Offsets, "saved_at", cp.SavedAt)
+	return nil
+}
+
+// connect opens the model bus, the store and the retrying registry writer.
+func (s *Service) connect(ctx context.Context) error {
+	s.bus = s.deps.Bus
+	if s.bus == nil {
+		b, err := modelbus.Connect(ctx, s.cfg.NATSURL, s.log)
+		if err != nil {
+			return fmt.Errorf("trainer: %w", err)
+		}
+		s.bus, s.ownBus = b, true
+	}
+	s.st = s.deps.Store
+	if s.st == nil {
+		st, err := store.Open(ctx, store.Config{DatabaseURL: s.cfg.DatabaseURL,
+			Path: filepath.Join(s.cfg.DataDir, store.EmbeddedFile), Logger: s.log})
+		if err != nil {
+			s.disconnect()
+			return fmt.Errorf("trainer: %w", err)
+		}
+		s.st, s.ownStore = st, true
+	}
+	r, err := store.NewRetrying(s.st, store.RetryingConfig{SpoolPath: s.cfg.spoolPath(), Logger: s.log, Registerer: s.retryReg})
+	if err != nil {
+		s.disconnect()
+		return fmt.Errorf("trainer: %w", err)
+	}
+	s.retry, s.reg = r, r
+	return nil
+}
+
+func (s *Service) disconnect() {
+	if s.ownBus && s.bus != nil {
+		s.bus.Close()
+	}
+	if s.ownStore && s.st != nil {
+		if err := s.st.Close(); err != nil {
+			s.log.Warn("close store", "err", err)
+		}
+	}
+}
+
+// loadServing installs the bus's current model and learns the highest
+// version used so far (the bus's and the registry's).
+func (s *Service) loadServing(ctx context.Context) error {
+	if recs, err := s.st.List(ctx, store.ListOptions{}); err == nil {
+		for _, r := range recs {
+			s.lastVersion = max(s.lastVersion, r.Version)
+		}
+	} else {
+		s.log.Warn("read registry versions", "err", err)
+	}
+	m, err := s.bus.Current(ctx)
+	if err != nil {
+		return err
+	}
+	in, err := s.fetchModel(ctx, m)
+	if err != nil {
+		return err
+	}
+	s.install(in)
+	return nil
+}
+
+// fetchModel downloads and decodes a manifest's snapshot twice: one copy the
+// trainer folds into, one kept as published for the quality gate.
+func (s *Service) fetchModel(ctx context.Context, m modelbus.Manifest) (install, error) {
+	data, err := s.bus.Fetch(ctx, m)
+	if err != nil {
+		return install{}, err
+	}
+	work, err := recommend.Decode(data)
+	if err != nil {
+		return install{}, fmt.Errorf("decode model %d: %w", m.Version, err)
+	}
+	base, err := recommend.Decode(data)
+	if err != nil {
+		return install{}, fmt.Errorf("decode model %d: %w", m.Version, err)
+	}
+	work.Version, base.Version = m.Version, m.Version
+	return install{work: work, base: base, manifest: m}, nil
+}
+
+// onManifest handles a new value of the bus's `current` (a new version, a
+// promotion or a rollback): the loop must fold into that version from now on.
+func (s *Service) onManifest(ctx context.Context) func(modelbus.Manifest) {
+	return func(m modelbus.Manifest) {
+		if m.Version == s.version.Load() {
+			return
+		}
+		in, err := s.fetchModel(ctx, m)
+		if err != nil {
+			s.log.Error("load current model", "version", m.Version, "err", err)
+			return
+		}
+		select {
+		case s.installs <- in:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// fetch feeds the loop with messages until ctx ends.
+func (s *Service) fetch(ctx context.Context, r *kafkabus.GroupReader) error {
+	backoff := 100 * time.Millisecond
+	for {
+		m, err := r.Fetch(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafkabus.ErrClosed) {
+				return nil
+			}
+			s.log.Warn("fetch from kafka", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		select {
+		case s.msgs <- m:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// requestRefit asks the loop for a refit; requests coalesce while one waits.
+func (s *Service) requestRefit(reason string) {
+	select {
+	case s.retrain <- reason:
+	default:
+	}
+}
+
+// loop is the only goroutine that touches the rating state and the working
+// model.
+func (s *Service) loop(ctx context.Context) error {
+	deltaT := time.NewTicker(s.cfg.DeltaInterval)
+	defer deltaT.Stop()
+	cpT := time.NewTicker(s.cfg.CheckpointInterval)
+	defer cpT.Stop()
+	var refitC <-chan time.Time
+	if s.cfg.RefitInterval > 0 {
+		t := time.NewTicker(s.cfg.RefitInterval)
+		defer t.Stop()
+		refitC = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			// Fold-ins not yet published are redone after a restart: the
+			// serving snapshot does not cover their offsets.
+			return nil
+		case m := <-s.msgs:
+			s.handle(ctx, m)
+		case <-deltaT.C:
+			s.flush(ctx)
+			s.autoRefit(ctx)
+			if !s.modelCreated.IsZero() {
+				s.metrics.age.WithLabelValues(serviceName).Set(s.now().Sub(s.modelCreated).Seconds())
+			}
+		case <-cpT.C:
+			if s.sinceCP > 0 {
+				if err := s.checkpoint(ctx, s.committer); err != nil {
+					s.log.Error("checkpoint", "err", err)
+				}
+			}
+		case <-refitC:
+			s.startRefit(ctx, "refit interval")
+		case reason := <-s.retrain:
+			s.startRefit(ctx, reason)
+		case res := <-s.refitDone:
+			s.finishRefit(ctx, res)
+		case in := <-s.installs:
+			s.install(in)
+		}
+	}
+}
+
+// handle applies one message to the rating state.
+func (s *Service) handle(ctx context.Context, m kafkabus.Message) {
+	if next, ok := s.offsets[int32(m.Partition)]; ok && m.Offset < next {
+		return // already in the state: the checkpoint covers it
+	}
+	s.offsets[int32(m.Partition)] = m.Offset + 1
+	s.lastMsg[int32(m.Partition)] = m
+	s.sinceCP++
+	s.handled++
+	e, err := events.Decode(m.Value)
+	switch {
+	case err != nil:
+		s.metrics.invalid.Inc()
+		s.deadLetter(ctx, m, err)
+	default:
+		v, ok := s.cfg.Weights.Signal(&e)
+		entry := Entry{User: e.UserID, Movie: e.MovieID, Value: float32(v), TS: e.TS.UnixNano(),
+			EventID: e.EventID, Partition: int32(m.Partition), Offset: m.Offset}
+		if ok && s.state.Update(entry) {
+			s.metrics.applied.Inc()
+			s.dirty[e.UserID] = struct{}{}
+			s.sinceRefit++
+			s.newestMillis = max(s.newestMillis, e.TS.UnixMilli())
+			s.pairs.Store(int64(s.state.Len()))
+		} else {
+			s.metrics.stale.Inc()
+		}
+	}
+	if s.cfg.CheckpointEvery > 0 && s.sinceCP >= s.cfg.CheckpointEvery {
+		if err := s.checkpoint(ctx, s.committer); err != nil {
+			s.log.Error("checkpoint", "err", err)
+		}
+	}
+	if s.cfg.RefitEvery > 0 && s.sinceRefit >= s.cfg.RefitEvery && s.working != nil {
+		s.startRefit(ctx, fmt.Sprintf("%d events since the last refit", s.sinceRefit))
+	}
+	if s.afterMessage != nil {
+		s.afterMessage(s.handled)
+	}
+}
+
+// deadLetter counts a bad message, logs its kind once, and copies it to the
+// DLQ with the reason.
+func (s *Service) deadLetter(ctx context.Context, m kafkabus.Message, err error) {
+	reason, kind := "malformed", "malformed"
+	var fe *events.FieldError
+	if errors.As(err, &fe) {
+		reason, kind = "invalid", "invalid:"+fe.Field
+	}
+	s.metrics.dlq.WithLabelValues(serviceName, reason).Inc()
+	if !s.loggedKinds[kind] {
+		s.loggedKinds[kind] = true
+		s.log.Warn("bad message copied to the dlq (logged once per kind)", "kind", kind,
+			"partition", m.Partition, "offset", m.Offset, "err", err)
+	}
+	if err := s.dlq.SendDLQ(ctx, m, "trainer: "+err.Error()); err != nil && ctx.Err() == nil {
+		s.log.Error("copy to dlq", "partition", m.Partition, "offset", m.Offset, "err", err)
+	}
+}
+
+// checkpoint writes the state with the offsets it covers, then commits
+// those offsets to Kafka: a commit never runs ahead of a checkpoint.
+func (s *Service) checkpoint(ctx context.Context, c committer) error {
+	cp := Checkpoint{SavedAt: s.now().UTC(), Offsets: make(map[int32]int64, len(s.offsets)), Entries: s.state.Entries()}
+	for p, o := range s.offsets {
+		cp.Offsets[p] = o
+	}
+	if err := SaveCheckpoint(s.cfg.checkpointPath(), cp); err != nil {
+		return err
+	}
+	s.sinceCP = 0
+	if len(s.lastMsg) == 0 || c == nil {
+		return nil
+	}
+	msgs := make([]kafkabus.Message, 0, len(s.lastMsg))
+	for _, m := range s.lastMsg {
+		msgs = append(msgs, m)
+	}
+	if err := c.Commit(ctx, msgs...); err != nil {
+		// The checkpoint holds these offsets: a restart skips what it covers.
+		return fmt.Errorf("checkpoint saved, but %w", err)
+	}
+	clear(s.lastMsg)
+	return nil
+}
+
+// committer commits consumed offsets to the consumer group.
+type committer interface {
+	Commit(ctx context.Context, msgs ...kafkabus.Message) error
+}
+
+// install makes in the model the loop folds into and marks for fold-in
+// every user whose ratings the snapshot did not see: pairs held out of its
+// fit and events at or after the offsets it covers.
+func (s *Service) install(in install) {
+	v := in.manifest.Version
+	if s.working != nil && s.working.Version == v {
+		return
+	}
+	s.working, s.base = in.work, in.base
+	s.seq, s.unsent = 0, nil
+	s.lastVersion = max(s.lastVersion, v)
+	s.version.Store(v)
+	s.metrics.setVersion(v)
+	s.modelCreated = in.manifest.CreatedAt
+	if p, ok := in.manifest.Metrics["pairs"]; ok && s.lastFitLen == 0 {
+		s.lastFitLen = int(p)
+	}
+	n := 0
+	s.state.Each(func(e *Entry) {
+		next, ok := in.manifest.Offsets[e.Partition]
+		if !ok || e.Offset >= next || InHoldout(e.User, e.Movie, s.cfg.HoldoutPercent) {
+			if _, seen := s.dirty[e.User]; !seen {
+				s.dirty[e.User] = struct{}{}
+				n++
+			}
+		}
+	})
+	s.log.Info("model installed", "version", v, "users_to_fold", n)
+}
+
+// catalogMovie returns what the catalog knows of a movie, or a placeholder.
+func (s *Service) catalogMovie(ctx context.Context, id string) recommend.MovieInfo {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	m, err := s.st.Movie(ctx, id)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Debug("catalog lookup", "movie", id, "err", err)
+		}
+		return recommend.MovieInfo{ID: id}
+	}
+	return movieInfo(m)
+}
+
+func movieInfo(m dataset.Movie) recommend.MovieInfo {
+	return recommend.MovieInfo{ID: m.ID, Title: m.Title, Year: m.Year, Genres: m.Genres, Tags: m.Tags, Overview: m.Overview}
+}
