@@ -187,14 +187,6 @@ func (s *Store) timeArg(t time.Time) any {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-// nullTimeArg is timeArg with the zero time stored as NULL.
-func (s *Store) nullTimeArg(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return s.timeArg(t)
-}
-
 // timeCol scans a time column of either engine into a UTC time; NULL gives
 // the zero time.
 type timeCol struct{ t *time.Time }

@@ -2,9 +2,13 @@ package store_test
 
 import (
 	"context"
+	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/pgtest"
@@ -92,5 +96,80 @@ func TestConfigFromEnv(t *testing.T) {
 	cfg = store.ConfigFromEnv(func(k string) string { return env[k] })
 	if cfg.DatabaseURL != "postgres://x/y" || cfg.Path != "var/swipeflix.db" {
 		t.Errorf("config %+v", cfg)
+	}
+}
+
+// testExplicitMigrate is what a `swipeflix migrate` command does: open
+// without migrating, then Migrate, then again (a no-op).
+func testExplicitMigrate(t *testing.T, cfg store.Config) {
+	ctx := context.Background()
+	cfg.SkipMigrate = true
+	s, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 0 {
+		t.Fatalf("schema version of an empty database: %d, %v; want 0", v, err)
+	}
+	ms, err := store.Migrations(s.Dialect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Migrate(ctx); err != nil || n != len(ms) {
+		t.Fatalf("migrate applied %d, %v; want %d", n, err, len(ms))
+	}
+	if n, err := s.Migrate(ctx); err != nil || n != 0 {
+		t.Fatalf("second migrate applied %d, %v; want 0", n, err)
+	}
+	if v, err := s.SchemaVersion(ctx); err != nil || v != ms[len(ms)-1].Version {
+		t.Errorf("schema version %d, %v", v, err)
+	}
+}
+
+func TestExplicitMigrateSQLite(t *testing.T) {
+	testExplicitMigrate(t, store.Config{Path: filepath.Join(t.TempDir(), "swipeflix.db")})
+}
+
+func TestExplicitMigratePostgres(t *testing.T) {
+	testExplicitMigrate(t, store.Config{DatabaseURL: pgtest.EmptyDatabase(t)})
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	_, err = store.Open(ctx, store.Config{DatabaseURL: "postgres://postgres@" + addr + "/x?connect_timeout=2"})
+	if err == nil || !strings.Contains(err.Error(), "postgres") || !strings.Contains(err.Error(), "ping") {
+		t.Errorf("open unreachable: %v, want an error naming postgres and ping", err)
+	}
+	if _, err := store.Open(ctx, store.Config{DatabaseURL: "mysql://nope"}); err == nil {
+		t.Error("open with a non-postgres URL succeeded")
+	}
+}
+
+// TestDefaultEmbeddedPath: with nothing configured the store lives in
+// ./var/swipeflix.db, created on first use.
+func TestDefaultEmbeddedPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	s, err := store.Open(context.Background(), store.ConfigFromEnv(func(string) string { return "" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Dialect() != store.SQLite {
+		t.Errorf("dialect %s, want sqlite", s.Dialect())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "var", "swipeflix.db")); err != nil {
+		t.Errorf("embedded file not at ./var/swipeflix.db: %v", err)
 	}
 }
