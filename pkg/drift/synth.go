@@ -29,9 +29,12 @@ type Synth struct {
 	start      time.Time
 }
 
-// SynthGenres are the genres Synth assigns, most common first.
-var SynthGenres = []string{"Drama", "Comedy", "Action", "Thriller", "Romance",
-	"Adventure", "Crime", "Sci-Fi", "Horror", "Documentary"}
+// SynthGenres returns the genres Synth assigns, most common first (genre
+// i has weight 1/(i+1)).
+func SynthGenres() []string {
+	return []string{"Drama", "Comedy", "Action", "Thriller", "Romance",
+		"Adventure", "Crime", "Sci-Fi", "Horror", "Documentary"}
+}
 
 // Shift describes how a window departs from the stationary stream.
 type Shift struct {
@@ -58,7 +61,8 @@ func NewSynth(rng *rand.Rand, users, movies int, start time.Time) *Synth {
 	s.userCum = cumulative(w)
 	w = make([]float64, movies)
 	s.genreOf = make([]string, movies)
-	gw := make([]float64, len(SynthGenres))
+	genres := SynthGenres()
+	gw := make([]float64, len(genres))
 	for i := range gw {
 		gw[i] = 1 / float64(i+1)
 	}
@@ -67,7 +71,7 @@ func NewSynth(rng *rand.Rand, users, movies int, start time.Time) *Synth {
 	for i := range w {
 		w[i] = 1 / float64(i+1) // Zipf popularity
 		total += w[i]
-		g := SynthGenres[pick(gcum, rng.Float64())]
+		g := genres[pick(gcum, rng.Float64())]
 		s.genreOf[i] = g
 		s.genreCum[g] = append(s.genreCum[g], i)
 		s.genreW[g] = append(s.genreW[g], w[i])

@@ -88,7 +88,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		reg, gather = r, r
 	}
 	if gather == nil {
-		gather = prometheus.DefaultGatherer
+		g, ok := reg.(prometheus.Gatherer)
+		if !ok {
+			return nil, errors.New("drift deps: a Gatherer is required with a Registerer that cannot gather")
+		}
+		gather = g
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
@@ -332,6 +336,9 @@ var ErrNotEnoughData = errors.New("not enough events for a drift report")
 // Report compares the windows now, then publishes, stores and exports the
 // report. The report loop calls it every interval.
 func (s *Service) Report(ctx context.Context) (drift.Report, error) {
+	if s.nc == nil {
+		return drift.Report{}, errors.New("drift report: not running (no NATS connection)")
+	}
 	s.mu.Lock()
 	if s.ref == nil || s.cur.Len() < s.cfg.MinCurrent {
 		have := s.cur.Len()
@@ -401,16 +408,16 @@ func (s *Service) requestRetrain(rep drift.Report) error {
 
 // status is the /health body.
 type status struct {
-	Status          string `json:"status"`
-	Service         string `json:"service"`
-	Ready           bool   `json:"ready"`
-	Reference       string `json:"reference"`
-	ReferenceReady  bool   `json:"reference_ready"`
-	ReferenceEvents int    `json:"reference_events"`
-	CurrentEvents   int    `json:"current_events"`
-	Consumed        int64  `json:"consumed"`
-	Malformed       int64  `json:"malformed"`
-	LatestReport    any    `json:"latest_report_time"`
+	Status          string     `json:"status"`
+	Service         string     `json:"service"`
+	Ready           bool       `json:"ready"`
+	Reference       string     `json:"reference"`
+	ReferenceReady  bool       `json:"reference_ready"`
+	ReferenceEvents int        `json:"reference_events"`
+	CurrentEvents   int        `json:"current_events"`
+	Consumed        int64      `json:"consumed"`
+	Malformed       int64      `json:"malformed"`
+	LatestReport    *time.Time `json:"latest_report_time,omitempty"`
 }
 
 func (s *Service) status() status {
@@ -425,7 +432,8 @@ func (s *Service) status() status {
 		st.ReferenceEvents = len(s.collector.Events())
 	}
 	if s.latest != nil {
-		st.LatestReport = s.latest.Time
+		t := s.latest.Time
+		st.LatestReport = &t
 	}
 	return st
 }
