@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
+	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a polling reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting for %s", what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// writeRatings writes an ml-100k style u.data with n rows.
+func writeRatings(t *testing.T, n int) string {
+	t.Helper()
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%d\t%d\t%d\t%d\n", 1+i%7, 100+i, 1+i%5, 881250949+i)
+	}
+	path := filepath.Join(t.TempDir(), "u.data")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// readTopic reads n messages of the ratings topic in a fresh group.
+func readTopic(ctx context.Context, t *testing.T, brokers []string, n int) []events.Event {
+	t.Helper()
+	r := kafkabus.NewGroupReader(brokers, fmt.Sprintf("check-%d", time.Now().UnixNano()), kafkabus.Ratings)
+	defer r.Close()
+	var out []events.Event
+	for len(out) < n {
+		m, err := r.Fetch(ctx)
+		if err != nil {
+			t.Fatalf("read %d of %d: %v", len(out), n, err)
+		}
+		e, err := events.Decode(m.Value)
+		if err != nil {
+			t.Fatalf("message %s: %v", m.Value, err)
+		}
+		if string(m.Key) != e.UserID {
+			t.Errorf("event %s keyed %q, want its user %q", e.EventID, m.Key, e.UserID)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// The binary with -target ingest on embedded brokers: it prints the broker
+// addresses, accepts events over HTTP, takes a published dataset, and stops
+// cleanly when its context ends.
+func TestRunIngestOnEmbeddedBrokers(t *testing.T) {
+	ctx := testCtx(t)
+	ingestAddr := freeAddr(t)
+	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
+	t.Setenv("KAFKA_BROKERS", "")
+	t.Setenv("NATS_URL", "")
+	t.Setenv("SWIPEFLIX_KAFKA_PORT", "0")
+	t.Setenv("SWIPEFLIX_NATS_PORT", "0")
+	t.Setenv("INGEST_ADDR", ingestAddr)
+	t.Setenv("SWIPEFLIX_INGEST_TOKENS", "")
+
+	runCtx, stop := context.WithCancel(ctx)
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- realMain(runCtx, []string{"-target", "ingest"}, nil, &bytes.Buffer{}, stderr) }()
+
+	brokerRE := regexp.MustCompile(`embedded kafka: (\S+)`)
+	waitFor(ctx, t, "the broker addresses", func() bool {
+		return brokerRE.MatchString(stderr.String()) && strings.Contains(stderr.String(), "embedded nats: ")
+	})
+	brokers := []string{brokerRE.FindStringSubmatch(stderr.String())[1]}
+	waitFor(ctx, t, "ingest /health", func() bool {
+		resp, err := http.Get("http://" + ingestAddr + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	resp, err := http.Post("http://"+ingestAddr+"/v1/swipes", "application/json",
+		strings.NewReader(`{"event_id":"s1","user_id":"new-user","movie_id":"100","swipe":"superlike","ts":"2026-11-27T10:00:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("POST /v1/swipes: %d", resp.StatusCode)
+	}
+
+	file := writeRatings(t, 25)
+	if err := realMain(ctx, []string{"publish", "-quiet", "-brokers", brokers[0], file}, nil, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	evs := readTopic(ctx, t, brokers, 26)
+	ids := map[string]bool{}
+	for _, e := range evs {
+		ids[e.EventID] = true
+	}
+	if !ids["s1"] || len(ids) != 26 {
+		t.Fatalf("topic holds %d distinct ids (s1: %v), want 26", len(ids), ids["s1"])
+	}
+
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("run after cancel: %v", err)
+	}
+}
+
+func TestPublishIsDeterministic(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	file := writeRatings(t, 40)
+	for range 2 {
+		if err := realMain(ctx, []string{"publish", "-quiet", "-rate", "1000", "-brokers", k.Addr(), file}, nil, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := map[string]int{}
+	for _, e := range readTopic(ctx, t, k.Brokers(), 80) {
+		count[e.EventID]++
+		if e.Rating == nil || e.Source != "publish" || e.TS.Unix() < 881250949 {
+			t.Errorf("event %+v: want a rating with the file's time and source publish", e)
+		}
+	}
+	if len(count) != 40 {
+		t.Fatalf("%d distinct ids over two publishes of 40 rows, want 40", len(count))
+	}
+	for id, n := range count {
+		if n != 2 {
+			t.Errorf("id %s published %d times, want 2 (same id each time)", id, n)
+		}
+	}
+}
+
+func TestPublishNDJSONReportsBadLines(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	in := strings.Join([]string{
+		`{"event_id":"a","user_id":"u1","movie_id":"m1","rating":4,"ts":"2026-11-27T10:00:00Z"}`,
+		``,
+		`{"event_id":"b","user_id":"u1","movie_id":"m2","rating":9,"ts":"2026-11-27T10:00:00Z"}`,
+		`not json`,
+		`{"event_id":"c","user_id":"u2","movie_id":"m1","swipe":"dislike","ts":"2026-11-27T10:00:00Z"}`,
+	}, "\n")
+	stderr := &bytes.Buffer{}
+	err := realMain(ctx, []string{"publish", "-quiet", "-brokers", k.Addr(), "-"}, strings.NewReader(in), &bytes.Buffer{}, stderr)
+	if err == nil || !strings.Contains(err.Error(), "2 invalid") {
+		t.Fatalf("publish with 2 bad lines: %v", err)
+	}
+	for _, want := range []string{"stdin:3: rating:", "stdin:4:"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	got := readTopic(ctx, t, k.Brokers(), 2)
+	if got[0].EventID+got[1].EventID != "ac" && got[0].EventID+got[1].EventID != "ca" {
+		t.Fatalf("published %s and %s, want a and c", got[0].EventID, got[1].EventID)
+	}
+}
+
+func TestPublishUsage(t *testing.T) {
+	for _, args := range [][]string{{"publish"}, {"publish", "-rate", "-1", "x"}, {"publish", "a", "b"}} {
+		if err := realMain(context.Background(), args, nil, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v succeeded", args)
+		}
+	}
+	err := realMain(context.Background(), []string{"publish", "-quiet", "-brokers", "127.0.0.1:1", "/does/not/exist"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "/does/not/exist") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestWatchPrintsModelsAndDriftReports(t *testing.T) {
+	ctx := testCtx(t)
+	n := embeddedtest.StartTestNATS(t)
+	bus, err := modelbus.Connect(ctx, n.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	if _, err := bus.Publish(ctx, modelbus.Manifest{Version: 1, Metrics: map[string]float64{"rmse": 0.91}}, []byte("snap1")); err != nil {
+		t.Fatal(err)
+	}
+
+	wctx, stop := context.WithCancel(ctx)
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- realMain(wctx, []string{"watch", "-nats", n.URL()}, nil, out, &bytes.Buffer{}) }()
+
+	waitFor(ctx, t, "model v1 (published before watch started)", func() bool { return strings.Contains(out.String(), "model v1 ") })
+	if !strings.Contains(out.String(), "rmse=0.91") {
+		t.Errorf("watch output lacks the metrics:\n%s", out)
+	}
+	if _, err := bus.Publish(ctx, modelbus.Manifest{Version: 2}, []byte("snap2")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "model v2", func() bool { return strings.Contains(out.String(), "model v2 ") })
+	waitFor(ctx, t, "a drift report", func() bool {
+		if err := bus.PublishDriftReport(ctx, []byte(`{"share":0.25,"dataset_drift":false}`)); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(out.String(), "drift report  share=0.25")
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("watch after cancel: %v", err)
+	}
+}
+
+func TestStarterPublishesOnce(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	env := Env{Logger: discardLogger(), Brokers: k.Brokers(), DataDir: t.TempDir()}
+	file := writeRatings(t, 12)
+	out := &bytes.Buffer{}
+	s := starterLoader{path: file, env: env, out: out}
+	for i := range 2 {
+		if err := s.Run(ctx); !errors.Is(err, errDone) {
+			t.Fatalf("starter run %d: %v, want errDone", i, err)
+		}
+	}
+	if got := strings.Count(out.String(), "starter data: 12 events"); got != 1 {
+		t.Fatalf("starter published %d times, want once:\n%s", got, out)
+	}
+	lag, err := kafkabus.Lag(ctx, k.Brokers(), "nobody", kafkabus.Ratings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, l := range lag {
+		total += l
+	}
+	if total != 12 {
+		t.Fatalf("topic holds %d records, want 12", total)
+	}
+}
+
+func TestSelectTargets(t *testing.T) {
+	all, err := selectTargets("all")
+	if err != nil || len(all) != len(targets) {
+		t.Fatalf("all: %d targets, %v", len(all), err)
+	}
+	one, err := selectTargets("ingest, ingest")
+	if err != nil || len(one) != 1 || one[0].name != "ingest" {
+		t.Fatalf("ingest,ingest: %v, %v", names(one), err)
+	}
+	if _, err := selectTargets("ingest,nope"); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("unknown target: %v", err)
+	}
+	err = realMain(context.Background(), []string{"-target", "nope"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "-target") {
+		t.Fatalf("run with an unknown target: %v", err)
+	}
+}
+
+type funcRunner func(context.Context) error
+
+func (f funcRunner) Run(ctx context.Context) error { return f(ctx) }
+
+// A failing service stops the others, and its error is the one returned.
+func TestRunAllStopsOnFirstFailure(t *testing.T) {
+	boom := errors.New("boom")
+	stopped := make(chan struct{})
+	err := runAll(context.Background(), []namedRunner{
+		{"waits", funcRunner(func(ctx context.Context) error { <-ctx.Done(); close(stopped); return nil })},
+		{"oneshot", funcRunner(func(context.Context) error { return errDone })},
+		{"fails", funcRunner(func(context.Context) error { return boom })},
+	})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "fails") {
+		t.Fatalf("runAll = %v, want boom named after its target", err)
+	}
+	select {
+	case <-stopped:
+	default:
+		t.Fatal("the healthy runner was not stopped")
+	}
+}
+
+func TestDatasetEventID(t *testing.T) {
+	r := dataset.Rating{User: "1", Movie: "10", Value: 4, Time: 5}
+	a, b := DatasetEvent(r, "x"), DatasetEvent(r, "y")
+	r.Value = 3.5
+	c := DatasetEvent(r, "x")
+	if a.EventID != b.EventID || a.EventID == c.EventID {
+		t.Fatalf("ids %s %s %s: want equal for equal rows, different otherwise", a.EventID, b.EventID, c.EventID)
+	}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLogLevelEnv(t *testing.T) {
+	t.Setenv("SWIPEFLIX_LOG_LEVEL", "loud")
+	if _, err := newLogger(&bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "SWIPEFLIX_LOG_LEVEL") {
+		t.Fatalf("bad level: %v", err)
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

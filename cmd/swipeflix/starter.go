@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// starterLoader publishes a ratings file once, through the same path as
+// `swipeflix publish`, when the process starts. It is the hook for `make
+// run`'s starter data: a marker in the data dir keeps a restart from
+// publishing the file again (a second publish would be harmless, the event
+// ids being deterministic, but slow). Loading the catalog belongs to the
+// trainer and api, which read the movies file themselves.
+type starterLoader struct {
+	path string
+	env  Env
+	out  io.Writer
+}
+
+func (s starterLoader) Run(ctx context.Context) error {
+	marker := filepath.Join(s.env.DataDir, "starter-published")
+	abs, err := filepath.Abs(s.path)
+	if err != nil {
+		return fmt.Errorf("starter %s: %w", s.path, err)
+	}
+	if prev, err := os.ReadFile(marker); err == nil && bytes.Equal(bytes.TrimSpace(prev), []byte(abs)) {
+		s.env.Logger.Info("starter data already published", "file", abs)
+		return errDone
+	}
+	pub := newPublisher(s.env.Brokers, 0)
+	defer pub.close()
+	pub.warn = s.out
+	err = pub.dataset(ctx, s.path, "starter")
+	if ferr := pub.flush(ctx); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("starter %s: %w", s.path, err)
+	}
+	s.env.Logger.Info("starter data published", "file", abs, "events", pub.sent, "invalid", pub.bad)
+	fmt.Fprintf(s.out, "starter data: %d events from %s\n", pub.sent, abs)
+	if err := os.WriteFile(marker, []byte(abs+"\n"), 0o644); err != nil {
+		return fmt.Errorf("starter marker: %w", err)
+	}
+	return errDone
+}

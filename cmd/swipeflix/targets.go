@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swipeflix/swipeflix/services/drift/driftsvc"
+	"github.com/swipeflix/swipeflix/services/ingest/ingest"
+)
+
+// Runner is a service: it runs until ctx ends (nil) or it fails.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Env is what every target is built from: the process's shared logger and
+// registry, and the broker and database addresses, embedded or given.
+// Each service reads its own settings (addresses, tokens) from the
+// environment with its Config.FromEnv.
+type Env struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Brokers is KAFKA_BROKERS or the embedded broker's address.
+	Brokers []string
+	// NATSURL is NATS_URL or the embedded server's URL.
+	NATSURL string
+	// DatabaseURL is DATABASE_URL; empty means an embedded store.
+	DatabaseURL string
+	// DataDir is SWIPEFLIX_DATA_DIR (default ./var).
+	DataDir string
+}
+
+// target is one service the binary can run.
+type target struct {
+	name  string
+	build func(Env) (Runner, error)
+}
+
+// targets are the services, in start order. To add one: write its build
+// function below and add its line here.
+var targets = []target{
+	// drift registers its HTTP metrics without sharing, so it goes before
+	// the services that share them (see docs/streaming.md).
+	{"drift", buildDrift},
+	{"ingest", buildIngest},
+}
+
+func buildIngest(e Env) (Runner, error) {
+	cfg := ingest.DefaultConfig()
+	if err := cfg.FromEnv(); err != nil {
+		return nil, err
+	}
+	cfg.Brokers = e.Brokers
+	return ingest.New(cfg, ingest.Deps{Logger: e.Logger, Registerer: e.Registry, Gatherer: e.Registry})
+}
+
+func buildDrift(e Env) (Runner, error) {
+	cfg := driftsvc.DefaultConfig()
+	if err := cfg.FromEnv(); err != nil {
+		return nil, err
+	}
+	cfg.Brokers, cfg.NATSURL = e.Brokers, e.NATSURL
+	return driftsvc.New(cfg, driftsvc.Deps{Logger: e.Logger, Registerer: e.Registry, Gatherer: e.Registry})
+}
