@@ -119,8 +119,17 @@ func (s *Source) Ratings(fn func(Rating) error) error {
 
 // LoadAll reads every rating of the full ratings file into memory.
 func (s *Source) LoadAll() ([]Rating, error) {
+	if s.RatingsPath == "" {
+		return nil, fmt.Errorf("read ratings of %s: %w: no ratings file", s.Dir, ErrFormat)
+	}
+	return LoadRatings(s.RatingsPath)
+}
+
+// LoadRatings reads every rating of one file into memory, e.g. a fold's
+// base or test file.
+func LoadRatings(path string) ([]Rating, error) {
 	var out []Rating
-	err := s.Ratings(func(r Rating) error {
+	err := ReadRatings(path, func(r Rating) error {
 		out = append(out, r)
 		return nil
 	})

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -386,6 +387,15 @@ func TestOpen(t *testing.T) {
 		_, err := Open(t.TempDir())
 		if err == nil || !strings.Contains(err.Error(), "no ratings file") {
 			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("no ratings file", func(t *testing.T) {
+		src := &Source{Dir: "x"}
+		if _, err := src.LoadAll(); !errors.Is(err, ErrFormat) {
+			t.Errorf("LoadAll: got %v", err)
+		}
+		if err := src.Ratings(func(Rating) error { return nil }); !errors.Is(err, ErrFormat) {
+			t.Errorf("Ratings: got %v", err)
 		}
 	})
 	t.Run("missing", func(t *testing.T) {

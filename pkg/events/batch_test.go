@@ -37,6 +37,12 @@ func TestDecodeBatch(t *testing.T) {
 			{Index: 2, Line: 4, Reason: "malformed JSON: invalid character 'n' looking for beginning of object key string"},
 			{Index: 4, Line: 6, Field: "ts", Reason: `"yesterday" is not an RFC 3339 time (like 2024-05-01T12:00:00Z)`},
 		}},
+		{"ndjson, first line bad", `{"event_id":"e0",}` + "\n" + good1 + "\n" + good2, []string{"e1", "e2"}, []ItemError{
+			{Index: 0, Line: 1, Reason: "malformed JSON: invalid character '}' looking for beginning of object key string"},
+		}},
+		{"two objects over lines is not ndjson", "{\n\"a\": 1\n}\n{\n\"b\": 2\n}", nil, []ItemError{
+			{Index: 0, Reason: "malformed JSON: invalid character '{' after top-level value"},
+		}},
 		{"byte order mark", "\ufeff" + good1, []string{"e1"}, nil},
 	}
 	for _, tt := range tests {

@@ -211,10 +211,7 @@ func DecodeBatch(r io.Reader, maxBytes int64) (events []Event, bad []ItemError, 
 			add(i, 0, it)
 		}
 	case '{':
-		// One object (possibly spread over lines) unless the first line is
-		// a complete object of its own and more lines follow: NDJSON.
-		first, rest, more := bytes.Cut(trimmed, []byte("\n"))
-		if !more || json.Valid(trimmed) || !json.Valid(first) || len(bytes.TrimSpace(rest)) == 0 {
+		if !isNDJSON(trimmed) {
 			add(0, 0, trimmed)
 			break
 		}
@@ -230,6 +227,29 @@ func DecodeBatch(r io.Reader, maxBytes int64) (events []Event, bad []ItemError, 
 		return nil, nil, fmt.Errorf("%w: a batch is a JSON object, an array of objects or NDJSON; got %q first", ErrInvalid, trimmed[0])
 	}
 	return events, bad, nil
+}
+
+// isNDJSON tells NDJSON from one object spread over lines: the body as a
+// whole is not one JSON value, it has several non-blank lines, and either the
+// first line is a complete object or every line looks like one (so that a
+// broken first line still gets NDJSON treatment, item by item).
+func isNDJSON(body []byte) bool {
+	if json.Valid(body) {
+		return false
+	}
+	lines, objectLike := 0, true
+	var first []byte
+	for l := range bytes.SplitSeq(body, []byte("\n")) {
+		if l = bytes.TrimSpace(l); len(l) == 0 {
+			continue
+		}
+		if lines == 0 {
+			first = l
+		}
+		lines++
+		objectLike = objectLike && l[0] == '{' && l[len(l)-1] == '}'
+	}
+	return lines > 1 && (json.Valid(first) || objectLike)
 }
 
 // itemError turns a Decode error into the ItemError of item i.
