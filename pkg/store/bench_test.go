@@ -75,3 +75,23 @@ func BenchmarkRegisterPromote(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLoadCatalog is the catalog client command end to end: read
+// ml-latest-small's movies.csv and tags.csv, then upsert (over a loaded
+// catalog after the first iteration).
+func BenchmarkLoadCatalog(b *testing.B) {
+	dir := storetest.DatasetDir(b, "ml-latest-small")
+	for _, e := range []struct {
+		name string
+		open func(testing.TB) *store.Store
+	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
+		b.Run(e.name, func(b *testing.B) {
+			s := e.open(b)
+			for range b.N {
+				if _, err := s.LoadCatalog(context.Background(), dir); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
