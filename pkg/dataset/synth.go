@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"container/heap"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -414,7 +415,7 @@ func (s *Synthetic) Each(fn func(Rating) error) error {
 		}
 		top := (*h)[0]
 		if err := fn(top.peek()); err != nil {
-			if err == ErrStop {
+			if errors.Is(err, ErrStop) {
 				return nil
 			}
 			return err
