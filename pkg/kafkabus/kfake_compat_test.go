@@ -12,8 +12,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
