@@ -227,6 +227,10 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	goFn("kafka fetch", func(ctx context.Context) error { return s.fetch(ctx, reader) })
 	goFn("model watch", func(ctx context.Context) error { return s.bus.Watch(ctx, s.onManifest(ctx)) })
 	goFn("retrain subscription", func(ctx context.Context) error {
+		// modelbus flushes the subscription with ctx, and nats.go wants a
+		// deadline for that; cancellation still ends it.
+		ctx, cancel := context.WithDeadline(ctx, time.Now().Add(100*365*24*time.Hour))
+		defer cancel()
 		return s.bus.SubscribeRetrain(ctx, func(reason string) { s.requestRefit("nats request: " + reason) })
 	})
 	goFn("lag reporter", func(ctx context.Context) error {
@@ -560,17 +564,13 @@ func (s *Service) install(in install) {
 	if p, ok := in.manifest.Metrics["pairs"]; ok && s.lastFitLen == 0 {
 		s.lastFitLen = int(p)
 	}
-	n := 0
 	s.state.Each(func(e *Entry) {
 		next, ok := in.manifest.Offsets[e.Partition]
 		if !ok || e.Offset >= next || InHoldout(e.User, e.Movie, s.cfg.HoldoutPercent) {
-			if _, seen := s.dirty[e.User]; !seen {
-				s.dirty[e.User] = struct{}{}
-				n++
-			}
+			s.dirty[e.User] = struct{}{}
 		}
 	})
-	s.log.Info("model installed", "version", v, "users_to_fold", n)
+	s.log.Info("model installed", "version", v, "users_to_fold", len(s.dirty))
 }
 
 // catalogMovie returns what the catalog knows of a movie, or a placeholder.

@@ -1,0 +1,406 @@
+package trainer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/embedded"
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
+	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/recommend"
+	"github.com/swipeflix/swipeflix/pkg/store"
+	"github.com/swipeflix/swipeflix/pkg/store/pgtest"
+)
+
+// env is one test's brokers and store, shared by the trainers it starts.
+type env struct {
+	kafka   *embedded.Kafka
+	nats    *embedded.NATS
+	bus     *modelbus.Bus
+	store   *store.Store
+	dataDir string
+	prod    *kafkabus.Producer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Kafka and NATS brokers")
+	}
+	e := &env{kafka: embeddedtest.StartTestKafka(t), nats: embeddedtest.StartTestNATS(t), dataDir: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	bus, err := modelbus.Connect(ctx, e.nats.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(bus.Close)
+	e.bus = bus
+	cfg := store.Config{Path: filepath.Join(e.dataDir, store.EmbeddedFile)}
+	if os.Getenv(pgtest.EnvURL) != "" {
+		cfg = store.Config{DatabaseURL: pgtest.NewDatabase(t)}
+	}
+	st, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e.store = st
+	e.prod = kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: e.kafka.Brokers()})
+	t.Cleanup(func() { e.prod.Close() })
+	return e
+}
+
+// config is a small, fast trainer configuration on e's brokers.
+func (e *env) config() Config {
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Brokers = e.kafka.Brokers()
+	cfg.NATSURL = e.nats.URL()
+	cfg.DataDir = e.dataDir
+	cfg.AdminToken = "test-admin-token"
+	cfg.Model = recommend.Config{Factors: 6, RatingFactors: 6, Iterations: 5, Seed: 7, Workers: 1}
+	cfg.MinEvents = 100
+	cfg.RefitInterval, cfg.RefitEvery, cfg.RefitGrowth = 0, 0, 0
+	cfg.CheckpointInterval = 100 * time.Millisecond
+	cfg.LagInterval = time.Second
+	return cfg
+}
+
+// running is a trainer started by start.
+type running struct {
+	svc    *Service
+	reg    *prometheus.Registry
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (e *env) start(t *testing.T, cfg Config, hook func(s *Service)) *running {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	svc, err := New(cfg, Deps{Logger: log, Registerer: reg, Gatherer: reg, Bus: e.bus, Store: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hook != nil {
+		hook(svc)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{svc: svc, reg: reg, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- svc.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	waitFor(t, "trainer ready", func() bool { return svc.ready.Load() })
+	return r
+}
+
+// stop cancels the trainer and waits for Run to return.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err, ok := <-r.done:
+		if ok && err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		close(r.done)
+	case <-time.After(60 * time.Second):
+		t.Fatal("trainer did not stop")
+	}
+}
+
+func (r *running) url(path string) string { return "http://" + r.svc.Addr() + path }
+
+// waitFor polls cond until it holds; the limit only stops a broken test.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// synthEvents turns a generated dataset into rating events in time order.
+func synthEvents(users, movies, ratings int) ([]events.Event, *dataset.Synthetic) {
+	syn := dataset.Generate(dataset.SynthConfig{Seed: 3, Users: users, Movies: movies, Ratings: ratings})
+	var out []events.Event
+	for i, r := range syn.Ratings() {
+		out = append(out, events.NewRating(fmt.Sprintf("ev-%d", i), "u"+r.User, r.Movie, r.Value,
+			time.Unix(r.Time, 0).UTC(), "test"))
+	}
+	return out, syn
+}
+
+func (e *env) publish(t *testing.T, evs []events.Event) {
+	t.Helper()
+	msgs := make([]kafkabus.Message, 0, len(evs))
+	for _, ev := range evs {
+		b, err := events.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafkabus.Message{Key: []byte(ev.UserID), Value: b})
+	}
+	e.publishRaw(t, msgs)
+}
+
+func (e *env) publishRaw(t *testing.T, msgs []kafkabus.Message) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for len(msgs) > 0 {
+		n := min(500, len(msgs))
+		if err := e.prod.Publish(ctx, msgs[:n]); err != nil {
+			t.Fatal(err)
+		}
+		msgs = msgs[n:]
+	}
+}
+
+func (e *env) current(t *testing.T) (modelbus.Manifest, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := e.bus.Current(ctx)
+	if err != nil {
+		return modelbus.Manifest{}, false
+	}
+	return m, true
+}
+
+// deltaLog collects deltas from the bus.
+type deltaLog struct {
+	mu     sync.Mutex
+	deltas []recommend.Delta
+}
+
+func (e *env) watchDeltas(t *testing.T) *deltaLog {
+	t.Helper()
+	l := &deltaLog{}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(time.Hour))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.bus.SubscribeDeltas(ctx, func(v int64, payload []byte) {
+			var d recommend.Delta
+			if err := json.Unmarshal(payload, &d); err != nil || d.BaseVersion != v {
+				t.Errorf("delta for %d does not decode or names another version: %v %+v", v, err, d.BaseVersion)
+				return
+			}
+			l.mu.Lock()
+			l.deltas = append(l.deltas, d)
+			l.mu.Unlock()
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(100 * time.Millisecond) // let the subscription reach the server
+	return l
+}
+
+// user returns the latest delta state of user, if any.
+func (l *deltaLog) user(id string) (recommend.UserDelta, int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.deltas) - 1; i >= 0; i-- {
+		for _, u := range l.deltas[i].Users {
+			if u.ID == id {
+				return u, l.deltas[i].BaseVersion, true
+			}
+		}
+	}
+	return recommend.UserDelta{}, 0, false
+}
+
+func (l *deltaLog) movie(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, d := range l.deltas {
+		for _, m := range d.Movies {
+			if m.Info.ID == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestEventsToModelDeltasAndDLQ(t *testing.T) {
+	e := newEnv(t)
+	evs, _ := synthEvents(40, 60, 900)
+	e.publish(t, evs)
+	deltas := e.watchDeltas(t)
+	r := e.start(t, e.config(), nil)
+
+	// Model v1 appears in the KV with a full manifest.
+	waitFor(t, "model v1", func() bool { _, ok := e.current(t); return ok })
+	m, _ := e.current(t)
+	if m.Version != 1 {
+		t.Fatalf("first version %d, want 1", m.Version)
+	}
+	var covered int64
+	for _, o := range m.Offsets {
+		covered += o
+	}
+	if covered < 100 || m.DatasetHash == "" || m.Metrics["rmse"] <= 0 || m.Metrics["holdout_pairs"] <= 0 ||
+		m.Params["model_config"] == "" {
+		t.Errorf("manifest lacks offsets, hash, metrics or params: %+v", m)
+	}
+	snap, err := e.bus.Fetch(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recommend.Decode(snap); err != nil {
+		t.Fatalf("published snapshot does not decode: %v", err)
+	}
+	waitFor(t, "v1 in the registry as production", func() bool {
+		rec, err := e.store.Current(context.Background())
+		return err == nil && rec.Version == 1 && rec.SHA256 == m.SHA256
+	})
+
+	// New swipes by a brand-new user, on a known and a brand-new movie,
+	// come out as deltas for v1.
+	waitFor(t, "caught up", func() bool { return r.svc.pairs.Load() == int64(len(evs)) })
+	now := time.Now().UTC()
+	e.publish(t, []events.Event{
+		events.NewSwipe("new-1", "newcomer", "1", events.Superlike, now, "test"),
+		events.NewSwipe("new-2", "newcomer", "brand-new-movie", events.Like, now, "test"),
+		events.NewSwipe("new-3", "newcomer", "2", events.Skip, now, "test"),
+	})
+	waitFor(t, "delta with the newcomer", func() bool {
+		u, _, ok := deltas.user("newcomer")
+		return ok && len(u.Rated) == 2
+	})
+	u, v, _ := deltas.user("newcomer")
+	if v != 1 || u.Rated[0].Movie != "1" || u.Rated[0].Value != 5 || u.Rated[1].Movie != "brand-new-movie" || u.Rated[1].Value != 4 {
+		t.Errorf("newcomer delta for version %d: %+v (skip must be ignored, superlike 5, like 4)", v, u.Rated)
+	}
+	if !deltas.movie("brand-new-movie") {
+		t.Error("the brand-new movie was not folded in")
+	}
+
+	// Garbage goes to the DLQ with its reason; the consumer carries on.
+	e.publishRaw(t, []kafkabus.Message{
+		{Key: []byte("x"), Value: []byte("{not json")},
+		{Key: []byte("x"), Value: []byte(`{"event_id":"bad-1","user_id":"x","movie_id":"1","rating":7,"ts":"2024-01-01T00:00:00Z"}`)},
+	})
+	e.publish(t, []events.Event{events.NewRating("after-garbage", "late", "3", 4, now, "test")})
+	waitFor(t, "event after the garbage", func() bool { _, _, ok := deltas.user("late"); return ok })
+	reasons := readDLQ(t, e, 2)
+	if !strings.Contains(reasons[0], "trainer: ") || !strings.Contains(reasons[0], "malformed JSON") ||
+		!strings.Contains(reasons[1], "rating") {
+		t.Errorf("dlq reasons %q", reasons)
+	}
+	if got := counter(t, r.reg, "swipeflix_trainer_events_total", "invalid"); got != 2 {
+		t.Errorf("invalid events counted %v, want 2", got)
+	}
+	if got := counter(t, r.reg, "swipeflix_trainer_events_total", "stale"); got != 1 {
+		t.Errorf("stale (ignored skip) counted %v, want 1", got)
+	}
+
+	// Health and the registry over HTTP.
+	var h Health
+	getJSON(t, r.url("/health"), &h)
+	if h.Status != "ok" || h.ModelVersion != 1 {
+		t.Errorf("health %+v", h)
+	}
+	var list []store.ModelRecord
+	getJSON(t, r.url("/v1/models"), &list)
+	if len(list) != 1 || list[0].Stage != store.StageProduction {
+		t.Errorf("GET /v1/models = %+v", list)
+	}
+}
+
+// readDLQ reads n DLQ messages and returns their reasons.
+func readDLQ(t *testing.T, e *env, n int) []string {
+	t.Helper()
+	rd := kafkabus.NewGroupReader(e.kafka.Brokers(), "dlq-reader", kafkabus.DLQ)
+	defer rd.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []string
+	for len(out) < n {
+		m, err := rd.Fetch(ctx)
+		if err != nil {
+			t.Fatalf("read dlq after %d messages: %v", len(out), err)
+		}
+		out = append(out, kafkabus.HeaderValue(m, kafkabus.HeaderReason))
+	}
+	return out
+}
+
+func counter(t *testing.T, g prometheus.Gatherer, name, label string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %s %s", url, resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+func post(t *testing.T, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

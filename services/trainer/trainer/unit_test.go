@@ -1,0 +1,239 @@
+package trainer
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/swipeflix/swipeflix/pkg/recommend"
+)
+
+func TestStateLatestEventWins(t *testing.T) {
+	tests := []struct {
+		name   string
+		events []Entry
+		want   float32
+		stored []bool
+	}{
+		{"later time wins", []Entry{{Value: 2, TS: 10, EventID: "a"}, {Value: 4, TS: 20, EventID: "b"}}, 4, []bool{true, true}},
+		{"earlier time loses", []Entry{{Value: 4, TS: 20, EventID: "b"}, {Value: 2, TS: 10, EventID: "a"}}, 4, []bool{true, false}},
+		{"same time, greater id wins", []Entry{{Value: 2, TS: 10, EventID: "b"}, {Value: 4, TS: 10, EventID: "a"}}, 2, []bool{true, false}},
+		{"same time, greater id arrives later", []Entry{{Value: 4, TS: 10, EventID: "a"}, {Value: 2, TS: 10, EventID: "b"}}, 2, []bool{true, true}},
+		{"duplicate changes nothing", []Entry{{Value: 3, TS: 10, EventID: "a"}, {Value: 3, TS: 10, EventID: "a"}}, 3, []bool{true, false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewState()
+			for i, e := range tc.events {
+				e.User, e.Movie = "u", "m"
+				if got := s.Update(e); got != tc.stored[i] {
+					t.Errorf("event %d: Update = %v, want %v", i, got, tc.stored[i])
+				}
+			}
+			if s.Len() != 1 {
+				t.Fatalf("Len = %d, want 1", s.Len())
+			}
+			if got := s.Rated("u"); len(got) != 1 || got[0].Value != tc.want {
+				t.Errorf("Rated = %+v, want value %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestStateOrderIndependent(t *testing.T) {
+	evs := []Entry{
+		{User: "u1", Movie: "m1", Value: 4, TS: 1, EventID: "1"},
+		{User: "u1", Movie: "m1", Value: 1, TS: 3, EventID: "2"},
+		{User: "u2", Movie: "m1", Value: 5, TS: 2, EventID: "3"},
+		{User: "u1", Movie: "m2", Value: 3, TS: 2, EventID: "4"},
+		{User: "u1", Movie: "m1", Value: 2, TS: 3, EventID: "0"},
+	}
+	a, b := NewState(), NewState()
+	for _, e := range evs {
+		a.Update(e)
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		b.Update(evs[i])
+		b.Update(evs[i]) // duplicates too
+	}
+	if a.Hash() != b.Hash() {
+		t.Fatalf("replay order changed the state:\n%+v\n%+v", a.Entries(), b.Entries())
+	}
+	if got := a.Raters("m1"); len(got) != 2 || got[0].User != "u1" || got[0].Value != 1 || got[1].Value != 5 {
+		t.Errorf("Raters(m1) = %+v", got)
+	}
+	if a.Hash() == NewState().Hash() {
+		t.Error("a non-empty state hashes like the empty one")
+	}
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trainer", "checkpoint.json")
+	if _, err := LoadCheckpoint(path); !errors.Is(err, ErrNoCheckpoint) {
+		t.Fatalf("missing checkpoint: err = %v, want ErrNoCheckpoint", err)
+	}
+	s := NewState()
+	s.Update(Entry{User: "u", Movie: "m", Value: 4.5, TS: 99, EventID: "e1", Partition: 2, Offset: 41})
+	s.Update(Entry{User: "v", Movie: "m", Value: 1, TS: 7, EventID: "e2", Partition: 0, Offset: 3})
+	cp := Checkpoint{Offsets: map[int32]int64{0: 4, 2: 42}, Entries: s.Entries()}
+	if err := SaveCheckpoint(path, cp); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Restore(got.Entries).Hash() != s.Hash() || got.Offsets[2] != 42 || got.Offsets[0] != 4 {
+		t.Fatalf("round trip changed the checkpoint: %+v", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*.tmp-*")); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+func TestCheckpointRejectsBadFiles(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"truncated", `{"format":1,"entries":[{"u":"a"`, "unexpected EOF"},
+		{"wrong format", `{"format":9}`, "format 9"},
+		{"negative offset", `{"format":1,"offsets":{"1":-5}}`, "offsets[1] = -5"},
+		{"entry without user", `{"format":1,"entries":[{"m":"x","v":3,"e":"id"}]}`, "entry 0"},
+		{"value out of range", `{"format":1,"entries":[{"u":"a","m":"x","v":9,"e":"id"}]}`, "value 9"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cp.json")
+			if err := os.WriteFile(path, []byte(tc.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadCheckpoint(path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want one naming %s and %q", err, path, tc.want)
+			}
+		})
+	}
+}
+
+func TestHoldoutIsDeterministicAndSized(t *testing.T) {
+	n, in := 20000, 0
+	for i := 0; i < n; i++ {
+		u, m := "u"+string(rune('a'+i%26)), "m"+strings.Repeat("x", i%7)+string(rune(i))
+		if InHoldout(u, m, 10) {
+			in++
+		}
+		if InHoldout(u, m, 10) != InHoldout(u, m, 10) {
+			t.Fatal("InHoldout is not deterministic")
+		}
+	}
+	if share := float64(in) / float64(n); share < 0.08 || share > 0.12 {
+		t.Errorf("holdout share %.3f, want about 0.10", share)
+	}
+	if InHoldout("u", "m", 0) {
+		t.Error("0% holdout holds something out")
+	}
+}
+
+func TestGate(t *testing.T) {
+	serving := Scores{RMSE: 1.0, NDCG10: 0.30, Pairs: 100}
+	g := Gate{Tolerance: 0.02}
+	tests := []struct {
+		name       string
+		cand       Scores
+		hasServing bool
+		ok         bool
+		why        string
+	}{
+		{"first model passes", Scores{RMSE: 3, Pairs: 10}, false, true, "first model"},
+		{"better passes", Scores{RMSE: 0.9, NDCG10: 0.35, Pairs: 100}, true, true, "within tolerance"},
+		{"slightly worse within tolerance", Scores{RMSE: 1.019, NDCG10: 0.295, Pairs: 100}, true, true, "within tolerance"},
+		{"rmse beyond tolerance", Scores{RMSE: 1.03, NDCG10: 0.35, Pairs: 100}, true, false, "rmse"},
+		{"ndcg beyond tolerance", Scores{RMSE: 0.9, NDCG10: 0.29, Pairs: 100}, true, false, "ndcg@10"},
+		{"nan rejected", Scores{RMSE: math.NaN(), Pairs: 100}, true, false, "not finite"},
+		{"empty holdout passes", Scores{}, true, true, "empty holdout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, why := g.Check(tc.cand, serving, tc.hasServing)
+			if ok != tc.ok || !strings.Contains(why, tc.why) {
+				t.Errorf("Check = %v, %q; want %v and a reason with %q", ok, why, tc.ok, tc.why)
+			}
+		})
+	}
+}
+
+// fixedModel scores with a table, to check Evaluate's arithmetic.
+type fixedModel struct {
+	pred map[string]float64
+	top  map[string][]string
+}
+
+func (f fixedModel) Predict(user, movie string) float64 { return f.pred[user+"/"+movie] }
+func (f fixedModel) Recommend(q recommend.Query) (recommend.Result, error) {
+	var r recommend.Result
+	for _, m := range f.top[q.User] {
+		r.Items = append(r.Items, recommend.Scored{MovieID: m})
+	}
+	return r, nil
+}
+
+func TestEvaluate(t *testing.T) {
+	m := fixedModel{
+		pred: map[string]float64{"a/1": 4, "a/2": 2, "b/3": 5},
+		top:  map[string][]string{"a": {"9", "1"}, "b": {"3"}},
+	}
+	hold := []recommend.Interaction{{User: "a", Movie: "1", Value: 5}, {User: "a", Movie: "2", Value: 2}, {User: "b", Movie: "3", Value: 4}}
+	s, err := Evaluate(m, hold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Errors 1, 0, 1: RMSE sqrt(2/3), MAE 2/3. NDCG: a has its relevant
+	// movie at rank 2 (1/log2(3)), b at rank 1 (1).
+	wantNDCG := (1/math.Log2(3) + 1) / 2
+	if math.Abs(s.RMSE-math.Sqrt(2.0/3)) > 1e-12 || math.Abs(s.MAE-2.0/3) > 1e-12 || math.Abs(s.NDCG10-wantNDCG) > 1e-12 {
+		t.Errorf("Evaluate = %+v, want rmse %v, mae %v, ndcg %v", s, math.Sqrt(2.0/3), 2.0/3, wantNDCG)
+	}
+	if s.Pairs != 3 || s.Users != 2 {
+		t.Errorf("counted %d pairs, %d users; want 3 and 2", s.Pairs, s.Users)
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	env := map[string]string{
+		"KAFKA_BROKERS": "k1:9092, k2:9092", "SWIPEFLIX_REFIT_INTERVAL": "90s", "SWIPEFLIX_REFIT_EVERY": "500",
+		"SWIPEFLIX_SWIPE_WEIGHTS": "like=3.5,skip=2", "SWIPEFLIX_ADMIN_TOKEN": "s3cret",
+	}
+	cfg := DefaultConfig()
+	if err := cfg.FromEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Brokers) != 2 || cfg.RefitInterval.Seconds() != 90 || cfg.RefitEvery != 500 ||
+		cfg.Weights.Like != 3.5 || cfg.Weights.Skip != 2 || cfg.Weights.IgnoreSkip || cfg.AdminToken != "s3cret" {
+		t.Errorf("FromEnv gave %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+
+	bad := map[string]string{"SWIPEFLIX_REFIT_EVERY": "many", "SWIPEFLIX_SWIPE_WEIGHTS": "love=5"}
+	err := DefaultConfig().FromEnvErr(bad)
+	for _, want := range []string{"SWIPEFLIX_REFIT_EVERY", "SWIPEFLIX_SWIPE_WEIGHTS", "love"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to name %s", err, want)
+		}
+	}
+	c := DefaultConfig()
+	c.HoldoutPercent, c.Weights.Dislike = 80, 0
+	err = c.Validate()
+	for _, want := range []string{"holdout percent", "weights.dislike"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate err = %v, want it to name %s", err, want)
+		}
+	}
+}
+
+// FromEnvErr is FromEnv over a map, for tests.
+func (c Config) FromEnvErr(env map[string]string) error {
+	return c.FromEnv(func(k string) string { return env[k] })
+}
