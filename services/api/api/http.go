@@ -276,14 +276,14 @@ func (s *Service) ready(c *fiber.Ctx) error {
 
 // modelResponse is GET /v1/model.
 type modelResponse struct {
-	ModelVersion  string            `json:"model_version"`
-	Manifest      any               `json:"manifest"`
-	Stats         modelStats        `json:"stats"`
-	Config        recommend.Config  `json:"config"`
-	LoadedAt      time.Time         `json:"loaded_at"`
-	AgeSeconds    float64           `json:"age_seconds"`
-	DeltasApplied int64             `json:"deltas_applied"`
-	LastDeltaSeq  int64             `json:"last_delta_seq"`
+	ModelVersion  string           `json:"model_version"`
+	Manifest      any              `json:"manifest"`
+	Stats         modelStats       `json:"stats"`
+	Config        recommend.Config `json:"config"`
+	LoadedAt      time.Time        `json:"loaded_at"`
+	AgeSeconds    float64          `json:"age_seconds"`
+	DeltasApplied int64            `json:"deltas_applied"`
+	LastDeltaSeq  int64            `json:"last_delta_seq"`
 }
 
 type modelStats struct {
