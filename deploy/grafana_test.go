@@ -26,7 +26,7 @@ type panel struct {
 	ID         int `json:"id"`
 	Title      string
 	Type       string
-	Datasource *dsRef `json:"datasource"`
+	Datasource *dsRef                   `json:"datasource"`
 	GridPos    struct{ X, Y, W, H int } `json:"gridPos"`
 	Targets    []struct {
 		Datasource *dsRef `json:"datasource"`
@@ -312,4 +312,3 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
-
