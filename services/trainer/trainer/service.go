@@ -106,6 +106,7 @@ type Service struct {
 	// crashOnStop skips the final checkpoint, as a kill -9 would.
 	afterMessage func(handled int)
 	crashOnStop  bool
+	noCommit     bool
 	handled      int
 }
 
@@ -223,6 +224,9 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	reader := kafkabus.NewGroupReader(s.cfg.Brokers, s.cfg.Group, topic)
 	defer reader.Close() //nolint:errcheck // leaving the group is best effort
 	s.committer = reader
+	if s.noCommit {
+		s.committer = nil
+	}
 
 	goFn("kafka fetch", func(ctx context.Context) error { return s.fetch(ctx, reader) })
 	goFn("model watch", func(ctx context.Context) error { return s.bus.Watch(ctx, s.onManifest(ctx)) })
@@ -251,7 +255,7 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	}
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer fcancel()
-	if cerr := s.checkpoint(fctx, reader); cerr != nil {
+	if cerr := s.checkpoint(fctx, s.committer); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	return err

@@ -89,6 +89,7 @@ type running struct {
 	reg    *prometheus.Registry
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
 }
 
 func (e *env) start(t *testing.T, cfg Config, hook func(s *Service)) *running {
@@ -116,16 +117,17 @@ func (e *env) start(t *testing.T, cfg Config, hook func(s *Service)) *running {
 // stop cancels the trainer and waits for Run to return.
 func (r *running) stop(t *testing.T) {
 	t.Helper()
-	r.cancel()
-	select {
-	case err, ok := <-r.done:
-		if ok && err != nil {
-			t.Errorf("Run: %v", err)
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("trainer did not stop")
 		}
-		close(r.done)
-	case <-time.After(60 * time.Second):
-		t.Fatal("trainer did not stop")
-	}
+	})
 }
 
 func (r *running) url(path string) string { return "http://" + r.svc.Addr() + path }
