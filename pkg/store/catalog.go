@@ -193,13 +193,10 @@ func (s *Store) Movies(ctx context.Context, after string, limit int) ([]dataset.
 	if limit <= 0 {
 		return nil, fmt.Errorf("list movies: %w: limit must be positive, got %d", ErrInvalid, limit)
 	}
-	// COLLATE "C" makes Postgres order by bytes, as SQLite does.
-	order := `id`
-	if s.dialect == Postgres {
-		order = `id COLLATE "C"`
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+movieCols+` FROM movies WHERE `+order+` > $1
-		ORDER BY `+order+` LIMIT $2`, after, limit)
+	// On Postgres the id column is COLLATE "C", so both engines order by
+	// bytes and the primary key serves the page.
+	rows, err := s.db.QueryContext(ctx, `SELECT `+movieCols+` FROM movies WHERE id > $1
+		ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list movies after %q: %w", after, err)
 	}

@@ -37,7 +37,7 @@ CREATE TABLE model_stage_history (
 CREATE INDEX model_stage_history_version ON model_stage_history (version, at);
 
 CREATE TABLE movies (
-    id         TEXT PRIMARY KEY,
+    id         TEXT COLLATE "C" PRIMARY KEY,  -- byte order, as SQLite; keyset paging uses the index
     title      TEXT NOT NULL,
     year       INTEGER NOT NULL DEFAULT 0,
     genres     JSONB NOT NULL DEFAULT '[]',
