@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -168,29 +167,25 @@ func (p *publisher) dataset(ctx context.Context, path, source string) error {
 // ndjson publishes one event per non-blank line; a bad line is reported
 // with its number and field and skipped.
 func (p *publisher) ndjson(ctx context.Context, r io.Reader, name string, stderr io.Writer) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(b) == 0 {
-			continue
-		}
-		e, err := events.Decode(b)
-		if err != nil {
+	err := events.ReadNDJSON(r, func(e events.Event, bad *events.ItemError) error {
+		if bad != nil {
 			p.bad++
-			fmt.Fprintf(stderr, "%s:%d: %v\n", name, line, err)
-			continue
+			fmt.Fprintf(stderr, "%s:%d: %s\n", name, bad.Line, describe(bad))
+			return nil
 		}
-		if err := p.add(ctx, e); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s:%d: %w", name, line+1, err)
+		return p.add(ctx, e)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+func describe(bad *events.ItemError) string {
+	if bad.Field == "" {
+		return bad.Reason
+	}
+	return bad.Field + ": " + bad.Reason
 }
 
 // DatasetEvent turns a dataset row into a rating event whose id is a hash

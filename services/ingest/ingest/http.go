@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -122,12 +123,13 @@ func (s *Service) handleEvents(kind string) fiber.Handler {
 			s.metrics.events.WithLabelValues(kind, "rejected").Inc()
 			return c.Status(fiber.StatusBadRequest).JSON(errorResponse{Error: err.Error()})
 		}
+		total := len(evs) + len(bad)
 		bad = append(bad, wrongKind(kind, evs, bad)...)
 		if len(bad) > 0 {
-			s.metrics.events.WithLabelValues(kind, "rejected").Add(float64(len(evs) + len(bad)))
+			s.metrics.events.WithLabelValues(kind, "rejected").Add(float64(total))
 			sortItems(bad)
 			return c.Status(fiber.StatusBadRequest).JSON(errorResponse{
-				Error: strconv.Itoa(len(bad)) + " invalid item(s); nothing was accepted (a batch is all or nothing)",
+				Error: fmt.Sprintf("%d of %d events are invalid; none was accepted", len(bad), total),
 				Items: bad,
 			})
 		}

@@ -171,8 +171,8 @@ func TestBadBatchRejectedWhole(t *testing.T) {
 		`{"event_id":"b3","movie_id":"m1","rating":3,"ts":"2026-11-27T10:00:00Z"}`,
 	}, ",") + "]"
 	r := f.do(t, "POST", "/v1/ratings", body)
-	if r.status != http.StatusBadRequest {
-		t.Fatalf("status %d, want 400: %s", r.status, r.body)
+	if r.status != http.StatusBadRequest || r.Error != "3 of 5 events are invalid; none was accepted" {
+		t.Fatalf("status %d, want 400 saying 3 of 5 are invalid: %s", r.status, r.body)
 	}
 	want := []struct {
 		index int
