@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swipeflix/swipeflix/pkg/dataset"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/pgtest"
 	"github.com/swipeflix/swipeflix/pkg/store/storetest"
@@ -171,5 +172,42 @@ func TestDefaultEmbeddedPath(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "var", "swipeflix.db")); err != nil {
 		t.Errorf("embedded file not at ./var/swipeflix.db: %v", err)
+	}
+}
+
+// TestPostgresPagingIgnoresDatabaseCollation: under a linguistic collation
+// (ICU en-US sorts "a11" before "M7") movie pages still come in byte order,
+// the order SQLite uses and the one Movies promises.
+func TestPostgresPagingIgnoresDatabaseCollation(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.EmptyDatabaseWith(t, `TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`)
+	s, err := store.Open(ctx, store.Config{DatabaseURL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ms []dataset.Movie
+	for _, id := range []string{"a11", "M7", "1", "b", "Z"} {
+		ms = append(ms, dataset.Movie{ID: id, Title: "t " + id})
+	}
+	if err := s.UpsertMovies(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for after := ""; ; {
+		page, err := s.Movies(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, m := range page {
+			got = append(got, m.ID)
+		}
+		after = page[len(page)-1].ID
+	}
+	if want := []string{"1", "M7", "Z", "a11", "b"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("pages %v, want byte order %v", got, want)
 	}
 }

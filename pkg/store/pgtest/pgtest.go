@@ -63,10 +63,18 @@ func WithDatabase(serverURL, name string) (string, error) {
 // URL; t.Cleanup drops it. Use it to test migrations themselves.
 func EmptyDatabase(t testing.TB) string {
 	t.Helper()
+	return EmptyDatabaseWith(t, "")
+}
+
+// EmptyDatabaseWith is EmptyDatabase with options appended to CREATE
+// DATABASE, e.g. a collation: `TEMPLATE template0 LOCALE_PROVIDER icu
+// ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`.
+func EmptyDatabaseWith(t testing.TB, options string) string {
+	t.Helper()
 	server := ServerURL(t)
 	name := "swipeflix_t_" + randomHex(t)
 	admin := openAdmin(t, server)
-	create(t, admin, name, "")
+	create(t, admin, name, "", options)
 	u, err := WithDatabase(server, name)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +90,7 @@ func NewDatabase(t testing.TB) string {
 	admin := openAdmin(t, server)
 	tmpl := ensureTemplate(t, admin, server)
 	name := "swipeflix_t_" + randomHex(t)
-	create(t, admin, name, tmpl)
+	create(t, admin, name, tmpl, "")
 	u, err := WithDatabase(server, name)
 	if err != nil {
 		t.Fatal(err)
@@ -114,12 +122,15 @@ func openAdmin(t testing.TB, server string) *sql.DB {
 }
 
 // create makes database name (from tmpl when set) and drops it at cleanup.
-func create(t testing.TB, admin *sql.DB, name, tmpl string) {
+func create(t testing.TB, admin *sql.DB, name, tmpl, options string) {
 	t.Helper()
 	ctx := context.Background()
 	q := `CREATE DATABASE ` + quote(name)
 	if tmpl != "" {
 		q += ` TEMPLATE ` + quote(tmpl)
+	}
+	if options != "" {
+		q += " " + options
 	}
 	if _, err := admin.ExecContext(ctx, q); err != nil {
 		t.Fatalf("create test database %s: %v", name, err)
