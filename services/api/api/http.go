@@ -247,9 +247,11 @@ func (s *Service) predict(c *fiber.Ctx) error {
 	buf := bufPool.Get().(*[]byte)
 	*buf = appendPredictResponse((*buf)[:0], string(req.UserID), sv.version, took, res)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	err = c.Send(*buf) // fasthttp copies the body
+	// SetBody copies into fasthttp's own pooled buffer (c.Send would keep
+	// a reference to ours past the pool return).
+	c.Response().SetBody(*buf)
 	bufPool.Put(buf)
-	return err
+	return nil
 }
 
 func (s *Service) health(c *fiber.Ctx) error {
