@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -152,7 +153,7 @@ func (b *Bus) SetCurrent(ctx context.Context, m Manifest) error {
 	if err := b.nc.Publish(SubjectModelUpdated, data); err != nil {
 		return fmt.Errorf("set current to %d: announce: %w", m.Version, err)
 	}
-	if err := b.nc.FlushWithContext(ctx); err != nil {
+	if err := b.flush(ctx); err != nil {
 		return fmt.Errorf("set current to %d: flush: %w", m.Version, err)
 	}
 	return nil
@@ -252,7 +253,7 @@ func (b *Bus) PublishDelta(ctx context.Context, version int64, payload []byte) e
 	if err := b.nc.PublishMsg(msg); err != nil {
 		return fmt.Errorf("publish delta for model %d: %w", version, err)
 	}
-	if err := b.nc.FlushWithContext(ctx); err != nil {
+	if err := b.flush(ctx); err != nil {
 		return fmt.Errorf("publish delta for model %d: flush: %w", version, err)
 	}
 	return nil
@@ -297,7 +298,7 @@ func (b *Bus) publish(ctx context.Context, subject string, data []byte) error {
 	if err := b.nc.Publish(subject, data); err != nil {
 		return fmt.Errorf("publish on %s: %w", subject, err)
 	}
-	if err := b.nc.FlushWithContext(ctx); err != nil {
+	if err := b.flush(ctx); err != nil {
 		return fmt.Errorf("publish on %s: flush: %w", subject, err)
 	}
 	return nil
@@ -312,9 +313,23 @@ func (b *Bus) subscribe(ctx context.Context, subject string, fn nats.MsgHandler)
 		return fmt.Errorf("subscribe to %s: %w", subject, err)
 	}
 	defer sub.Unsubscribe() //nolint:errcheck // nothing to do on a failed unsubscribe at shutdown
-	if err := b.nc.FlushWithContext(ctx); err != nil && ctx.Err() == nil {
+	if err := b.flush(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("subscribe to %s: flush: %w", subject, err)
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// flushTimeout bounds a flush when the caller's context has no deadline
+// (nats.go refuses to flush on such a context).
+const flushTimeout = 5 * time.Second
+
+// flush waits until the server has processed everything sent so far.
+func (b *Bus) flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
+		defer cancel()
+	}
+	return b.nc.FlushWithContext(ctx)
 }

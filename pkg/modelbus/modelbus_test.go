@@ -230,3 +230,38 @@ func TestDecodeManifestNamesField(t *testing.T) {
 		t.Errorf("valid manifest: %v", err)
 	}
 }
+
+// Callers without a deadline (a CLI's signal context) work too: nats.go
+// refuses to flush on such a context unless the bus bounds it.
+func TestNoDeadlineContext(t *testing.T) {
+	testCtx, b, _ := setup(t)
+	ctx := context.Background()
+	if _, err := b.Publish(ctx, manifest(1), []byte("x")); err != nil {
+		t.Fatalf("publish without a deadline: %v", err)
+	}
+	if err := b.PublishDelta(ctx, 1, []byte("d")); err != nil {
+		t.Fatalf("delta without a deadline: %v", err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	got := make(chan string, 100)
+	done := make(chan error, 1)
+	go func() { done <- b.SubscribeRetrain(sctx, func(r string) { got <- r }) }()
+	for seen := false; !seen; {
+		if err := b.RequestRetrain(ctx, "no deadline"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-got:
+			seen = true
+		case err := <-done:
+			t.Fatalf("subscribe without a deadline returned early: %v", err)
+		case <-testCtx.Done():
+			t.Fatal("subscriber saw nothing")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("subscribe after cancel: %v", err)
+	}
+}
