@@ -74,6 +74,9 @@ func listJSON(xs []string) string {
 // INSERT ... ON CONFLICT; SQLite with one prepared upsert per movie.
 // A later entry with the same id wins.
 func (s *Store) UpsertMovies(ctx context.Context, ms []dataset.Movie) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	if err := validateMovies(ms); err != nil {
 		return fmt.Errorf("upsert movies: %w", err)
 	}
@@ -176,6 +179,9 @@ func scanMovie(row scanner) (dataset.Movie, error) {
 
 // Movie returns one movie, or ErrNotFound.
 func (s *Store) Movie(ctx context.Context, id string) (dataset.Movie, error) {
+	if err := s.ready(ctx); err != nil {
+		return dataset.Movie{}, err
+	}
 	m, err := scanMovie(s.db.QueryRowContext(ctx, `SELECT `+movieCols+` FROM movies WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("movie %q: %w", id, ErrNotFound)
@@ -190,6 +196,9 @@ func (s *Store) Movie(ctx context.Context, id string) (dataset.Movie, error) {
 // order (byte order): pass "" for the first page and the last id of a page
 // for the next. An empty page means the end.
 func (s *Store) Movies(ctx context.Context, after string, limit int) ([]dataset.Movie, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
 	if limit <= 0 {
 		return nil, fmt.Errorf("list movies: %w: limit must be positive, got %d", ErrInvalid, limit)
 	}
@@ -242,6 +251,9 @@ func (s *Store) AllMovies(ctx context.Context) iter.Seq2[dataset.Movie, error] {
 
 // MovieCount returns the number of movies in the catalog.
 func (s *Store) MovieCount(ctx context.Context) (int, error) {
+	if err := s.ready(ctx); err != nil {
+		return 0, err
+	}
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM movies`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count movies: %w", err)

@@ -42,6 +42,9 @@ func validateReport(r DriftReport) error {
 
 // SaveDriftReport stores a report and returns its id.
 func (s *Store) SaveDriftReport(ctx context.Context, r DriftReport) (int64, error) {
+	if err := s.ready(ctx); err != nil {
+		return 0, err
+	}
 	if err := validateReport(r); err != nil {
 		return 0, fmt.Errorf("save drift report: %w", err)
 	}
@@ -70,6 +73,9 @@ func scanReport(row scanner) (DriftReport, error) {
 // LatestDriftReport returns the newest report (by generated_at, then id), or
 // ErrNotFound when there is none.
 func (s *Store) LatestDriftReport(ctx context.Context) (DriftReport, error) {
+	if err := s.ready(ctx); err != nil {
+		return DriftReport{}, err
+	}
 	r, err := scanReport(s.db.QueryRowContext(ctx, `SELECT `+reportCols+` FROM drift_reports
 		ORDER BY generated_at DESC, id DESC LIMIT 1`))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -84,6 +90,9 @@ func (s *Store) LatestDriftReport(ctx context.Context) (DriftReport, error) {
 // DriftHistory returns the newest reports generated at or after since, newest
 // first, at most limit of them (limit must be positive).
 func (s *Store) DriftHistory(ctx context.Context, since time.Time, limit int) ([]DriftReport, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
 	if limit <= 0 {
 		return nil, fmt.Errorf("drift history: %w: limit must be positive, got %d", ErrInvalid, limit)
 	}

@@ -118,6 +118,9 @@ func validateRecord(r *ModelRecord) error {
 // with the same object, checksum and size is a no-op (so a retried write is
 // harmless); with different content it fails with ErrConflict.
 func (s *Store) Register(ctx context.Context, r ModelRecord) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	if err := validateRecord(&r); err != nil {
 		return fmt.Errorf("register model %d: %w", r.Version, err)
 	}
@@ -207,6 +210,9 @@ func (s *Store) get(ctx context.Context, q querier, version int64) (ModelRecord,
 
 // Get returns one model by version.
 func (s *Store) Get(ctx context.Context, version int64) (ModelRecord, error) {
+	if err := s.ready(ctx); err != nil {
+		return ModelRecord{}, err
+	}
 	r, err := s.get(ctx, s.db, version)
 	if err != nil {
 		return r, fmt.Errorf("get model: %w", err)
@@ -216,6 +222,9 @@ func (s *Store) Get(ctx context.Context, version int64) (ModelRecord, error) {
 
 // Current returns the production model, or ErrNotFound when none is.
 func (s *Store) Current(ctx context.Context) (ModelRecord, error) {
+	if err := s.ready(ctx); err != nil {
+		return ModelRecord{}, err
+	}
 	r, err := s.current(ctx, s.db)
 	if err != nil {
 		return r, fmt.Errorf("current model: %w", err)
@@ -241,6 +250,9 @@ type ListOptions struct {
 
 // List returns models newest first (by created_at, then version).
 func (s *Store) List(ctx context.Context, opt ListOptions) ([]ModelRecord, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
 	if opt.Stage != "" && !opt.Stage.Valid() {
 		return nil, fmt.Errorf("list models: %w: stage %q is not candidate, production or archived", ErrInvalid, opt.Stage)
 	}
@@ -319,6 +331,9 @@ func (s *Store) setStage(ctx context.Context, tx *sql.Tx, r ModelRecord, to Stag
 // in one transaction. Promoting the current production model changes
 // nothing. by names who promoted it (a user, "trainer"); reason is free text.
 func (s *Store) Promote(ctx context.Context, version int64, by, reason string) (ModelRecord, error) {
+	if err := s.ready(ctx); err != nil {
+		return ModelRecord{}, err
+	}
 	if strings.TrimSpace(by) == "" {
 		return ModelRecord{}, fmt.Errorf("promote model %d: %w: by is required", version, ErrInvalid)
 	}
@@ -360,6 +375,9 @@ func (s *Store) Promote(ctx context.Context, version int64, by, reason string) (
 // skipped until someone promotes it again. With no production model, or no
 // earlier one to return to, it fails with ErrNotFound.
 func (s *Store) Rollback(ctx context.Context, by, reason string) (ModelRecord, error) {
+	if err := s.ready(ctx); err != nil {
+		return ModelRecord{}, err
+	}
 	if strings.TrimSpace(by) == "" {
 		return ModelRecord{}, fmt.Errorf("rollback: %w: by is required", ErrInvalid)
 	}
@@ -408,6 +426,9 @@ func (s *Store) Rollback(ctx context.Context, by, reason string) (ModelRecord, e
 
 // StageHistory returns a model's stage changes, oldest first.
 func (s *Store) StageHistory(ctx context.Context, version int64) ([]StageChange, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT version, from_stage, to_stage, actor, reason, at
 		FROM model_stage_history WHERE version = $1 ORDER BY id`, version)
 	if err != nil {

@@ -429,3 +429,47 @@ func TestDegradedGaugeInMetricsContract(t *testing.T) {
 		t.Error("nothing registered")
 	}
 }
+
+// TestRetryingDatabaseDownAtStart: the trainer starts while Postgres is
+// away. Open succeeds (TolerateUnavailable), writes queue, and when the
+// database answers the schema is migrated and every write lands.
+func TestRetryingDatabaseDownAtStart(t *testing.T) {
+	ctx := context.Background()
+	p, proxied := viaProxy(t, pgtest.EmptyDatabase(t))
+	p.setDown(true)
+	if _, err := store.Open(ctx, store.Config{DatabaseURL: proxied}); err == nil {
+		t.Fatal("open without TolerateUnavailable succeeded with the database down")
+	}
+	s, err := store.Open(ctx, store.Config{DatabaseURL: proxied, TolerateUnavailable: true})
+	if err != nil {
+		t.Fatalf("open tolerating an outage: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Get(ctx, 1); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("get during the outage: %v, want a connection error", err)
+	}
+	r, err := store.NewRetrying(s, fastRetry(nil, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRetrying(t, r)
+	if err := r.Register(ctx, storetest.Record(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Promote(ctx, 1, "trainer", ""); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Degraded() {
+		t.Error("not degraded with the database down")
+	}
+	p.setDown(false)
+	waitFlush(t, r)
+	cur, err := s.Current(ctx)
+	if err != nil || cur.Version != 1 {
+		t.Errorf("current after recovery = %d, %v; want 1", cur.Version, err)
+	}
+	ms, _ := store.Migrations(store.Postgres)
+	if v, err := s.SchemaVersion(ctx); err != nil || v != ms[len(ms)-1].Version {
+		t.Errorf("schema version %d, %v after lazy migration", v, err)
+	}
+}

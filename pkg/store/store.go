@@ -23,6 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	// Registers the "pgx" database/sql driver.
@@ -68,6 +70,12 @@ type Config struct {
 	// SkipMigrate leaves the schema alone at Open (a `migrate` command calls
 	// Migrate itself; everything else should let Open migrate).
 	SkipMigrate bool
+	// TolerateUnavailable lets Open succeed when Postgres does not answer
+	// yet (a trainer starting during an outage keeps publishing over NATS,
+	// its registry writes queued by Retrying). The schema is then brought up
+	// to date by the first call that reaches the database; until then every
+	// call fails with the connection error. The embedded store ignores it.
+	TolerateUnavailable bool
 	// Logger receives migration and connection events; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock for registered_at and promoted_at; nil means time.Now.
@@ -93,6 +101,11 @@ type Store struct {
 	dialect Dialect
 	log     *slog.Logger
 	now     func() time.Time
+
+	// pending is set while Open's migration is owed (TolerateUnavailable);
+	// migrateMu makes one caller run it.
+	pending   atomic.Bool
+	migrateMu sync.Mutex
 }
 
 // Open connects to the configured database and, unless cfg.SkipMigrate,
@@ -132,17 +145,39 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// other processes on the same file.
 		s.db.SetMaxOpenConns(1)
 	}
-	if err := s.db.PingContext(ctx); err != nil {
-		s.db.Close()
-		return nil, fmt.Errorf("open %s store: ping: %w", s.dialect, err)
+	if err = s.db.PingContext(ctx); err != nil {
+		err = fmt.Errorf("ping: %w", err)
+	} else if !cfg.SkipMigrate {
+		_, err = s.Migrate(ctx)
 	}
-	if !cfg.SkipMigrate {
-		if _, err := s.Migrate(ctx); err != nil {
-			s.db.Close()
-			return nil, err
+	if err != nil {
+		if cfg.TolerateUnavailable && s.dialect == Postgres && ctx.Err() == nil {
+			s.log.Warn("database unavailable at start; migrating on first use", "err", err)
+			s.pending.Store(!cfg.SkipMigrate)
+			return s, nil
 		}
+		s.db.Close()
+		return nil, fmt.Errorf("open %s store: %w", s.dialect, err)
 	}
 	return s, nil
+}
+
+// ready runs the migration Open could not, once the database answers.
+func (s *Store) ready(ctx context.Context) error {
+	if !s.pending.Load() {
+		return nil
+	}
+	s.migrateMu.Lock()
+	defer s.migrateMu.Unlock()
+	if !s.pending.Load() {
+		return nil
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		return fmt.Errorf("%s store not ready: %w", s.dialect, err)
+	}
+	s.pending.Store(false)
+	s.log.Info("database reachable again; schema up to date")
+	return nil
 }
 
 func sqliteDSN(path string) string {
