@@ -47,8 +47,8 @@ func fitRatingModel(r, rt *csr, prm alsParams) *ratingModel {
 		m.q[i] = float32(rng.NormFloat64() * scale)
 	}
 	for range prm.iters {
-		solveSide(r, m.q, m.bi, m.p, m.bu, m.mu, prm)
-		solveSide(rt, m.p, m.bu, m.q, m.bi, m.mu, prm)
+		solveSideCG(r, m.q, m.bi, m.p, m.bu, m.mu, prm)
+		solveSideCG(rt, m.p, m.bu, m.q, m.bi, m.mu, prm)
 	}
 	return m
 }
@@ -71,6 +71,112 @@ func solveSide(r *csr, fixed, fixedBias, out, outBias []float32, mu float64, prm
 			outBias[row] = float32(x[k])
 		}
 	})
+}
+
+// cgSteps is the number of conjugate-gradient steps per row and sweep.
+// Warm-started from the previous sweep, three steps reach the accuracy of an
+// exact solve at a fraction of its O(n k^2) cost (Takacs et al. 2011).
+const cgSteps = 3
+
+// solveSideCG improves, for each row of r, its factors and bias towards the
+// regularised least-squares solution with the other side held fixed, by
+// cgSteps conjugate-gradient steps from the current values. Each step costs
+// O(n k) for a row with n ratings instead of O(n k^2) for the normal matrix.
+func solveSideCG(r *csr, fixed, fixedBias, out, outBias []float32, mu float64, prm alsParams) {
+	k := prm.factors
+	parallelRows(r.rows, prm.workers, func(lo, hi int) {
+		s := newCG(k)
+		for row := lo; row < hi; row++ {
+			idx, val := r.row(row)
+			if len(idx) == 0 {
+				continue
+			}
+			for f := 0; f < k; f++ {
+				s.x[f] = float64(out[row*k+f])
+			}
+			s.x[k] = float64(outBias[row])
+			s.solve(idx, val, fixed, fixedBias, mu, prm, cgSteps, 0)
+			for f := 0; f < k; f++ {
+				out[row*k+f] = float32(s.x[f])
+			}
+			outBias[row] = float32(s.x[k])
+		}
+	})
+}
+
+// cg solves one row's regularised normal equations
+// (sum_i q~_i q~_i^T + Lambda) x = sum_i t_i q~_i, with q~_i = [q_i, 1],
+// t_i = r_i - mu - b_i and Lambda = n * diag(reg, ..., reg, biasReg), by
+// conjugate gradients from the starting point in x.
+type cg struct {
+	k                 int
+	x, res, dir, adir []float64
+}
+
+func newCG(k int) *cg {
+	d := k + 1
+	return &cg{k: k, x: make([]float64, d), res: make([]float64, d), dir: make([]float64, d), adir: make([]float64, d)}
+}
+
+// apply computes out = A v.
+func (s *cg) apply(idx []int32, fixed []float32, prm alsParams, v, out []float64) {
+	k := s.k
+	clear(out)
+	for _, c := range idx {
+		q := fixed[int(c)*k : int(c)*k+k]
+		dot := v[k]
+		for f, qf := range q {
+			dot += float64(qf) * v[f]
+		}
+		for f, qf := range q {
+			out[f] += dot * float64(qf)
+		}
+		out[k] += dot
+	}
+	n := float64(len(idx))
+	for f := 0; f < k; f++ {
+		out[f] += prm.reg * n * v[f]
+	}
+	out[k] += prm.biasReg * n * v[k]
+}
+
+// solve runs at most steps iterations, stopping early once the squared
+// residual falls below tol times that of the right-hand side.
+func (s *cg) solve(idx []int32, val []float32, fixed, fixedBias []float32, mu float64, prm alsParams, steps int, tol float64) {
+	k := s.k
+	clear(s.res)
+	for p, c := range idx {
+		t := float64(val[p]) - mu - float64(fixedBias[c])
+		q := fixed[int(c)*k : int(c)*k+k]
+		for f, qf := range q {
+			s.res[f] += t * float64(qf)
+		}
+		s.res[k] += t
+	}
+	stop := tol*dotF64(s.res, s.res) + 1e-24
+	s.apply(idx, fixed, prm, s.x, s.adir)
+	for f := range s.res {
+		s.res[f] -= s.adir[f]
+	}
+	copy(s.dir, s.res)
+	rr := dotF64(s.res, s.res)
+	for range steps {
+		if rr < stop {
+			return
+		}
+		s.apply(idx, fixed, prm, s.dir, s.adir)
+		alpha := rr / dotF64(s.dir, s.adir)
+		for f := range s.x {
+			s.x[f] += alpha * s.dir[f]
+			s.res[f] -= alpha * s.adir[f]
+		}
+		rrNew := dotF64(s.res, s.res)
+		beta := rrNew / rr
+		rr = rrNew
+		for f := range s.dir {
+			s.dir[f] = s.res[f] + beta*s.dir[f]
+		}
+	}
 }
 
 // solver holds scratch space for one (k+1)-dimensional normal equation.

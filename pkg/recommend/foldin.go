@@ -73,16 +73,31 @@ func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
 	d := UserDelta{ID: id, Rated: rated, Factors: make([]float32, m.k), RatingFactors: make([]float32, m.rating.k)}
 	m.project(idx, val, d.Factors)
 	rm := m.rating
-	s := newSolver(rm.k + 1)
-	prm := alsParams{factors: rm.k, reg: m.cfg.RatingReg, biasReg: m.cfg.BiasReg}
-	if x := s.solveRow(idx, val, rm.q, rm.bi, rm.mu, prm); x != nil {
-		for f := 0; f < rm.k; f++ {
-			d.RatingFactors[f] = float32(x[f])
-		}
-		d.RatingBias = float32(x[rm.k])
+	if len(idx) == 0 {
+		return d
 	}
+	// Solve from the user's current vector, if any, to full precision: the
+	// system is small and positive definite, so conjugate gradients converge
+	// in at most k+1 steps, and in a few when one rating changed.
+	s := newCG(rm.k)
+	if st := m.user(id); st != nil {
+		for f, x := range st.rvec {
+			s.x[f] = float64(x)
+		}
+		s.x[rm.k] = float64(st.rbias)
+	}
+	prm := alsParams{factors: rm.k, reg: m.cfg.RatingReg, biasReg: m.cfg.BiasReg}
+	s.solve(idx, val, rm.q, rm.bi, rm.mu, prm, 2*(rm.k+1), foldTolerance)
+	for f := 0; f < rm.k; f++ {
+		d.RatingFactors[f] = float32(s.x[f])
+	}
+	d.RatingBias = float32(s.x[rm.k])
 	return d
 }
+
+// foldTolerance is the relative squared residual at which a fold-in solve
+// stops: far below float32 resolution of the stored vectors.
+const foldTolerance = 1e-12
 
 // FoldMovie computes the state of a movie from the users who rated it,
 // without a refit: its ranking factors by projection, v_i = sum_u r_ui p_u /
@@ -110,9 +125,14 @@ func (m *Model) FoldMovie(info MovieInfo, raters []Rater) MovieDelta {
 		fixedB = append(fixedB, st.rbias)
 		vals = append(vals, r.Value)
 	}
+	// The fit scaled each column by count^-ItemNorm; scale alike.
+	colScale := 1.0
+	if n := len(vals); n > 0 && m.cfg.ItemNorm > 0 {
+		colScale = math.Pow(float64(n), -m.cfg.ItemNorm)
+	}
 	for f := 0; f < m.k; f++ {
 		if s2 := m.sigma[f] * m.sigma[f]; s2 > 0 {
-			d.Factors[f] = float32(float64(d.Factors[f]) / s2)
+			d.Factors[f] = float32(colScale * float64(d.Factors[f]) / s2)
 		}
 	}
 	idx := make([]int32, len(vals))

@@ -35,6 +35,10 @@ type Config struct {
 	// Neutral is the rating that counts as neither like nor dislike: ratings
 	// above it pull a user's content profile towards a movie, below it away.
 	Neutral float64 `json:"neutral"`
+	// ItemNorm (beta) divides each movie's column by its rating count to the
+	// power beta before the ranking SVD, so that blockbusters do not take
+	// every factor; scores are computed in the normalised space.
+	ItemNorm float64 `json:"item_norm"`
 	// Seed makes fits deterministic.
 	Seed uint64 `json:"seed"`
 	// Workers bounds parallelism; 0 means GOMAXPROCS.
@@ -47,7 +51,7 @@ func DefaultConfig() Config {
 	return Config{
 		Factors: 20, Oversample: 10, PowerIters: 3,
 		RatingFactors: 64, RatingReg: 0.12, BiasReg: 0.01, Iterations: 10,
-		Alpha: 0.9, Neutral: 3, Seed: 1,
+		Alpha: 0.8, ItemNorm: 0.1, Neutral: 3, Seed: 1,
 	}
 }
 
@@ -197,7 +201,12 @@ func Fit(ts TrainSet, cfg Config) (*Model, error) {
 	}
 	m.mean = sum / float64(m.seen.nnz())
 
-	sigma, v := truncatedSVD(m.seen, seenT, cfg.Factors, cfg.Oversample, cfg.PowerIters, cfg.Seed, cfg.Workers)
+	rankIn, rankInT := m.seen, seenT
+	if cfg.ItemNorm > 0 {
+		rankIn = m.seen.scaleCols(seenT, cfg.ItemNorm)
+		rankInT = rankIn.transpose()
+	}
+	sigma, v := truncatedSVD(rankIn, rankInT, cfg.Factors, cfg.Oversample, cfg.PowerIters, cfg.Seed, cfg.Workers)
 	m.k, m.sigma = len(sigma), sigma
 	raw := v.RawMatrix()
 	m.v = make([]float32, ni*m.k)

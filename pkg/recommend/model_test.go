@@ -207,3 +207,29 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// The conjugate-gradient fold-in must reach the exact least-squares
+// solution that a Cholesky solve of the normal equations gives.
+func TestFoldUserSolvesExactly(t *testing.T) {
+	m := fitWorld(t)
+	rated := []Rated{{"A1", 5}, {"A2", 4.5}, {"R3", 1}, {"A7", 4}}
+	d := m.FoldUser("fresh", rated)
+	var idx []int32
+	var val []float32
+	for _, r := range rated {
+		i, _ := m.items.Lookup(r.Movie)
+		idx = append(idx, i)
+		val = append(val, r.Value)
+	}
+	rm := m.rating
+	x := newSolver(rm.k+1).solveRow(idx, val, rm.q, rm.bi, rm.mu,
+		alsParams{factors: rm.k, reg: m.cfg.RatingReg, biasReg: m.cfg.BiasReg})
+	for f := 0; f < rm.k; f++ {
+		if diff := float64(d.RatingFactors[f]) - x[f]; diff > 1e-5 || diff < -1e-5 {
+			t.Errorf("factor %d: fold-in %v, exact %v", f, d.RatingFactors[f], x[f])
+		}
+	}
+	if diff := float64(d.RatingBias) - x[rm.k]; diff > 1e-5 || diff < -1e-5 {
+		t.Errorf("bias: fold-in %v, exact %v", d.RatingBias, x[rm.k])
+	}
+}

@@ -15,6 +15,9 @@ type Query struct {
 	Exclude []string
 	// Genres, when set, keeps only movies with at least one of these genres.
 	Genres []string
+	// ByRating ranks by the rating estimate alone instead of the hybrid
+	// score (a baseline: it ranks worse, see the README).
+	ByRating bool
 }
 
 // Limits on a query.
@@ -111,6 +114,13 @@ func (m *Model) Recommend(q Query) (Result, error) {
 	if cold {
 		copy(s.score, m.popularity)
 		standardize(s.score, s.excluded)
+	} else if q.ByRating {
+		for _, i := range st.items {
+			s.excluded[i] = true
+		}
+		for i := range s.score {
+			s.score[i] = float32(m.predict(st, int32(i)))
+		}
 	} else {
 		for _, i := range st.items {
 			s.excluded[i] = true

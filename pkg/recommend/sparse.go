@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"math"
 	"runtime"
 	"sort"
 	"sync"
@@ -129,4 +130,20 @@ func parallelRows(n, workers int, fn func(lo, hi int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// scaleCols returns a copy of m with column c multiplied by
+// (number of entries in c)^-beta; mt is m transposed.
+func (m *csr) scaleCols(mt *csr, beta float64) *csr {
+	scale := make([]float32, m.cols)
+	for c := 0; c < m.cols; c++ {
+		if n := mt.ptr[c+1] - mt.ptr[c]; n > 0 {
+			scale[c] = float32(math.Pow(float64(n), -beta))
+		}
+	}
+	out := &csr{rows: m.rows, cols: m.cols, ptr: m.ptr, idx: m.idx, val: make([]float32, len(m.val))}
+	for p, c := range m.idx {
+		out.val[p] = m.val[p] * scale[c]
+	}
+	return out
 }
