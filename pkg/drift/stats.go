@@ -190,35 +190,57 @@ func KS(ref, cur Numeric) (KSResult, error) {
 // (0,0) to (n,m) on which every point (i,j) has |i*m - j*n| < dnm). The
 // share of paths reaching (i,j) inside the band obeys
 // s(i,j) = s(i-1,j)*i/(i+j) + s(i,j-1)*j/(i+j), which stays in [0,1] and so
-// never overflows, unlike the raw path count.
+// never overflows, unlike the raw path count. Only the cells inside the band
+// are visited: row i spans (i*m - dnm)/n < j < (i*m + dnm)/n, so the work is
+// about n * 2*D*m cells instead of n*m.
 func ksExactPValue(n, m, dnm int64) float64 {
 	if dnm == 0 {
 		return 1
 	}
 	row := make([]float64, m+1)
-	inside := func(i, j int64) bool { return abs64(i*m-j*n) < dnm }
+	// band returns the columns of row i inside the band, clipped to 0..m.
+	band := func(i int64) (lo, hi int64) {
+		// smallest j with i*m - j*n < dnm, largest j with j*n - i*m < dnm
+		lo = floorDiv(i*m-dnm, n) + 1
+		hi = ceilDiv(i*m+dnm, n) - 1
+		return max(lo, 0), min(hi, m)
+	}
+	lo, hi := band(0)
 	row[0] = 1
-	for j := int64(1); j <= m; j++ {
-		row[j] = row[j-1]
-		if !inside(0, j) {
-			row[j] = 0
-		}
+	for j := int64(1); j <= hi; j++ {
+		row[j] = 1
 	}
 	for i := int64(1); i <= n; i++ {
-		if !inside(i, 0) { // s(i,0) = s(i-1,0) inside the band
-			row[0] = 0
+		nlo, nhi := band(i)
+		// Cells that left the band on the low side hold row i-1 values;
+		// they are zero in row i. The high side only grows.
+		for j := lo; j < nlo && j <= m; j++ {
+			row[j] = 0
 		}
-		for j := int64(1); j <= m; j++ {
-			if !inside(i, j) {
-				row[j] = 0
-				continue
+		lo, hi = nlo, nhi
+		fi := float64(i)
+		for j := lo; j <= hi; j++ {
+			if j == 0 {
+				continue // s(i,0) = s(i-1,0): only the up move reaches it
 			}
-			t := float64(i + j)
-			row[j] = row[j]*float64(i)/t + row[j-1]*float64(j)/t
+			row[j] = (row[j]*fi + row[j-1]*float64(j)) / float64(i+j)
 		}
+	}
+	if hi < m {
+		return 1
 	}
 	return clamp01(1 - row[m])
 }
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
 
 // KolmogorovQ is the survival function of the Kolmogorov distribution,
 // Q(x) = 2 * sum_{k>=1} (-1)^(k-1) exp(-2 k^2 x^2), the limit of

@@ -17,12 +17,14 @@ func near(t testing.TB, name string, got, want, tol float64) {
 // computation (shown in the comment), the examples printed in scipy's own
 // documentation, and scipy 1.10.1 run on the same input (Debian's
 // python3-scipy on the build machine).
+type ksCase struct {
+	name     string
+	ref, cur []float64
+	d, p     float64
+}
+
 func TestKSKnownValues(t *testing.T) {
-	tests := []struct {
-		name     string
-		ref, cur []float64
-		d, p     float64
-	}{
+	tests := []ksCase{
 		// Hand: the samples do not overlap, so D = 1, and only the 2 of the
 		// C(6,3) = 20 orderings that separate the samples reach D = 1:
 		// p = 2/20 = 0.1 (scipy: 0.09999999999999999).
@@ -36,6 +38,24 @@ func TestKSKnownValues(t *testing.T) {
 			[]float64{3, 3.5, 2, 4, 3, 2.5, 3, 1, 3, 4, 2, 3.5, 2.5, 3, 3, 2},
 			5.0 / 12, 0.10412735640901542},
 	}
+	// scipy 1.10.1 ks_2samp(method="exact") on larger generated samples,
+	// where the banded path count skips most of the lattice.
+	var r1, c1, r2, c2 []float64
+	for i := range 200 {
+		r1 = append(r1, float64(i))
+	}
+	for i := range 150 {
+		c1 = append(c1, float64(i)*1.1+15.5)
+	}
+	for i := range 700 {
+		r2 = append(r2, float64(i%37))
+	}
+	for i := range 900 {
+		c2 = append(c2, float64((i*7)%41))
+	}
+	tests = append(tests,
+		ksCase{"200 x 150", r1, c1, 0.1, 0.33868681219914437},
+		ksCase{"700 x 900 tied", r2, c2, 0.09777777777777778, 0.0009917717903512703})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := KS(NumericOf(tt.ref), NumericOf(tt.cur))

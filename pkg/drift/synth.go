@@ -1,10 +1,11 @@
 package drift
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/events"
@@ -94,11 +95,12 @@ func (s *Synth) GenreShare(g string) float64 { return s.genreShare[g] }
 
 // Genres implements GenreLookup for the synthetic catalog.
 func (s *Synth) Genres(movieID string) []string {
-	var i int
-	if _, err := fmt.Sscanf(movieID, "m%d", &i); err != nil || i < 0 || i >= len(s.genreOf) {
+	id, ok := strings.CutPrefix(movieID, "m")
+	i, err := strconv.Atoi(id)
+	if !ok || err != nil || i < 0 || i >= len(s.genreOf) {
 		return nil
 	}
-	return []string{s.genreOf[i]}
+	return s.genreOf[i : i+1 : i+1]
 }
 
 // Events draws n events, one second apart in event time, under shift.
@@ -121,11 +123,11 @@ func (s *Synth) Events(n int, shift Shift) []events.Event {
 			// A new user makes 1..5 events (3 on average), so starting one
 			// with probability share/3 per event gives the wanted share.
 			s.newUsers++
-			newID = fmt.Sprintf("new%d", s.newUsers)
+			newID = "new" + strconv.Itoa(s.newUsers)
 			user = newID
 			pendingNew = s.rng.IntN(5)
 		default:
-			user = fmt.Sprintf("u%d", pick(s.userCum, s.rng.Float64()))
+			user = "u" + strconv.Itoa(pick(s.userCum, s.rng.Float64()))
 		}
 		var movie int
 		if boostP > 0 && s.rng.Float64() < boostP {
@@ -135,9 +137,9 @@ func (s *Synth) Events(n int, shift Shift) []events.Event {
 			movie = pick(s.movieCum, s.rng.Float64())
 		}
 		e := events.Event{
-			EventID: fmt.Sprintf("e%d", s.next),
+			EventID: "e" + strconv.Itoa(s.next),
 			UserID:  user,
-			MovieID: fmt.Sprintf("m%d", movie),
+			MovieID: "m" + strconv.Itoa(movie),
 			TS:      s.start.Add(time.Duration(s.next) * time.Second),
 			Source:  "synth",
 		}
