@@ -237,17 +237,27 @@ func (s *Service) register(ctx context.Context, m modelbus.Manifest, published b
 	}
 }
 
-// catalog returns the movie catalog for a fit; without one, movies get
-// placeholder titles and no content.
+// catalog returns the movie catalog for a fit and remembers it for
+// catalogMovie. When the store cannot be read it falls back to the last
+// catalog read; without one, movies get placeholder titles and no content.
 func (s *Service) catalog(ctx context.Context) []recommend.MovieInfo {
 	var out []recommend.MovieInfo
 	for m, err := range s.st.AllMovies(ctx) {
 		if err != nil {
-			s.log.Warn("read catalog for refit, fitting without it", "err", err)
-			return nil
+			s.catMu.Lock()
+			defer s.catMu.Unlock()
+			s.log.Warn("read catalog for refit, using the last one read", "movies", len(s.catList), "err", err)
+			return s.catList
 		}
 		out = append(out, movieInfo(m))
 	}
+	byID := make(map[string]recommend.MovieInfo, len(out))
+	for _, m := range out {
+		byID[m.ID] = m
+	}
+	s.catMu.Lock()
+	s.catList, s.catByID = out, byID
+	s.catMu.Unlock()
 	return out
 }
 

@@ -96,6 +96,11 @@ type Service struct {
 	retrain   chan string
 	wg        sync.WaitGroup // refit goroutines
 
+	// The catalog as last read for a refit, for new movies' titles.
+	catMu   sync.Mutex
+	catList []recommend.MovieInfo
+	catByID map[string]recommend.MovieInfo
+
 	// Read by HTTP handlers.
 	ready   atomic.Bool
 	version atomic.Int64
@@ -579,16 +584,22 @@ func (s *Service) install(in install) {
 
 // catalogMovie returns what the catalog knows of a movie, or a placeholder.
 func (s *Service) catalogMovie(ctx context.Context, id string) recommend.MovieInfo {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	s.catMu.Lock()
+	m, ok := s.catByID[id]
+	s.catMu.Unlock()
+	if ok {
+		return m
+	}
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	m, err := s.st.Movie(ctx, id)
+	mv, err := s.st.Movie(ctx, id)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.Debug("catalog lookup", "movie", id, "err", err)
 		}
 		return recommend.MovieInfo{ID: id}
 	}
-	return movieInfo(m)
+	return movieInfo(mv)
 }
 
 func movieInfo(m dataset.Movie) recommend.MovieInfo {

@@ -235,22 +235,25 @@ func (l *deltaLog) user(id string) (recommend.UserDelta, int64, bool) {
 	return recommend.UserDelta{}, 0, false
 }
 
-func (l *deltaLog) movie(id string) bool {
+func (l *deltaLog) movie(id string) (recommend.MovieDelta, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, d := range l.deltas {
 		for _, m := range d.Movies {
 			if m.Info.ID == id {
-				return true
+				return m, true
 			}
 		}
 	}
-	return false
+	return recommend.MovieDelta{}, false
 }
 
 func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	e := newEnv(t)
-	evs, _ := synthEvents(40, 60, 900)
+	evs, syn := synthEvents(40, 60, 900)
+	if err := e.store.UpsertMovies(context.Background(), syn.Catalog); err != nil {
+		t.Fatal(err)
+	}
 	e.publish(t, evs)
 	deltas := e.watchDeltas(t)
 	r := e.start(t, e.config(), nil)
@@ -273,8 +276,12 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := recommend.Decode(snap); err != nil {
+	v1, err := recommend.Decode(snap)
+	if err != nil {
 		t.Fatalf("published snapshot does not decode: %v", err)
+	}
+	if info, ok := v1.Movie(syn.Catalog[0].ID); !ok || info.Title != syn.Catalog[0].Title {
+		t.Errorf("catalog title missing from the snapshot: %+v", info)
 	}
 	waitFor(t, "v1 in the registry as production", func() bool {
 		rec, err := e.store.Current(context.Background())
@@ -285,6 +292,10 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	// come out as deltas for v1.
 	waitFor(t, "caught up", func() bool { return r.svc.pairs.Load() == int64(len(evs)) })
 	now := time.Now().UTC()
+	newMovie := dataset.Movie{ID: "brand-new-movie", Title: "Brand New (2026)", Year: 2026, Genres: []string{"Drama"}}
+	if err := e.store.UpsertMovies(context.Background(), []dataset.Movie{newMovie}); err != nil {
+		t.Fatal(err)
+	}
 	e.publish(t, []events.Event{
 		events.NewSwipe("new-1", "newcomer", "1", events.Superlike, now, "test"),
 		events.NewSwipe("new-2", "newcomer", "brand-new-movie", events.Like, now, "test"),
@@ -298,8 +309,8 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	if v != 1 || u.Rated[0].Movie != "1" || u.Rated[0].Value != 5 || u.Rated[1].Movie != "brand-new-movie" || u.Rated[1].Value != 4 {
 		t.Errorf("newcomer delta for version %d: %+v (skip must be ignored, superlike 5, like 4)", v, u.Rated)
 	}
-	if !deltas.movie("brand-new-movie") {
-		t.Error("the brand-new movie was not folded in")
+	if md, ok := deltas.movie("brand-new-movie"); !ok || md.Info.Title != newMovie.Title || len(md.ContentTerms) == 0 {
+		t.Errorf("the brand-new movie was not folded in with its catalog entry: %v %+v", ok, md.Info)
 	}
 
 	// Garbage goes to the DLQ with its reason; the consumer carries on.
