@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -473,7 +474,7 @@ func testMoviesPaging(t *testing.T, s *store.Store) {
 		}
 		all = append(all, m.ID)
 	}
-	sortStrings(want)
+	slices.Sort(want) // byte order, the order Movies promises
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("paged ids: %d ids, first %v; want %d, first %v", len(got), head(got), len(want), head(want))
 	}
@@ -486,15 +487,6 @@ func testMoviesPaging(t *testing.T, s *store.Store) {
 }
 
 func head(xs []string) []string { return xs[:min(5, len(xs))] }
-
-// sortStrings sorts by bytes, the order Movies promises.
-func sortStrings(xs []string) {
-	for i := 1; i < len(xs); i++ {
-		for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
-			xs[j], xs[j-1] = xs[j-1], xs[j]
-		}
-	}
-}
 
 func testMoviesInvalid(t *testing.T, s *store.Store) {
 	long := strings.Repeat("x", 200)
