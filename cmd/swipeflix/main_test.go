@@ -240,7 +240,8 @@ func TestWatchPrintsModelsAndDriftReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bus.Close()
-	if _, err := bus.Publish(ctx, modelbus.Manifest{Version: 1, Metrics: map[string]float64{"rmse": 0.91}}, []byte("snap1")); err != nil {
+	v1, err := bus.Publish(ctx, modelbus.Manifest{Version: 1, Metrics: map[string]float64{"rmse": 0.91}}, []byte("snap1"))
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -257,6 +258,10 @@ func TestWatchPrintsModelsAndDriftReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(ctx, t, "model v2", func() bool { return strings.Contains(out.String(), "model v2 ") })
+	if err := bus.SetCurrent(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "the rollback to v1", func() bool { return strings.Contains(out.String(), "(rollback)") })
 	waitFor(ctx, t, "a drift report", func() bool {
 		if err := bus.PublishDriftReport(ctx, []byte(`{"share":0.25,"dataset_drift":false}`)); err != nil {
 			t.Fatal(err)

@@ -35,7 +35,10 @@ func runWatch(ctx context.Context, args []string, stdout io.Writer) error {
 	out := &lockedWriter{w: stdout}
 	errc := make(chan error, 2)
 	go func() {
+		var last int64 // Watch calls back on one goroutine
 		errc <- bus.Watch(ctx, func(m modelbus.Manifest) {
+			rollback := m.Version < last
+			last = m.Version
 			if *asJSON {
 				b, _ := json.Marshal(struct {
 					Kind string `json:"kind"`
@@ -44,7 +47,11 @@ func runWatch(ctx context.Context, args []string, stdout io.Writer) error {
 				out.println(string(b))
 				return
 			}
-			out.println(formatManifest(m))
+			line := formatManifest(m)
+			if rollback {
+				line += "  (rollback)"
+			}
+			out.println(line)
 		})
 	}()
 	go func() {
