@@ -1,6 +1,7 @@
 package driftsvc
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -64,13 +65,42 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"service", "method", "endpoint"}),
 	}
-	for _, c := range []prometheus.Collector{m.score, m.featureScore, m.featureDrifted, m.datasetDrift,
-		m.reports, m.lag, m.dlq, m.httpRequests, m.httpDuration} {
+	for _, c := range []prometheus.Collector{m.score, m.featureScore, m.featureDrifted, m.datasetDrift, m.reports} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register drift metrics: %w", err)
 		}
 	}
+	// The HTTP, lag and DLQ series are shared with the other services of
+	// the process (one registry, told apart by the service label): reuse
+	// the collector another service registered first.
+	var err error
+	if m.lag, err = shared(reg, m.lag); err != nil {
+		return nil, err
+	}
+	if m.dlq, err = shared(reg, m.dlq); err != nil {
+		return nil, err
+	}
+	if m.httpRequests, err = shared(reg, m.httpRequests); err != nil {
+		return nil, err
+	}
+	if m.httpDuration, err = shared(reg, m.httpDuration); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+func shared[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("register drift metrics: %w", err)
 }
 
 func (m *metrics) observe(r drift.Report) {

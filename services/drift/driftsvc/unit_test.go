@@ -105,6 +105,26 @@ func TestMetricsAreInContract(t *testing.T) {
 	}
 }
 
+// TestMetricsShareARegistry: the one binary runs every service on one
+// registry; series another service registered first are reused, drift's
+// own are not duplicated.
+func TestMetricsShareARegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	other := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "swipeflix_http_requests_total", Help: "HTTP requests served."},
+		[]string{"service", "method", "endpoint", "status"})
+	reg.MustRegister(other)
+	m, err := newMetrics(reg)
+	if err != nil {
+		t.Fatalf("drift metrics next to another service's: %v", err)
+	}
+	if m.httpRequests != other {
+		t.Error("drift did not reuse the registered HTTP counter")
+	}
+	if _, err := newMetrics(reg); err == nil {
+		t.Error("registering drift's own gauges twice: no error")
+	}
+}
+
 // newOffline builds a service whose windows are fed directly (no Kafka),
 // publishing to a real NATS server.
 func newOffline(t *testing.T, cfg Config, store ReportStore) (*Service, *nats.Conn) {
