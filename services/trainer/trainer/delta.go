@@ -25,14 +25,32 @@ func (s *Service) flush(ctx context.Context) {
 	if len(s.unsent) > 0 && s.unsentVersion == v {
 		s.unsent = s.publishDeltas(ctx, v, s.unsent)
 	}
-	if len(s.dirty) == 0 {
+	payloads, err := s.foldDirty(ctx)
+	if err != nil {
+		s.log.Error("fold in", "version", v, "err", err)
 		return
 	}
+	switch {
+	case len(payloads) == 0:
+	case len(s.unsent) > 0:
+		// Keep the order: these go out after the ones still waiting.
+		s.unsent = append(s.unsent, payloads...)
+	default:
+		s.unsentVersion = v
+		s.unsent = s.publishDeltas(ctx, v, payloads)
+	}
+}
+
+// foldDirty folds every user changed since the last call into the working
+// model, new movies first so the users' fold-ins weigh them, and returns
+// the encoded deltas.
+func (s *Service) foldDirty(ctx context.Context) ([][]byte, error) {
+	if len(s.dirty) == 0 {
+		return nil, nil
+	}
+	v := s.working.Version
 	users := slices.Sorted(maps.Keys(s.dirty))
 	clear(s.dirty)
-
-	// Movies the model does not know yet are folded in first, so the users'
-	// fold-ins weigh them.
 	var movies []recommend.MovieDelta
 	newMovie := map[string]bool{}
 	for _, u := range users {
@@ -48,8 +66,7 @@ func (s *Service) flush(ctx context.Context) {
 	}
 	if len(movies) > 0 {
 		if err := s.working.Apply(recommend.Delta{BaseVersion: v, Movies: movies}); err != nil {
-			s.log.Error("apply movie fold-ins", "version", v, "err", err)
-			return
+			return nil, fmt.Errorf("apply movie fold-ins to %d: %w", v, err)
 		}
 	}
 	deltaUsers := make([]recommend.UserDelta, 0, len(users))
@@ -57,17 +74,11 @@ func (s *Service) flush(ctx context.Context) {
 		deltaUsers = append(deltaUsers, s.working.FoldUser(u, s.state.Rated(u)))
 	}
 	if err := s.working.Apply(recommend.Delta{BaseVersion: v, Users: deltaUsers}); err != nil {
-		s.log.Error("apply user fold-ins", "version", v, "err", err)
-		return
+		return nil, fmt.Errorf("apply user fold-ins to %d: %w", v, err)
 	}
 	payloads, err := s.encodeDeltas(v, movies, deltaUsers)
-	if err != nil {
-		s.log.Error("encode delta", "err", err)
-		return
-	}
 	s.newestMillis = 0
-	s.unsentVersion = v
-	s.unsent = append(s.unsent, s.publishDeltas(ctx, v, payloads)...)
+	return payloads, err
 }
 
 // encodeDeltas splits the fold-ins into deltas that each fit a NATS message.

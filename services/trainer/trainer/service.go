@@ -565,7 +565,9 @@ func (s *Service) install(in install) {
 		return
 	}
 	s.working, s.base = in.work, in.base
-	s.seq, s.unsent = 0, nil
+	// Delta sequence numbers start from the install time in microseconds,
+	// so they keep increasing for a version across trainer restarts.
+	s.seq, s.unsent = s.now().UnixMicro(), nil
 	s.lastVersion = max(s.lastVersion, v)
 	s.version.Store(v)
 	s.metrics.setVersion(v)

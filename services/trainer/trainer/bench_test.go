@@ -1,0 +1,96 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/recommend"
+)
+
+// benchService is a trainer with a state and a fitted working model but no
+// brokers: enough for the loop's hot paths.
+func benchService(b *testing.B, ratings int) (*Service, []dataset.Rating) {
+	b.Helper()
+	syn := dataset.Generate(dataset.SizedConfig(ratings, 1))
+	rs := syn.Ratings()
+	s, err := New(DefaultConfig(), Deps{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, r := range rs {
+		s.state.Update(Entry{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time, EventID: fmt.Sprint(i)})
+	}
+	train, _ := Split(s.state.Entries(), 10)
+	cfg := recommend.DefaultConfig()
+	cfg.Workers = 1
+	m, err := recommend.Fit(recommend.TrainSet{Interactions: train}, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.Version = 1
+	s.working = m
+	return s, rs
+}
+
+// BenchmarkHandle is one valid message through decode, weights and the
+// rating state.
+func BenchmarkHandle(b *testing.B) {
+	s, err := New(DefaultConfig(), Deps{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msgs := make([]kafkabus.Message, 4096)
+	for i := range msgs {
+		ev := events.NewSwipe(fmt.Sprint("e", i), fmt.Sprint("u", i%500), fmt.Sprint(i%1700), events.Like,
+			time.Unix(int64(1e9+i), 0).UTC(), "bench")
+		v, _ := events.Encode(ev)
+		msgs[i] = kafkabus.Message{Partition: 0, Value: v}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := msgs[i%len(msgs)]
+		m.Offset = int64(i)
+		s.handle(ctx, m)
+	}
+}
+
+// BenchmarkFoldOneUser is one flush after a swipe: the user's exact
+// fold-in from all their ratings, applied and encoded as a delta (100k
+// synthetic ratings, default model).
+func BenchmarkFoldOneUser(b *testing.B) {
+	s, rs := benchService(b, 100_000)
+	user := rs[len(rs)/2].User
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.dirty[user] = struct{}{}
+		if _, err := s.foldDirty(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckpoint writes the checkpoint of a 100k-pair state.
+func BenchmarkCheckpoint(b *testing.B) {
+	st := NewState()
+	for _, r := range dataset.Generate(dataset.SizedConfig(100_000, 2)).Ratings() {
+		st.Update(Entry{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time, EventID: r.User + "/" + r.Movie})
+	}
+	path := filepath.Join(b.TempDir(), "cp.json")
+	entries := st.Entries()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := SaveCheckpoint(path, Checkpoint{Offsets: map[int32]int64{0: int64(len(entries))}, Entries: entries}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
