@@ -341,10 +341,10 @@ func (s *Service) Report(ctx context.Context) (drift.Report, error) {
 	}
 	s.mu.Lock()
 	if s.ref == nil || s.cur.Len() < s.cfg.MinCurrent {
-		have := s.cur.Len()
+		refReady, have := s.ref != nil, s.cur.Len()
 		s.mu.Unlock()
 		return drift.Report{}, fmt.Errorf("%w: reference ready %v, current %d of %d",
-			ErrNotEnoughData, s.ref != nil, have, s.cfg.MinCurrent)
+			ErrNotEnoughData, refReady, have, s.cfg.MinCurrent)
 	}
 	rep, err := drift.Compare(s.cfg.Drift, s.ref, s.cur.Events(), s.genres, s.now().UTC())
 	s.mu.Unlock()
