@@ -23,6 +23,9 @@ type Config struct {
 	NATSURL string
 	// BodyLimit caps a request body in bytes; larger requests get 413.
 	BodyLimit int
+	// CacheEntries bounds the answers cached per serving model (about 1 KB
+	// each for top_k 10); 0 turns the cache off.
+	CacheEntries int
 	// DefaultTopK is the number of recommendations when top_k is absent.
 	DefaultTopK int
 	// ShutdownTimeout bounds how long in-flight requests may take to
@@ -41,6 +44,7 @@ func DefaultConfig() Config {
 		NATSURL:         "nats://127.0.0.1:4222",
 		BodyLimit:       64 << 10,
 		DefaultTopK:     10,
+		CacheEntries:    50000,
 		ShutdownTimeout: 10 * time.Second,
 		RetryBackoff:    2 * time.Second,
 	}
@@ -61,6 +65,9 @@ func (c Config) Validate() error {
 	if c.DefaultTopK < 1 || c.DefaultTopK > 1000 {
 		add("default top_k", "must be 1..1000, got %d", c.DefaultTopK)
 	}
+	if c.CacheEntries < 0 {
+		add("cache entries", "must be >= 0, got %d", c.CacheEntries)
+	}
 	if c.ShutdownTimeout <= 0 {
 		add("shutdown timeout", "must be > 0, got %s", c.ShutdownTimeout)
 	}
@@ -77,12 +84,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATSURL, "api.nats-url", c.NATSURL, "NATS server URL (model bus)")
 	fs.IntVar(&c.BodyLimit, "api.body-limit", c.BodyLimit, "largest request body in bytes")
 	fs.IntVar(&c.DefaultTopK, "api.default-top-k", c.DefaultTopK, "recommendations returned when top_k is absent")
+	fs.IntVar(&c.CacheEntries, "api.cache-entries", c.CacheEntries, "answers cached per serving model (0 turns the cache off)")
 	fs.DurationVar(&c.ShutdownTimeout, "api.shutdown-timeout", c.ShutdownTimeout, "time in-flight requests get to finish at shutdown")
 	fs.DurationVar(&c.RetryBackoff, "api.retry-backoff", c.RetryBackoff, "wait before retrying a failed download or a lost subscription")
 }
 
 // FromEnv overrides c from the environment: API_ADDR, NATS_URL,
-// API_BODY_LIMIT, API_DEFAULT_TOP_K. A malformed value is an error naming
+// API_BODY_LIMIT, API_DEFAULT_TOP_K, API_CACHE_ENTRIES. A malformed value is an error naming
 // the variable.
 func (c *Config) FromEnv() error {
 	if v := os.Getenv("API_ADDR"); v != "" {
@@ -92,7 +100,8 @@ func (c *Config) FromEnv() error {
 		c.NATSURL = v
 	}
 	var errs []error
-	for name, dst := range map[string]*int{"API_BODY_LIMIT": &c.BodyLimit, "API_DEFAULT_TOP_K": &c.DefaultTopK} {
+	for name, dst := range map[string]*int{"API_BODY_LIMIT": &c.BodyLimit, "API_DEFAULT_TOP_K": &c.DefaultTopK,
+		"API_CACHE_ENTRIES": &c.CacheEntries} {
 		v := os.Getenv(name)
 		if v == "" {
 			continue

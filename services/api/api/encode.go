@@ -15,14 +15,20 @@ import (
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-// appendPredictResponse writes
-// {"user_id","recommendations":[{"movie_id","title","score","predicted_rating"}],
-// "model_version","inference_time_ms","cold_start"}.
-func appendPredictResponse(b []byte, user, version string, took time.Duration, res recommend.Result) []byte {
+// The answer is {"user_id","recommendations":[{"movie_id","title","score",
+// "predicted_rating"}],"model_version","inference_time_ms","cold_start",
+// "cached"}, written in three parts so a cached recommendations array can
+// be reused as is.
+
+func appendPredictHead(b []byte, user string) []byte {
 	b = append(b, `{"user_id":`...)
 	b = appendString(b, user)
-	b = append(b, `,"recommendations":[`...)
-	for i, it := range res.Items {
+	return append(b, `,"recommendations":`...)
+}
+
+func appendItems(b []byte, items []recommend.Scored) []byte {
+	b = append(b, '[')
+	for i, it := range items {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -36,12 +42,18 @@ func appendPredictResponse(b []byte, user, version string, took time.Duration, r
 		b = appendFloat(b, it.Rating, 2)
 		b = append(b, '}')
 	}
-	b = append(b, `],"model_version":`...)
+	return append(b, ']')
+}
+
+func appendPredictTail(b []byte, version string, took time.Duration, cold, cached bool) []byte {
+	b = append(b, `,"model_version":`...)
 	b = appendString(b, version)
 	b = append(b, `,"inference_time_ms":`...)
 	b = appendFloat(b, float64(took)/float64(time.Millisecond), 3)
 	b = append(b, `,"cold_start":`...)
-	b = strconv.AppendBool(b, res.ColdStart)
+	b = strconv.AppendBool(b, cold)
+	b = append(b, `,"cached":`...)
+	b = strconv.AppendBool(b, cached)
 	return append(b, '}')
 }
 

@@ -154,6 +154,7 @@ type predictAnswer struct {
 	ModelVersion    string   `json:"model_version"`
 	InferenceTimeMS *float64 `json:"inference_time_ms"`
 	ColdStart       bool     `json:"cold_start"`
+	Cached          bool     `json:"cached"`
 }
 
 // waitFor polls cond until it holds, failing the test after a generous

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -227,8 +228,29 @@ func (s *Service) predict(c *fiber.Ctx) error {
 	if req.TopK != nil {
 		k = *req.TopK
 	}
+	user := string(req.UserID)
 	start := s.now()
-	res, err := sv.model.Recommend(recommend.Query{User: string(req.UserID), K: k, Offset: req.Offset,
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	b := appendPredictHead((*buf)[:0], user)
+
+	cache := sv.cache
+	if len(req.Exclude) > 0 || len(req.Genres) > 0 {
+		cache = nil // filtered answers are not cached
+	}
+	if cache != nil {
+		if a, ok := cache.get(user, k, req.Offset); ok {
+			s.countPrediction(a.cold)
+			b = append(b, a.items...)
+			*buf = appendPredictTail(b, sv.version, s.now().Sub(start), a.cold, true)
+			return sendJSON(c, *buf)
+		}
+	}
+	var gen uint64
+	if cache != nil {
+		gen = cache.generation()
+	}
+	res, err := sv.model.Recommend(recommend.Query{User: user, K: k, Offset: req.Offset,
 		Exclude: req.Exclude, Genres: req.Genres})
 	took := s.now().Sub(start)
 	if err != nil {
@@ -236,21 +258,33 @@ func (s *Service) predict(c *fiber.Ctx) error {
 		if errors.As(err, &qe) {
 			return badRequest(c, fiber.StatusUnprocessableEntity, qe.Field, qe.Error())
 		}
-		return fmt.Errorf("predict for %q on model %s: %w", req.UserID, sv.version, err)
+		return fmt.Errorf("predict for %q on model %s: %w", user, sv.version, err)
 	}
 	s.metrics.inference.Observe(took.Seconds())
-	if res.ColdStart {
+	s.countPrediction(res.ColdStart)
+	itemsAt := len(b)
+	b = appendItems(b, res.Items)
+	if cache != nil {
+		cache.put(gen, user, cachedAnswer{k: k, offset: req.Offset, cold: res.ColdStart, items: bytes.Clone(b[itemsAt:])})
+	}
+	*buf = appendPredictTail(b, sv.version, took, res.ColdStart, false)
+	return sendJSON(c, *buf)
+}
+
+func (s *Service) countPrediction(cold bool) {
+	if cold {
 		s.metrics.coldStart.Inc()
 	} else {
 		s.metrics.personal.Inc()
 	}
-	buf := bufPool.Get().(*[]byte)
-	*buf = appendPredictResponse((*buf)[:0], string(req.UserID), sv.version, took, res)
+}
+
+// sendJSON answers 200 with body. SetBody copies into fasthttp's own
+// pooled buffer; c.Send would keep a reference to ours past its return to
+// the pool.
+func sendJSON(c *fiber.Ctx, body []byte) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	// SetBody copies into fasthttp's own pooled buffer (c.Send would keep
-	// a reference to ours past the pool return).
-	c.Response().SetBody(*buf)
-	bufPool.Put(buf)
+	c.Response().SetBody(body)
 	return nil
 }
 

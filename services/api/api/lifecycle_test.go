@@ -200,8 +200,12 @@ func TestDeltas(t *testing.T) {
 	h.start(t)
 	h.waitServing(t, 1)
 
-	if _, a := h.predict(t, `{"user_id": "newbie"}`); !a.ColdStart {
-		t.Fatal("newbie is not a cold start before any delta")
+	// Asked twice, so the cold-start answer is cached: the delta must
+	// invalidate it.
+	for range 2 {
+		if _, a := h.predict(t, `{"user_id": "newbie", "top_k": 5}`); !a.ColdStart {
+			t.Fatal("newbie is not a cold start before any delta")
+		}
 	}
 	fold := testModel(t, 1)
 	delta := func(base, seq int64, user string) []byte {

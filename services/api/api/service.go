@@ -55,8 +55,10 @@ type serving struct {
 	// version is the manifest version as the api shows it ("v3").
 	version  string
 	loadedAt time.Time
-	deltas   atomic.Int64
-	lastSeq  atomic.Int64
+	// cache holds recent answers of this model; nil when disabled.
+	cache   *answerCache
+	deltas  atomic.Int64
+	lastSeq atomic.Int64
 }
 
 // Service is the api service. Build it with New and start it with Run or
@@ -325,7 +327,8 @@ func (s *Service) prepare(m modelbus.Manifest, data []byte) (*recommend.Model, e
 // swap makes model the serving one. Requests already running keep the
 // model they loaded.
 func (s *Service) swap(model *recommend.Model, m modelbus.Manifest) {
-	sv := &serving{model: model, manifest: m, version: versionName(m.Version), loadedAt: s.now()}
+	sv := &serving{model: model, manifest: m, version: versionName(m.Version), loadedAt: s.now(),
+		cache: newAnswerCache(s.cfg.CacheEntries)}
 	old := s.cur.Swap(sv)
 	s.metrics.swapOK.Inc()
 	s.metrics.setVersion(sv.version)
@@ -364,6 +367,17 @@ func (s *Service) applyDelta(version int64, payload []byte) {
 	if err := sv.model.Apply(d); err != nil {
 		s.log.Warn("drop delta the model refused", "version", version, "seq", d.Seq, "err", err)
 		return
+	}
+	if sv.cache != nil {
+		if len(d.Movies) > 0 {
+			sv.cache.invalidateAll()
+		} else {
+			users := make([]string, len(d.Users))
+			for i, u := range d.Users {
+				users[i] = u.ID
+			}
+			sv.cache.invalidate(users)
+		}
 	}
 	sv.deltas.Add(1)
 	sv.lastSeq.Store(d.Seq)
