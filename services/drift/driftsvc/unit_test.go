@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -268,5 +271,54 @@ func TestHistogramBinsWideNumericFeatures(t *testing.T) {
 	}
 	if cs[0] != 0.75 || cs[maxNumericBins-1] != 0.25 {
 		t.Errorf("current bins %v", cs)
+	}
+}
+
+func TestRegisterFlags(t *testing.T) {
+	c := DefaultConfig()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	err := fs.Parse([]string{"-drift.kafka-brokers=a:1,b:2", "-drift.reference=period",
+		"-drift.reference-from=2026-01-01T00:00:00Z", "-drift.reference-to=2026-01-02T00:00:00Z",
+		"-drift.current-span=2h", "-drift.retrain-on-drift"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Brokers) != 2 || c.Reference != RefPeriod || c.ReferenceTo.Sub(c.ReferenceFrom) != 24*time.Hour ||
+		c.CurrentSpan != 2*time.Hour || !c.RetrainOnDrift {
+		t.Errorf("flags gave %+v", c)
+	}
+	fs = flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.RegisterFlags(fs)
+	if err := fs.Parse([]string{"-drift.reference-from=yesterday"}); err == nil {
+		t.Error("a reference start that is not RFC 3339: no error")
+	}
+}
+
+func TestLoadGenres(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "movies.csv")
+	csv := "movieId,title,genres\n1,Toy Story (1995),Adventure|Animation|Children\n2,Heat (1995),Action|Crime\n"
+	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g, err := LoadGenres(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Genres("2"); strings.Join(got, "|") != "Action|Crime" {
+		t.Errorf("genres of 2 = %v", got)
+	}
+	if got := g.Genres("404"); got != nil {
+		t.Errorf("genres of an unknown movie = %v, want none", got)
+	}
+	if err := os.WriteFile(path, []byte("movieId,title,genres\nx\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadGenres(path); err == nil || !strings.Contains(err.Error(), "load genres") {
+		t.Errorf("broken movies file: err = %v", err)
 	}
 }
