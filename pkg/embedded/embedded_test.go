@@ -1,9 +1,13 @@
 package embedded_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,4 +217,43 @@ func partitionCounts(ctx context.Context, t *testing.T, cl *kgo.Client) map[stri
 		}
 	}
 	return out
+}
+
+// With a logger, both brokers report through it.
+func TestBrokersLogThroughSlog(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	n, err := embedded.StartNATS(embedded.NATSConfig{StoreDir: t.TempDir(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	k, err := embedded.StartKafka(context.Background(), embedded.KafkaConfig{DataDir: t.TempDir(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Close()
+	out := buf.String()
+	for _, want := range []string{"msg=nats", "msg=kfake"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s lines in the log:\n%.2000s", want, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

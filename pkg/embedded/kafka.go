@@ -149,10 +149,10 @@ func (k kfakeLogger) Logf(level kfake.LogLevel, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	switch level {
 	case kfake.LogLevelError:
-		k.l.Error("kfake", "msg", msg)
+		k.l.Error("kfake", "text", msg)
 	case kfake.LogLevelWarn:
-		k.l.Warn("kfake", "msg", msg)
+		k.l.Warn("kfake", "text", msg)
 	default:
-		k.l.Debug("kfake", "msg", msg)
+		k.l.Debug("kfake", "text", msg)
 	}
 }

@@ -101,20 +101,20 @@ func portFree(port int) bool {
 type natsLogger struct{ l *slog.Logger }
 
 func (n natsLogger) Noticef(format string, v ...any) {
-	n.l.Debug("nats", "msg", fmt.Sprintf(format, v...))
+	n.l.Debug("nats", "text", fmt.Sprintf(format, v...))
 }
 func (n natsLogger) Warnf(format string, v ...any) {
-	n.l.Warn("nats", "msg", fmt.Sprintf(format, v...))
+	n.l.Warn("nats", "text", fmt.Sprintf(format, v...))
 }
 func (n natsLogger) Fatalf(format string, v ...any) {
-	n.l.Error("nats", "msg", fmt.Sprintf(format, v...))
+	n.l.Error("nats", "text", fmt.Sprintf(format, v...))
 }
 func (n natsLogger) Errorf(format string, v ...any) {
-	n.l.Error("nats", "msg", fmt.Sprintf(format, v...))
+	n.l.Error("nats", "text", fmt.Sprintf(format, v...))
 }
 func (n natsLogger) Debugf(format string, v ...any) {
-	n.l.Debug("nats", "msg", fmt.Sprintf(format, v...))
+	n.l.Debug("nats", "text", fmt.Sprintf(format, v...))
 }
 func (n natsLogger) Tracef(format string, v ...any) {
-	n.l.Debug("nats", "msg", fmt.Sprintf(format, v...))
+	n.l.Debug("nats", "text", fmt.Sprintf(format, v...))
 }

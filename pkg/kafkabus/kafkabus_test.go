@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/swipeflix/swipeflix/pkg/embedded"
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
@@ -186,5 +189,101 @@ func TestPingStoppedBroker(t *testing.T) {
 	k.Close()
 	if err := kafkabus.Ping(ctx, k.Brokers(), time.Second); !errors.Is(err, kafkabus.ErrUnavailable) {
 		t.Fatalf("ping a stopped broker: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestReportLag(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
+	defer p.Close()
+	if err := p.Publish(ctx, messages(9, 9)); err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	got := make(chan map[int]int64, 1)
+	seen := map[int]int64{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		kafkabus.ReportLag(rctx, time.Millisecond, k.Brokers(), "reporter", kafkabus.Ratings,
+			func(p int, l int64) {
+				seen[p] = l
+				if len(seen) == 3 {
+					select {
+					case got <- maps.Clone(seen):
+					default:
+					}
+				}
+			},
+			func(err error) { t.Errorf("report lag: %v", err) })
+	}()
+	lag := <-got
+	stop()
+	<-done
+	if sum(lag) != 9 {
+		t.Fatalf("reported lag %v, want 9 in total", lag)
+	}
+}
+
+func TestStartAtLastOffset(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafkaPartitions(t, 1)
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
+	defer p.Close()
+	if err := p.Publish(ctx, []kafkabus.Message{{Key: []byte("u"), Value: []byte("old")}}); err != nil {
+		t.Fatal(err)
+	}
+	r := kafkabus.NewGroupReader(k.Brokers(), "tail", kafkabus.Ratings,
+		kafkabus.WithStartOffset(kafka.LastOffset), kafkabus.WithMaxWait(50*time.Millisecond))
+	defer r.Close()
+	got := make(chan string, 1)
+	go func() {
+		m, err := r.Fetch(ctx)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(m.Value)
+	}()
+	// Keep publishing until the reader, which joins at the end of the log,
+	// sees something: it must be a new record, never the old one.
+	for {
+		if err := p.Publish(ctx, []kafkabus.Message{{Key: []byte("u"), Value: []byte("new")}}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case v := <-got:
+			if v != "new" {
+				t.Fatalf("a reader starting at the last offset read %q", v)
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("nothing read")
+		}
+	}
+}
+
+func TestPublishCancelledIsNotUnavailable(t *testing.T) {
+	k := embeddedtest.StartTestKafka(t)
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := p.Publish(ctx, messages(1, 1))
+	if !errors.Is(err, context.Canceled) || errors.Is(err, kafkabus.ErrUnavailable) {
+		t.Fatalf("publish with a cancelled context: %v, want context.Canceled only", err)
+	}
+}
+
+func TestFetchAfterClose(t *testing.T) {
+	k := embeddedtest.StartTestKafka(t)
+	r := kafkabus.NewGroupReader(k.Brokers(), "closed", kafkabus.Ratings)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Fetch(testCtx(t)); !errors.Is(err, kafkabus.ErrClosed) {
+		t.Fatalf("fetch after close: %v, want ErrClosed", err)
 	}
 }

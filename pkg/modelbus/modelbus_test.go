@@ -265,3 +265,41 @@ func TestNoDeadlineContext(t *testing.T) {
 		t.Fatalf("subscribe after cancel: %v", err)
 	}
 }
+
+func TestSubscribeUpdates(t *testing.T) {
+	ctx, b, _ := setup(t)
+	v := int64(0)
+	got := subscribeUntil(ctx, t, func(ctx context.Context, out chan<- int64) error {
+		return b.SubscribeUpdates(ctx, func(m modelbus.Manifest) { out <- m.Version })
+	}, func() error {
+		v++
+		_, err := b.Publish(ctx, manifest(v), []byte("snap"))
+		return err
+	})
+	if got < 1 || got > v {
+		t.Fatalf("SubscribeUpdates saw version %d, published 1..%d", got, v)
+	}
+	if err := b.SetCurrent(ctx, modelbus.Manifest{Version: 1}); !errors.Is(err, modelbus.ErrBadManifest) {
+		t.Fatalf("SetCurrent with an incomplete manifest: %v, want ErrBadManifest", err)
+	}
+}
+
+func TestNewOnCallersConnection(t *testing.T) {
+	ctx, _, url := setup(t)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	b, err := modelbus.New(ctx, nc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Conn() != nc {
+		t.Fatal("Conn is not the caller's connection")
+	}
+	b.Close()
+	if nc.IsClosed() {
+		t.Fatal("Close closed a connection the Bus does not own")
+	}
+}
