@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -159,7 +160,7 @@ func selectorsOf(n parser.Node) []Selector {
 		}
 		s := Selector{Metric: vs.Name}
 		for _, m := range vs.LabelMatchers {
-			if m.Name == labels.MetricName {
+			if m.Name == model.MetricNameLabel {
 				if s.Metric == "" && m.Type == labels.MatchEqual {
 					s.Metric = m.Value
 				}
