@@ -71,9 +71,10 @@ func fitDataset(b *testing.B, name string) (*recommend.Model, []string) {
 	return m, users
 }
 
-// BenchmarkPredict runs POST /predict (top_k 10) through the Fiber handler
-// in-process: routing, metrics middleware, decoding, ranking, encoding.
-// No network; see docs/api.md for figures and the load-generator numbers.
+// BenchmarkPredict runs POST /predict (top_k 10, 256 users in turn) through
+// the Fiber handler in-process: routing, metrics middleware, decoding,
+// ranking (uncached) or the answer cache (cached), encoding. No network;
+// see docs/api.md for figures and the load-generator numbers.
 //
 //	go test -run '^$' -bench Predict -benchmem ./services/api/api/
 func BenchmarkPredict(b *testing.B) {
@@ -94,33 +95,39 @@ func BenchmarkPredict(b *testing.B) {
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			model, users := tc.model(b)
-			s, _ := newTestService(b, nil)
-			s.swap(model, modelbus.Manifest{Version: model.Version, Object: "bench", CreatedAt: time.Now()})
-			h := s.App().Handler()
 			bodies := make([][]byte, min(len(users), 256))
 			for i := range bodies {
 				bodies[i] = fmt.Appendf(nil, `{"user_id": %q, "top_k": 10}`, users[i])
 			}
-			b.Run("serial", func(b *testing.B) {
-				var ctx fasthttp.RequestCtx
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					predictOnce(b, h, &ctx, bodies[i%len(bodies)])
-					i++
+			for _, cached := range []bool{false, true} {
+				s, _ := newTestService(b, nil)
+				if !cached {
+					s.cfg.CacheEntries = 0
 				}
-			})
-			b.Run("parallel", func(b *testing.B) {
-				b.ReportAllocs()
-				b.RunParallel(func(pb *testing.PB) {
+				s.swap(model, modelbus.Manifest{Version: model.Version, Object: "bench", CreatedAt: time.Now()})
+				h := s.App().Handler()
+				name := map[bool]string{false: "uncached", true: "cached"}[cached]
+				b.Run(name, func(b *testing.B) {
 					var ctx fasthttp.RequestCtx
+					b.ReportAllocs()
 					i := 0
-					for pb.Next() {
+					for b.Loop() {
 						predictOnce(b, h, &ctx, bodies[i%len(bodies)])
 						i++
 					}
 				})
-			})
+				b.Run(name+"-parallel", func(b *testing.B) {
+					b.ReportAllocs()
+					b.RunParallel(func(pb *testing.PB) {
+						var ctx fasthttp.RequestCtx
+						i := 0
+						for pb.Next() {
+							predictOnce(b, h, &ctx, bodies[i%len(bodies)])
+							i++
+						}
+					})
+				})
+			}
 		})
 	}
 }
