@@ -17,6 +17,8 @@ type trialStats struct {
 	method       map[string]Method
 	datasetDrift int
 	alert        int
+	// boostShare sums the boosted genre's stationary share over trials.
+	boostShare float64
 }
 
 type scenario struct {
@@ -38,7 +40,9 @@ var regimes = []regime{{"1k", 1000, 1000}, {"5k", 5000, 5000}}
 func scenarios() []scenario {
 	return []scenario{
 		{"iid", Shift{}, ""},
-		{"rating mean -0.5", Shift{RatingDelta: -0.5}, FeatureRating},
+		// A latent shift of -0.53 moves the observed mean by -0.50 after
+		// rounding and clipping (TestSynthShifts).
+		{"rating mean -0.5", Shift{RatingDelta: -0.53}, FeatureRating},
 		{"Action share x2", Shift{BoostGenre: "Action", BoostFactor: 2}, FeatureGenreMix},
 		{"Drama share x2", Shift{BoostGenre: "Drama", BoostFactor: 2}, FeatureGenreMix},
 		{"new-user burst 25%", Shift{NewUserShare: 0.25}, FeatureNewUsers},
@@ -54,6 +58,7 @@ func runTrials(t testing.TB, rg regime, sc scenario, trials int) trialStats {
 		// numbers, not flaky ones.
 		rng := rand.New(rand.NewPCG(uint64(len(sc.name)*7919+rg.ref), uint64(i)))
 		s := NewSynth(rng, 1000, 500, start)
+		st.boostShare += s.GenreShare(sc.shift.BoostGenre)
 		ref := NewReference(s.Events(rg.ref, Shift{}), s, cfg.TopMovies)
 		rep, err := Compare(cfg, ref, s.Events(rg.cur, sc.shift), s, start)
 		if err != nil {
@@ -96,8 +101,12 @@ func TestDetectionAndFalseAlarms(t *testing.T) {
 			if sc.target != "" {
 				target = fmt.Sprintf("%d/100", st.feature[sc.target])
 			}
+			name := sc.name
+			if sc.shift.BoostGenre != "" {
+				name += fmt.Sprintf(" (mean share %.1f%%)", 100*st.boostShare/float64(st.trials))
+			}
 			fmt.Fprintf(&table, "| %d / %d | %s | %s | %d/100 | %d/100 | %s |\n",
-				rg.ref, rg.cur, sc.name, target, st.datasetDrift, st.alert, strings.Join(per, ", "))
+				rg.ref, rg.cur, name, target, st.datasetDrift, st.alert, strings.Join(per, ", "))
 			switch {
 			case sc.target == "":
 				if st.datasetDrift > 5 {

@@ -40,7 +40,8 @@ func SynthGenres() []string {
 // Shift describes how a window departs from the stationary stream.
 type Shift struct {
 	// RatingDelta moves the mean of the latent rating (before rounding to
-	// half steps and clipping to 0.5..5).
+	// half steps and clipping to 0.5..5); the observed mean moves a little
+	// less (-0.53 moves it by about -0.50).
 	RatingDelta float64
 	// BoostGenre, with BoostFactor > 1, multiplies that genre's share of
 	// events (2 doubles it).
@@ -112,6 +113,10 @@ func (s *Synth) Events(n int, shift Shift) []events.Event {
 	if share := s.genreShare[shift.BoostGenre]; shift.BoostFactor > 1 && share > 0 {
 		boostP = (shift.BoostFactor - 1) * share / (1 - share)
 	}
+	// A new user makes 1..5 events (3 on average). Starting one with
+	// probability p at each event not already taken by a new user gives a
+	// share of 3p/(1+2p) new-user events, so p = share/(3-2*share).
+	newUserStart := shift.NewUserShare / (3 - 2*shift.NewUserShare)
 	pendingNew, newID := 0, ""
 	for len(out) < n {
 		var user string
@@ -119,9 +124,7 @@ func (s *Synth) Events(n int, shift Shift) []events.Event {
 		case pendingNew > 0:
 			user = newID
 			pendingNew--
-		case shift.NewUserShare > 0 && s.rng.Float64() < shift.NewUserShare/3:
-			// A new user makes 1..5 events (3 on average), so starting one
-			// with probability share/3 per event gives the wanted share.
+		case shift.NewUserShare > 0 && s.rng.Float64() < newUserStart:
 			s.newUsers++
 			newID = "new" + strconv.Itoa(s.newUsers)
 			user = newID

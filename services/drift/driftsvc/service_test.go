@@ -125,7 +125,7 @@ func TestEndToEndShiftedStream(t *testing.T) {
 	if err := cl.ProduceSync(ctx, bad...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	produce(t, ctx, cl, synth.Events(1000, drift.Shift{RatingDelta: -0.5, BoostGenre: "Drama", BoostFactor: 2, NewUserShare: 0.25}))
+	produce(t, ctx, cl, synth.Events(1000, drift.Shift{RatingDelta: -0.53, BoostGenre: "Drama", BoostFactor: 2, NewUserShare: 0.25}))
 
 	var rep drift.Report
 	for !rep.DatasetDrift {
