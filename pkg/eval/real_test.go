@@ -16,8 +16,8 @@ func sharedData(t *testing.T, name string) string {
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("dataset %s not present: %v", name, err)
 	}
-	if testing.Short() {
-		t.Skip("real-data evaluation skipped in -short mode")
+	if testing.Short() || raceEnabled {
+		t.Skip("real-data evaluation runs without -short and without -race (make test's second pass)")
 	}
 	return dir
 }

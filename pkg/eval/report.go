@@ -116,13 +116,17 @@ func readAll(path string, out *[]dataset.Rating) error {
 
 // WriteTable prints the report as an aligned table.
 func (r Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "dataset %s, protocol %s, %d split(s); top-N at %d, relevant = rating >= %.0f\n\n",
+	fmt.Fprintf(w, "dataset %s, protocol %s, %d split(s); top-N at %d, relevant = rating >= %.0f\n",
 		r.Dataset, r.Protocol, r.Splits, K, Relevant)
+	if r.Protocol == ProtocolPrequential {
+		fmt.Fprintln(w, "HR@10 = prequential hit rate over the replayed half; hybrid's coverage column = top-10 overlap with a refit")
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "model\tRMSE\tMAE\tP@10\tR@10\tNDCG@10\tHR@10\tcoverage\tfit s\t")
 	for _, m := range r.Models {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%.3f\t\n", m.Name, num(m.RMSE), num(m.MAE),
-			m.Precision, m.Recall, m.NDCG, m.HR, m.Coverage, m.FitSeconds)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t\n", m.Name, num(m.RMSE), num(m.MAE),
+			num(m.Precision), num(m.Recall), num(m.NDCG), num(m.HR), num(m.Coverage), m.FitSeconds)
 	}
 	return tw.Flush()
 }
