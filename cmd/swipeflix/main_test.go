@@ -106,10 +106,10 @@ func readTopic(ctx context.Context, t *testing.T, brokers []string, n int) []eve
 	return out
 }
 
-// The binary with -target ingest on embedded brokers: it prints the broker
-// addresses, accepts events over HTTP, takes a published dataset, and stops
-// cleanly when its context ends.
-func TestRunIngestOnEmbeddedBrokers(t *testing.T) {
+// The binary with every target on embedded brokers: it prints the broker
+// addresses, serves each service, accepts events over HTTP, takes a
+// published dataset, and stops cleanly when its context ends.
+func TestRunAllOnEmbeddedBrokers(t *testing.T) {
 	ctx := testCtx(t)
 	ingestAddr := freeAddr(t)
 	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
@@ -118,26 +118,30 @@ func TestRunIngestOnEmbeddedBrokers(t *testing.T) {
 	t.Setenv("SWIPEFLIX_KAFKA_PORT", "0")
 	t.Setenv("SWIPEFLIX_NATS_PORT", "0")
 	t.Setenv("INGEST_ADDR", ingestAddr)
+	driftAddr := freeAddr(t)
+	t.Setenv("DRIFT_ADDR", driftAddr)
 	t.Setenv("SWIPEFLIX_INGEST_TOKENS", "")
 
 	runCtx, stop := context.WithCancel(ctx)
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- realMain(runCtx, []string{"-target", "ingest"}, nil, &bytes.Buffer{}, stderr) }()
+	go func() { done <- realMain(runCtx, []string{"run", "-target", "all"}, nil, &bytes.Buffer{}, stderr) }()
 
 	brokerRE := regexp.MustCompile(`embedded kafka: (\S+)`)
 	waitFor(ctx, t, "the broker addresses", func() bool {
 		return brokerRE.MatchString(stderr.String()) && strings.Contains(stderr.String(), "embedded nats: ")
 	})
 	brokers := []string{brokerRE.FindStringSubmatch(stderr.String())[1]}
-	waitFor(ctx, t, "ingest /health", func() bool {
-		resp, err := http.Get("http://" + ingestAddr + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	for _, addr := range []string{ingestAddr, driftAddr} {
+		waitFor(ctx, t, addr+"/health", func() bool {
+			resp, err := http.Get("http://" + addr + "/health")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+	}
 
 	resp, err := http.Post("http://"+ingestAddr+"/v1/swipes", "application/json",
 		strings.NewReader(`{"event_id":"s1","user_id":"new-user","movie_id":"100","swipe":"superlike","ts":"2026-11-27T10:00:00Z"}`))
@@ -364,3 +368,45 @@ func TestLogLevelEnv(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestPublishNDJSONFileWithProgress(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	path := filepath.Join(t.TempDir(), "events.ndjson")
+	var b strings.Builder
+	for i := range 5 {
+		fmt.Fprintf(&b, `{"event_id":"n%d","user_id":"u%d","movie_id":"m1","swipe":"like","ts":"2026-11-27T10:00:00Z"}`+"\n", i, i)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr := &bytes.Buffer{}
+	if err := realMain(ctx, []string{"publish", "-ndjson", "-brokers", k.Addr(), path}, nil, &bytes.Buffer{}, stderr); err != nil {
+		t.Fatal(err)
+	}
+	// Not a terminal: the bar prints plain lines, the last one final.
+	if !strings.Contains(stderr.String(), "5 events") || !strings.Contains(stderr.String(), "published 5 events") {
+		t.Fatalf("progress output:\n%s", stderr)
+	}
+	readTopic(ctx, t, k.Brokers(), 5)
+}
+
+func TestProgressBarWithTotal(t *testing.T) {
+	var out syncBuffer
+	p := startProgress(&out)
+	p.setTotal(200)
+	p.add(50)
+	p.stop()
+	if got := out.String(); !strings.Contains(got, "[=======") || !strings.Contains(got, " 25% 50/200 events") {
+		t.Fatalf("bar = %q", got)
+	}
+}
+
+func TestCountLines(t *testing.T) {
+	if n := countLines(writeRatings(t, 1234)); n != 1234 {
+		t.Fatalf("countLines = %d, want 1234", n)
+	}
+	if n := countLines("/does/not/exist"); n != 0 {
+		t.Fatalf("countLines of a missing file = %d", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -377,5 +378,52 @@ func TestServeOverHTTP(t *testing.T) {
 	}
 	if resp.StatusCode != 202 || got.Accepted != 2 || strings.Join(got.EventIDs, ",") != "e1,e2" {
 		t.Fatalf("over HTTP: %d %+v", resp.StatusCode, got)
+	}
+}
+
+func TestConfigFromEnvAndFlags(t *testing.T) {
+	t.Setenv("INGEST_ADDR", "127.0.0.1:9999")
+	t.Setenv("KAFKA_BROKERS", " a:1, b:2 ,")
+	t.Setenv("SWIPEFLIX_INGEST_TOKENS", "t1,t2")
+	t.Setenv("INGEST_MAX_BODY_BYTES", "2048")
+	t.Setenv("INGEST_KAFKA_TIMEOUT", "750ms")
+	cfg := ingest.DefaultConfig()
+	if err := cfg.FromEnv(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:9999" || strings.Join(cfg.Brokers, "|") != "a:1|b:2" ||
+		len(cfg.Tokens) != 2 || cfg.MaxBodyBytes != 2048 || cfg.KafkaTimeout != 750*time.Millisecond {
+		t.Fatalf("config from env = %+v", cfg)
+	}
+
+	t.Setenv("INGEST_MAX_BODY_BYTES", "lots")
+	t.Setenv("INGEST_KAFKA_TIMEOUT", "soon")
+	err := cfg.FromEnv()
+	for _, name := range []string{"INGEST_MAX_BODY_BYTES", "INGEST_KAFKA_TIMEOUT"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("bad %s: %v", name, err)
+		}
+	}
+
+	cfg = ingest.DefaultConfig()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse([]string{"-ingest.addr", ":1", "-ingest.kafka-brokers", "x:1,y:2", "-ingest.max-body-bytes", "10", "-ingest.kafka-timeout", "1s"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":1" || len(cfg.Brokers) != 2 || cfg.MaxBodyBytes != 10 || cfg.KafkaTimeout != time.Second {
+		t.Fatalf("config from flags = %+v", cfg)
+	}
+}
+
+func TestRunListenError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f := newFixture(t, []string{"127.0.0.1:1"}, func(c *ingest.Config) { c.Addr = ln.Addr().String() })
+	if err := f.svc.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("Run on a taken address: %v", err)
 	}
 }
