@@ -21,6 +21,7 @@ func (s *Service) flush(ctx context.Context) {
 	if s.working == nil {
 		return
 	}
+	s.lastFlush = s.now()
 	v := s.working.Version
 	if len(s.unsent) > 0 && s.unsentVersion == v {
 		s.unsent = s.publishDeltas(ctx, v, s.unsent)

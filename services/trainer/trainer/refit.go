@@ -61,6 +61,9 @@ func (s *Service) startRefit(ctx context.Context, reason string) {
 		s.refitPending = reason
 		return
 	}
+	if ctx.Err() != nil {
+		return
+	}
 	if s.state.Len() == 0 {
 		s.log.Info("refit skipped: no ratings yet", "reason", reason)
 		return

@@ -88,6 +88,7 @@ type Service struct {
 	refitting     bool
 	refitPending  string
 	loggedKinds   map[string]bool
+	lastFlush     time.Time
 	modelCreated  time.Time
 
 	msgs      chan kafkabus.Message
@@ -420,6 +421,9 @@ func (s *Service) requestRefit(reason string) {
 	}
 }
 
+// minFlushGap is the least time between two flushes triggered by messages.
+const minFlushGap = 20 * time.Millisecond
+
 // loop is the only goroutine that touches the rating state and the working
 // model.
 func (s *Service) loop(ctx context.Context) error {
@@ -441,15 +445,22 @@ func (s *Service) loop(ctx context.Context) error {
 			return nil
 		case m := <-s.msgs:
 			s.handle(ctx, m)
+			// Once the consumer has caught up, changes go out at once
+			// rather than at the next tick; under load the tick batches.
+			if len(s.msgs) == 0 && len(s.dirty) > 0 && s.now().Sub(s.lastFlush) >= minFlushGap {
+				s.flush(ctx)
+			}
 		case <-deltaT.C:
-			s.flush(ctx)
+			if s.now().Sub(s.lastFlush) >= s.cfg.DeltaInterval/2 {
+				s.flush(ctx)
+			}
 			s.autoRefit(ctx)
 			if !s.modelCreated.IsZero() {
 				s.metrics.age.WithLabelValues(serviceName).Set(s.now().Sub(s.modelCreated).Seconds())
 			}
 		case <-cpT.C:
 			if s.sinceCP > 0 {
-				if err := s.checkpoint(ctx, s.committer); err != nil {
+				if err := s.checkpoint(ctx, s.committer); err != nil && ctx.Err() == nil {
 					s.log.Error("checkpoint", "err", err)
 				}
 			}
