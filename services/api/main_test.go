@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/recommend"
+)
+
+func TestRealMainRejectsBadSettings(t *testing.T) {
+	if err := realMain(context.Background(), []string{"-api.body-limit", "1"}); err == nil || !strings.Contains(err.Error(), "body limit") {
+		t.Errorf("bad flag value: %v, want an error naming the body limit", err)
+	}
+	if err := realMain(context.Background(), []string{"-no-such-flag"}); err == nil {
+		t.Error("unknown flag accepted")
+	}
+	t.Setenv("API_CACHE_ENTRIES", "lots")
+	if err := realMain(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "API_CACHE_ENTRIES") {
+		t.Errorf("bad environment value: %v, want an error naming API_CACHE_ENTRIES", err)
+	}
+}
+
+// TestRealMainServes runs the command against an embedded NATS server with
+// one published model, waits until it is ready and stops it as SIGTERM
+// would (by ending its context).
+func TestRealMainServes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded NATS server")
+	}
+	n := embeddedtest.StartTestNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bus, err := modelbus.Connect(ctx, n.URL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	var ts recommend.TrainSet
+	for u := range 8 {
+		for m := range 12 {
+			ts.Interactions = append(ts.Interactions, recommend.Interaction{User: fmt.Sprint("u", u), Movie: fmt.Sprint("m", m), Value: float64(1 + (u+m)%5)})
+		}
+	}
+	model, err := recommend.Fit(ts, recommend.Config{Factors: 2, RatingFactors: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	model.Version = 1
+	snap, err := model.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Publish(ctx, modelbus.Manifest{Version: 1, CreatedAt: time.Now()}, snap); err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // realMain listens itself; another process could take the port meanwhile (unlikely)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- realMain(runCtx, []string{"-api.addr", addr, "-api.nats-url", n.URL()}) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("api not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("realMain after shutdown: %v", err)
+	}
+}
