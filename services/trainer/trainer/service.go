@@ -618,3 +618,11 @@ func (s *Service) catalogMovie(ctx context.Context, id string) recommend.MovieIn
 func movieInfo(m dataset.Movie) recommend.MovieInfo {
 	return recommend.MovieInfo{ID: m.ID, Title: m.Title, Year: m.Year, Genres: m.Genres, Tags: m.Tags, Overview: m.Overview}
 }
+
+// The adapters the trainer uses satisfy its small interfaces.
+var (
+	_ registryWriter = (*store.Retrying)(nil)
+	_ registryStore  = (*store.Store)(nil)
+	_ dlqSender      = (*kafkabus.Producer)(nil)
+	_ committer      = (*kafkabus.GroupReader)(nil)
+)

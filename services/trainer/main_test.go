@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestRealMainRejectsBadSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad env value", nil, map[string]string{"SWIPEFLIX_REFIT_INTERVAL": "often"}, "SWIPEFLIX_REFIT_INTERVAL"},
+		{"bad weights", []string{"-trainer.weights", "meh=3"}, nil, "meh"},
+		{"invalid config", []string{"-trainer.holdout-percent", "90"}, nil, "holdout percent"},
+		{"unknown flag", []string{"-nope"}, nil, "nope"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			err := realMain(context.Background(), tc.args)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("realMain(%v) = %v, want an error naming %q", tc.args, err, tc.want)
+			}
+		})
+	}
+}
