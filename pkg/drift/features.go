@@ -146,8 +146,9 @@ func align(a, b Distribution) (labels []string, ca, cb []float64) {
 type Reference struct {
 	Window        WindowInfo
 	Distributions map[string]Distribution
-	// TopMovies are the reference's most frequent movies, most frequent
-	// first; movie_popularity counts every other movie as "other".
+	// TopMovies are the reference's most frequent movies (counted on its
+	// even-numbered events), most frequent first; movie_popularity counts
+	// every other movie as "other".
 	TopMovies []string
 	// KnownUsers and KnownMovies decide "new" in the current window.
 	KnownUsers  map[string]bool
@@ -183,10 +184,25 @@ func NewReference(evs []events.Event, genres GenreLookup, topN int) *Reference {
 	for m := range movies {
 		r.KnownMovies[m] = true
 	}
-	r.TopMovies = topMovies(movies, topN)
+	// The top movies are chosen on the even-numbered reference events and
+	// movie_popularity's reference counts come from the odd-numbered ones.
+	// Choosing and counting on the same events would flatter the chosen
+	// movies (they are top partly by chance), and every later window would
+	// look less concentrated on them: on random windows of ml-100k that
+	// raised movie_popularity in 61 of 100 trials.
+	even, odd := map[string]int{}, make([]events.Event, 0, len(evs)/2)
+	for i := range evs {
+		if i%2 == 0 {
+			even[evs[i].MovieID]++
+		} else {
+			odd = append(odd, evs[i])
+		}
+	}
+	r.TopMovies = topMovies(even, topN)
 	newUser := func(e *events.Event) bool { return users[e.UserID] == 1 }
 	newMovie := func(e *events.Event) bool { return movies[e.MovieID] == 1 }
 	r.Distributions = profile(evs, genres, r.TopMovies, newUser, newMovie)
+	r.Distributions[FeaturePopularity] = profile(odd, nil, r.TopMovies, newUser, newMovie)[FeaturePopularity]
 	return r
 }
 

@@ -39,8 +39,9 @@ func TestReferenceProfile(t *testing.T) {
 		FeatureSwipeMix: {Kind: Categorical, Labels: []string{"rating", "like", "superlike", "dislike", "skip"}, Counts: []float64{2, 1, 0, 0, 1}},
 		// m2's two genres share its event; m3 has none.
 		FeatureGenreMix: {Kind: Categorical, Labels: []string{"(no genres listed)", "Comedy", "Drama", "Romance"}, Counts: []float64{1, 0.5, 2, 0.5}},
-		// m1 is the top movie (2 events); the rest is "other".
-		FeaturePopularity: {Kind: Categorical, Labels: []string{"m1", "other"}, Counts: []float64{2, 2}},
+		// m1 is the top movie of the even events (e1, e3); the odd events
+		// (e2 on m2, e4 on m3) give the reference counts: all "other".
+		FeaturePopularity: {Kind: Categorical, Labels: []string{"m1", "other"}, Counts: []float64{0, 2}},
 		// u1 made 2 events, u2 and u3 one each.
 		FeatureActivity: {Kind: Numerical, Values: []float64{1, 2}, Counts: []float64{2, 1}},
 		// Leave-one-out: u2 and u3 occur once, so their events are "new".

@@ -1,0 +1,105 @@
+package drift
+
+import (
+	"errors"
+	"io/fs"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/events"
+)
+
+type movieGenres map[string][]string
+
+func (g movieGenres) Genres(id string) []string { return g[id] }
+
+// loadML100K reads ml-100k as events in time order with its genres, or
+// skips the test when the dataset is not there.
+func loadML100K(t *testing.T) ([]events.Event, movieGenres) {
+	t.Helper()
+	src, err := dataset.Open("../../../shared/datasets/ml-100k")
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skip("ml-100k not found at ../shared/datasets/ml-100k")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ratings, err := src.LoadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	movies, err := dataset.ReadMovies(src.MoviesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := movieGenres{}
+	for _, m := range movies {
+		g[m.ID] = m.Genres
+	}
+	sort.SliceStable(ratings, func(i, j int) bool { return ratings[i].Time < ratings[j].Time })
+	evs := make([]events.Event, len(ratings))
+	for i, r := range ratings {
+		v := r.Value
+		evs[i] = events.Event{EventID: "ml" + r.User + "-" + r.Movie, UserID: r.User, MovieID: r.Movie,
+			Rating: &v, TS: time.Unix(r.Time, 0).UTC()}
+	}
+	return evs, g
+}
+
+// TestMovieLensShuffledAndTimeOrdered: on real ratings, windows drawn at
+// random (i.i.d. by construction) must rarely raise dataset drift, while
+// the first and last 1,000 ratings in time (different users, other movies)
+// must raise it.
+func TestMovieLensShuffledAndTimeOrdered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads ml-100k and runs 100 trials")
+	}
+	evs, genres := loadML100K(t)
+	cfg := DefaultConfig()
+	drifted := map[string]int{}
+	datasetDrift := 0
+	rng := rand.New(rand.NewPCG(100, 100))
+	for range 100 {
+		perm := rng.Perm(len(evs))
+		win := make([]events.Event, 2000)
+		for i := range win {
+			win[i] = evs[perm[i]]
+		}
+		ref := NewReference(win[:1000], genres, cfg.TopMovies)
+		rep, err := Compare(cfg, ref, win[1000:], genres, time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range rep.Features {
+			if f.Drifted {
+				drifted[f.Name]++
+			}
+		}
+		if rep.DatasetDrift {
+			datasetDrift++
+		}
+	}
+	t.Logf("ml-100k random windows 1,000/1,000, 100 trials: dataset drift %d, per feature %v", datasetDrift, drifted)
+	if datasetDrift > 5 {
+		t.Errorf("dataset drift in %d of 100 random-window trials, want <= 5", datasetDrift)
+	}
+
+	ref := NewReference(evs[:1000], genres, cfg.TopMovies)
+	rep, err := Compare(cfg, ref, evs[len(evs)-1000:], genres, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range rep.Features {
+		if f.Drifted {
+			names = append(names, f.Name)
+		}
+	}
+	t.Logf("ml-100k first vs last 1,000 ratings in time: share %.3f, drifted %v", rep.Share, names)
+	if !rep.DatasetDrift {
+		t.Errorf("first vs last 1,000 ratings: share %v, want dataset drift", rep.Share)
+	}
+}
