@@ -34,6 +34,13 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith lets wrap put a fault injector between the api and its
+// bus connection; nil means the api dials NATS itself.
+func newHarnessWith(t *testing.T, wrap func(*modelbus.Bus) Source) *harness {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts an embedded NATS server")
 	}
@@ -47,7 +54,16 @@ func newHarness(t *testing.T) *harness {
 	cfg := DefaultConfig()
 	cfg.NATSURL = n.URL()
 	cfg.RetryBackoff = 50 * time.Millisecond
-	s, err := New(cfg, Deps{Registerer: reg, Gatherer: reg})
+	deps := Deps{Registerer: reg, Gatherer: reg}
+	if wrap != nil {
+		apiBus, err := modelbus.Connect(context.Background(), n.URL(), nil)
+		if err != nil {
+			t.Fatalf("connect api: %v", err)
+		}
+		t.Cleanup(apiBus.Close)
+		deps.Source = wrap(apiBus)
+	}
+	s, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,4 +347,51 @@ func ctxTimeout(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// flakyFetch fails the first failures downloads as a network error would.
+type flakyFetch struct {
+	*modelbus.Bus
+	failures atomic.Int64
+	calls    atomic.Int64
+}
+
+func (f *flakyFetch) Fetch(ctx context.Context, m modelbus.Manifest) ([]byte, error) {
+	f.calls.Add(1)
+	if f.failures.Add(-1) >= 0 {
+		return nil, fmt.Errorf("fetch model %d: get object: %w", m.Version, io.ErrUnexpectedEOF)
+	}
+	return f.Bus.Fetch(ctx, m)
+}
+
+func TestDownloadErrorsAreRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failures int64
+		served   int64
+		refused  float64
+	}{
+		{"recovers", maxLoadAttempts - 1, 1, 0},
+		{"gives up", maxLoadAttempts, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &flakyFetch{}
+			f.failures.Store(tc.failures)
+			h := newHarnessWith(t, func(b *modelbus.Bus) Source { f.Bus = b; return f })
+			h.publish(t, 1, snapshotBytes(t, 1))
+			h.start(t)
+			waitFor(t, "the loader to finish", func() bool {
+				return h.s.servingVersion() == 1 || testutil.ToFloat64(h.s.metrics.swapRefused) > 0
+			})
+			if got := h.s.servingVersion(); got != tc.served {
+				t.Errorf("serving %d, want %d", got, tc.served)
+			}
+			if got := testutil.ToFloat64(h.s.metrics.swapRefused); got != tc.refused {
+				t.Errorf("refused %v, want %v", got, tc.refused)
+			}
+			if got := f.calls.Load(); got != maxLoadAttempts {
+				t.Errorf("%d downloads, want %d", got, maxLoadAttempts)
+			}
+		})
+	}
 }
