@@ -54,10 +54,10 @@ func (e *QueryError) Unwrap() error { return ErrBadQuery }
 
 // scratch is per-request working memory, pooled.
 type scratch struct {
-	collab, content, score []float32
-	excluded               []bool
-	profile                []float32
-	heap                   topK
+	collab, content []float32
+	excluded        []bool
+	profile         []float32
+	heap            topK
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -65,7 +65,6 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 func (s *scratch) reset(items, terms int) {
 	s.collab = resize(s.collab, items)
 	s.content = resize(s.content, items)
-	s.score = resize(s.score, items)
 	if cap(s.excluded) < items {
 		s.excluded = make([]bool, items)
 	}
@@ -111,36 +110,46 @@ func (m *Model) Recommend(q Query) (Result, error) {
 	}
 	st := m.user(q.User)
 	cold := st == nil || len(st.items) == 0
-	if cold {
-		copy(s.score, m.popularity)
-		standardize(s.score, s.excluded)
-	} else if q.ByRating {
+	if !cold {
 		for _, i := range st.items {
 			s.excluded[i] = true
-		}
-		for i := range s.score {
-			s.score[i] = float32(m.predict(st, int32(i)))
-		}
-	} else {
-		for _, i := range st.items {
-			s.excluded[i] = true
-		}
-		m.collabScores(st.vec, s.collab)
-		m.contentScores(st, s.profile, s.content)
-		standardize(s.collab, s.excluded)
-		standardize(s.content, s.excluded)
-		a := float32(m.cfg.Alpha)
-		for i := range s.score {
-			s.score[i] = a*s.collab[i] + (1-a)*s.content[i]
 		}
 	}
 	h := &s.heap
 	h.reset(q.K + q.Offset)
-	for i, sc := range s.score {
-		if s.excluded[i] || (mask != 0 && m.genreMask[i]&mask == 0) {
-			continue
+	keep := func(i int) bool { return !s.excluded[i] && (mask == 0 || m.genreMask[i]&mask != 0) }
+	switch {
+	case cold:
+		for i, p := range m.popularity {
+			if keep(i) {
+				h.offer(int32(i), p)
+			}
 		}
-		h.offer(int32(i), sc)
+	case q.ByRating:
+		for i := range m.popularity {
+			if keep(i) {
+				h.offer(int32(i), float32(m.predict(st, int32(i))))
+			}
+		}
+	default:
+		// hybrid = alpha*z(collab) + (1-alpha)*z(content), with z over the
+		// whole catalog, folded into one affine map per component.
+		cm, cs := m.collabScores(st.vec, s.collab)
+		tm, ts := m.contentScores(st, s.profile, s.content)
+		a := m.cfg.Alpha
+		ca, ta := float32(0), float32(0)
+		if cs > 0 {
+			ca = float32(a / cs)
+		}
+		if ts > 0 {
+			ta = float32((1 - a) / ts)
+		}
+		shift := -float32(cm)*ca - float32(tm)*ta
+		for i, c := range s.collab {
+			if keep(i) {
+				h.offer(int32(i), ca*c+ta*s.content[i]+shift)
+			}
+		}
 	}
 	ranked := h.sorted()
 	if q.Offset >= len(ranked) {
@@ -162,18 +171,39 @@ func (m *Model) title(i int32) string {
 	return "Movie " + m.movies[i].ID
 }
 
-// collabScores writes v_i . p for every item.
-func (m *Model) collabScores(p []float32, out []float32) {
+// collabScores writes v_i . p for every item and returns their mean and
+// standard deviation.
+func (m *Model) collabScores(p []float32, out []float32) (mean, sd float64) {
 	k := m.k
+	var sum, sq float32
 	for i := range out {
-		out[i] = dot32(p, m.v[i*k:i*k+k])
+		x := dot32(p, m.v[i*k:i*k+k])
+		out[i] = x
+		sum += x
+		sq += x * x
 	}
+	return moments(len(out), sum, sq)
+}
+
+// moments turns a count, sum and sum of squares into a mean and a standard
+// deviation (0 when the values are constant).
+func moments(n int, sum, sq float32) (mean, sd float64) {
+	if n == 0 {
+		return 0, 0
+	}
+	mean = float64(sum) / float64(n)
+	sd = math.Sqrt(math.Max(float64(sq)/float64(n)-mean*mean, 0))
+	if sd < 1e-6*math.Max(1, math.Abs(mean)) {
+		sd = 0
+	}
+	return mean, sd
 }
 
 // contentScores builds the user's TF-IDF profile from what they rated
 // (weight = value - Neutral, so dislikes push away) and writes the cosine of
-// the profile with every movie into out.
-func (m *Model) contentScores(st *userState, profile, out []float32) {
+// the profile with every movie into out, returning their mean and standard
+// deviation.
+func (m *Model) contentScores(st *userState, profile, out []float32) (mean, sd float64) {
 	neutral := float32(m.cfg.Neutral)
 	for p, i := range st.items {
 		w := st.values[p] - neutral
@@ -191,17 +221,30 @@ func (m *Model) contentScores(st *userState, profile, out []float32) {
 	}
 	if norm == 0 {
 		clear(out)
-		return
+		return 0, 0
 	}
 	inv := 1 / float32(math.Sqrt(float64(norm)))
+	var sum, sq float32
+	vecs := m.content.vecs
 	for i := range out {
-		idx, val := m.contentVec(int32(i))
+		var idx []int32
+		var val []float32
+		if i < vecs.rows {
+			lo, hi := vecs.ptr[i], vecs.ptr[i+1]
+			idx, val = vecs.idx[lo:hi], vecs.val[lo:hi]
+		} else {
+			idx, val = m.contentVec(int32(i))
+		}
 		var sc float32
 		for t, term := range idx {
 			sc += profile[term] * val[t]
 		}
-		out[i] = sc * inv
+		x := sc * inv
+		out[i] = x
+		sum += x
+		sq += x * x
 	}
+	return moments(len(out), sum, sq)
 }
 
 func (m *Model) contentVec(i int32) ([]int32, []float32) {
@@ -210,33 +253,6 @@ func (m *Model) contentVec(i int32) ([]int32, []float32) {
 	}
 	v := m.extraContent[i]
 	return v.idx, v.val
-}
-
-// standardize rescales x to zero mean and unit variance over the entries not
-// excluded; a constant x becomes all zeros.
-func standardize(x []float32, excluded []bool) {
-	var sum, sq float64
-	n := 0
-	for i, v := range x {
-		if !excluded[i] {
-			sum += float64(v)
-			sq += float64(v) * float64(v)
-			n++
-		}
-	}
-	if n == 0 {
-		return
-	}
-	mean := sum / float64(n)
-	sd := math.Sqrt(math.Max(sq/float64(n)-mean*mean, 0))
-	if sd < 1e-12 {
-		clear(x)
-		return
-	}
-	mu, inv := float32(mean), float32(1/sd)
-	for i := range x {
-		x[i] = (x[i] - mu) * inv
-	}
 }
 
 // Similar returns the k movies most like movie id: alpha * cosine of the
@@ -312,7 +328,13 @@ func worse(a, b candidate) bool {
 }
 
 func (t *topK) offer(item int32, score float32) {
-	c := candidate{item, score}
+	if len(t.h) == t.n && (score < t.h[0].score || t.n == 0) {
+		return // the common case, kept small enough to inline
+	}
+	t.push(candidate{item, score})
+}
+
+func (t *topK) push(c candidate) {
 	if len(t.h) < t.n {
 		t.h = append(t.h, c)
 		for j := len(t.h) - 1; j > 0; {
@@ -328,6 +350,11 @@ func (t *topK) offer(item int32, score float32) {
 	if !worse(t.h[0], c) {
 		return
 	}
+	t.replaceMin(c)
+}
+
+// replaceMin replaces the worst kept candidate with c and restores the heap.
+func (t *topK) replaceMin(c candidate) {
 	t.h[0] = c
 	for j := 0; ; {
 		l, r, s := 2*j+1, 2*j+2, j
