@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"regexp"
@@ -50,8 +51,16 @@ func TestQualityGateRejectsWorseModel(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rejected candidate not registered: %v", err)
 	}
-	if rec.Stage != store.StageCandidate || !strings.Contains(string(rec.Parameters), "worse than serving") ||
-		!strings.Contains(string(rec.Metrics), `"gate_passed":0`) {
+	var params map[string]string
+	var metrics map[string]float64
+	if err := json.Unmarshal(rec.Parameters, &params); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(rec.Metrics, &metrics); err != nil {
+		t.Fatal(err)
+	}
+	if gp, ok := metrics["gate_passed"]; rec.Stage != store.StageCandidate || !strings.Contains(params["gate_reason"], "worse than serving") ||
+		!ok || gp != 0 {
 		t.Errorf("rejected candidate recorded as %s with params %s and metrics %s", rec.Stage, rec.Parameters, rec.Metrics)
 	}
 	if got := counter(t, r.reg, "swipeflix_model_refits_total", "published"); got != 0 {
