@@ -60,6 +60,7 @@ type Service struct {
 	knownUsers, knownMovies map[string]bool
 	pinned                  bool
 	consumed, malformed     int64
+	reportedAt              int64 // consumed when the last report was made
 	latest                  *drift.Report
 	latestJSON              []byte
 	drifting                bool // the last report had dataset drift (retrain is edge-triggered)
@@ -322,16 +323,23 @@ func (s *Service) reportLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.Report(ctx); err != nil && !errors.Is(err, ErrNotEnoughData) {
+			_, err := s.Report(ctx)
+			if err != nil && !errors.Is(err, ErrNotEnoughData) && !errors.Is(err, ErrNoNewEvents) {
 				s.log.Error("drift report", "err", err)
 			}
 		}
 	}
 }
 
-// ErrNotEnoughData is returned by Report while the reference window is
-// incomplete or the current window is below MinCurrent events.
-var ErrNotEnoughData = errors.New("not enough events for a drift report")
+// Report's reasons for making no report; the report loop skips quietly.
+var (
+	// ErrNotEnoughData: the reference window is incomplete or the current
+	// window is below MinCurrent events.
+	ErrNotEnoughData = errors.New("not enough events for a drift report")
+	// ErrNoNewEvents: nothing arrived since the last report, which would
+	// be repeated unchanged.
+	ErrNoNewEvents = errors.New("no new events since the last drift report")
+)
 
 // Report compares the windows now, then publishes, stores and exports the
 // report. The report loop calls it every interval.
@@ -346,6 +354,11 @@ func (s *Service) Report(ctx context.Context) (drift.Report, error) {
 		return drift.Report{}, fmt.Errorf("%w: reference ready %v, current %d of %d",
 			ErrNotEnoughData, refReady, have, s.cfg.MinCurrent)
 	}
+	if s.latest != nil && s.consumed == s.reportedAt {
+		s.mu.Unlock()
+		return drift.Report{}, ErrNoNewEvents
+	}
+	s.reportedAt = s.consumed
 	rep, err := drift.Compare(s.cfg.Drift, s.ref, s.cur.Events(), s.genres, s.now().UTC())
 	s.mu.Unlock()
 	if err != nil {

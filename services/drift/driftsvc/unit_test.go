@@ -228,6 +228,9 @@ func TestPinnedReference(t *testing.T) {
 	if rep.Reference != base.Reference {
 		t.Errorf("report reference %+v, want the pinned %+v", rep.Reference, base.Reference)
 	}
+	if _, err := second.Report(context.Background()); !errors.Is(err, ErrNoNewEvents) {
+		t.Errorf("second report without new events: err = %v, want ErrNoNewEvents", err)
+	}
 }
 
 func TestPeriodReference(t *testing.T) {
