@@ -118,8 +118,11 @@ func TestRunAllOnEmbeddedBrokers(t *testing.T) {
 	t.Setenv("SWIPEFLIX_KAFKA_PORT", "0")
 	t.Setenv("SWIPEFLIX_NATS_PORT", "0")
 	t.Setenv("INGEST_ADDR", ingestAddr)
-	driftAddr := freeAddr(t)
+	driftAddr, apiAddr, trainerAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	t.Setenv("DRIFT_ADDR", driftAddr)
+	t.Setenv("API_ADDR", apiAddr)
+	t.Setenv("TRAINER_ADDR", trainerAddr)
+	t.Setenv("DATABASE_URL", "")
 	t.Setenv("SWIPEFLIX_INGEST_TOKENS", "")
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -132,7 +135,7 @@ func TestRunAllOnEmbeddedBrokers(t *testing.T) {
 		return brokerRE.MatchString(stderr.String()) && strings.Contains(stderr.String(), "embedded nats: ")
 	})
 	brokers := []string{brokerRE.FindStringSubmatch(stderr.String())[1]}
-	for _, addr := range []string{ingestAddr, driftAddr} {
+	for _, addr := range []string{ingestAddr, driftAddr, apiAddr, trainerAddr} {
 		waitFor(ctx, t, addr+"/health", func() bool {
 			resp, err := http.Get("http://" + addr + "/health")
 			if err != nil {

@@ -66,7 +66,13 @@ func runServices(ctx context.Context, args []string, stderr io.Writer) error {
 		runners = append(runners, namedRunner{"starter", starterLoader{path: *starter, env: env, out: stderr}})
 	}
 	log.Info("swipeflix running", "targets", strings.Join(names(selected), ","))
-	return runAll(ctx, runners)
+	err = runAll(ctx, runners)
+	if err != nil {
+		log.Error("swipeflix stopped", "err", err)
+		return err
+	}
+	log.Info("swipeflix stopped")
+	return nil
 }
 
 type namedRunner struct {

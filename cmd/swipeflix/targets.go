@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/swipeflix/swipeflix/services/api/api"
 	"github.com/swipeflix/swipeflix/services/drift/driftsvc"
 	"github.com/swipeflix/swipeflix/services/ingest/ingest"
+	"github.com/swipeflix/swipeflix/services/trainer/trainer"
 )
 
 // Runner is a service: it runs until ctx ends (nil) or it fails.
@@ -41,10 +44,10 @@ type target struct {
 // targets are the services, in start order. To add one: write its build
 // function below and add its line here.
 var targets = []target{
-	// drift registers its HTTP metrics without sharing, so it goes before
-	// the services that share them (see docs/streaming.md).
-	{"drift", buildDrift},
 	{"ingest", buildIngest},
+	{"trainer", buildTrainer},
+	{"api", buildAPI},
+	{"drift", buildDrift},
 }
 
 func buildIngest(e Env) (Runner, error) {
@@ -63,4 +66,22 @@ func buildDrift(e Env) (Runner, error) {
 	}
 	cfg.Brokers, cfg.NATSURL = e.Brokers, e.NATSURL
 	return driftsvc.New(cfg, driftsvc.Deps{Logger: e.Logger, Registerer: e.Registry, Gatherer: e.Registry})
+}
+
+func buildTrainer(e Env) (Runner, error) {
+	cfg := trainer.DefaultConfig()
+	if err := cfg.FromEnv(os.Getenv); err != nil {
+		return nil, err
+	}
+	cfg.Brokers, cfg.NATSURL, cfg.DatabaseURL, cfg.DataDir = e.Brokers, e.NATSURL, e.DatabaseURL, e.DataDir
+	return trainer.New(cfg, trainer.Deps{Logger: e.Logger, Registerer: e.Registry, Gatherer: e.Registry})
+}
+
+func buildAPI(e Env) (Runner, error) {
+	cfg := api.DefaultConfig()
+	if err := cfg.FromEnv(); err != nil {
+		return nil, err
+	}
+	cfg.NATSURL = e.NATSURL
+	return api.New(cfg, api.Deps{Logger: e.Logger, Registerer: e.Registry, Gatherer: e.Registry})
 }
