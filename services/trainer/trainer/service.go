@@ -189,12 +189,20 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
+	// A component that fails stops the trainer, and Run reports it.
+	var failMu sync.Mutex
+	var failed error
 	goFn := func(name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := fn(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error(name+" stopped", "err", err)
+				failMu.Lock()
+				if failed == nil {
+					failed = fmt.Errorf("trainer: %s: %w", name, err)
+				}
+				failMu.Unlock()
 				cancel()
 			}
 		}()
@@ -207,15 +215,17 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	s.addr.Store(ln.Addr().String())
 	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 	goFn("http server", func(ctx context.Context) error {
-		go func() {
-			<-ctx.Done()
-			sctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer c()
-			_ = srv.Shutdown(sctx)
-		}()
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		select {
+		case err := <-served:
 			return fmt.Errorf("serve http: %w", err)
+		case <-ctx.Done():
 		}
+		sctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer c()
+		_ = srv.Shutdown(sctx)
+		<-served // http.ErrServerClosed
 		return nil
 	})
 	goFn("registry retry", s.retry.Run)
@@ -252,17 +262,20 @@ func (s *Service) Run(ctx context.Context) (err error) {
 
 	s.ready.Store(true)
 	s.log.Info("trainer running", "addr", s.Addr(), "pairs", s.state.Len(), "offsets", s.offsets)
-	err = s.loop(ctx)
+	s.loop(ctx)
 	s.ready.Store(false)
 	cancel()
 	s.wg.Wait()
+	failMu.Lock()
+	err = failed
+	failMu.Unlock()
 	if s.crashOnStop {
 		return err
 	}
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer fcancel()
 	if cerr := s.checkpoint(fctx, s.committer); cerr != nil {
-		err = errors.Join(err, cerr)
+		err = errors.Join(err, fmt.Errorf("trainer: final %w", cerr))
 	}
 	return err
 }
@@ -425,8 +438,8 @@ func (s *Service) requestRefit(reason string) {
 const minFlushGap = 20 * time.Millisecond
 
 // loop is the only goroutine that touches the rating state and the working
-// model.
-func (s *Service) loop(ctx context.Context) error {
+// model. It returns when ctx ends.
+func (s *Service) loop(ctx context.Context) {
 	deltaT := time.NewTicker(s.cfg.DeltaInterval)
 	defer deltaT.Stop()
 	cpT := time.NewTicker(s.cfg.CheckpointInterval)
@@ -442,7 +455,7 @@ func (s *Service) loop(ctx context.Context) error {
 		case <-ctx.Done():
 			// Fold-ins not yet published are redone after a restart: the
 			// serving snapshot does not cover their offsets.
-			return nil
+			return
 		case m := <-s.msgs:
 			s.handle(ctx, m)
 			// Once the consumer has caught up, changes go out at once
