@@ -91,9 +91,11 @@ func NewProducer(cfg ProducerConfig) *Producer {
 		WriteBackoffMax: 200 * time.Millisecond,
 		BatchTimeout:    cfg.BatchTimeout,
 		BatchSize:       cfg.BatchSize,
-		BatchBytes:      16 << 20,
-		ReadTimeout:     cfg.Timeout,
-		WriteTimeout:    cfg.Timeout,
+		// The broker's default message.max.bytes: a larger batch would be
+		// refused, so kafka-go splits before it.
+		BatchBytes:   1 << 20,
+		ReadTimeout:  cfg.Timeout,
+		WriteTimeout: cfg.Timeout,
 		Transport: &kafka.Transport{
 			DialTimeout: cfg.DialTimeout,
 			IdleTimeout: 30 * time.Second,

@@ -427,3 +427,25 @@ func TestRunListenError(t *testing.T) {
 		t.Fatalf("Run on a taken address: %v", err)
 	}
 }
+
+// A body near the 4 MiB limit is more than the broker takes in one
+// request (message.max.bytes, 1 MiB by default): the producer must split it.
+func TestLargeBatchAccepted(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafkaPartitions(t, 1)
+	f := newFixture(t, k.Brokers(), nil)
+	var b strings.Builder
+	n := 0
+	for b.Len() < 3<<20 {
+		b.WriteString(rating(fmt.Sprintf("big-%06d", n), fmt.Sprintf("user-%d", n%1000), fmt.Sprintf("m%d", n%5000), 3.5))
+		b.WriteByte('\n')
+		n++
+	}
+	r := f.do(t, "POST", "/v1/ratings", b.String())
+	if r.status != http.StatusAccepted || len(r.EventID) != n {
+		t.Fatalf("%d-event, %d-byte batch: status %d, %d ids: %.300s", n, b.Len(), r.status, len(r.EventID), r.body)
+	}
+	if got := written(ctx, t, k.Brokers()); got != int64(n) {
+		t.Fatalf("%d records written, want %d", got, n)
+	}
+}
