@@ -209,7 +209,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 // TestDeltas: a delta for the serving version changes /predict; one for
-// another version is dropped.
+// another version does not touch the serving model.
 func TestDeltas(t *testing.T) {
 	h := newHarness(t)
 	h.publish(t, 1, snapshotBytes(t, 1))
@@ -232,7 +232,8 @@ func TestDeltas(t *testing.T) {
 		}
 		return b
 	}
-	// A delta for a version not served, then one for the serving version:
+	// A delta for a version not served (held for its snapshot, which never
+	// comes), then one for the serving version:
 	// NATS keeps one publisher's order, so once the second is applied the
 	// first has been seen. Re-send until the api's subscription is up.
 	ghost, newbie := delta(9, 1, "ghost"), delta(1, 1, "newbie")
@@ -393,5 +394,70 @@ func TestDownloadErrorsAreRetried(t *testing.T) {
 				t.Errorf("%d downloads, want %d", got, maxLoadAttempts)
 			}
 		})
+	}
+}
+
+func (s *Service) heldDeltas() int {
+	s.deltaMu.Lock()
+	defer s.deltaMu.Unlock()
+	return s.earlyN
+}
+
+// TestEarlyDeltasApplyAtSwap: deltas for a snapshot still loading are held
+// and applied when it swaps in; deltas for an older version are dropped.
+func TestEarlyDeltasApplyAtSwap(t *testing.T) {
+	h := newHarness(t)
+	h.publish(t, 1, snapshotBytes(t, 1))
+	h.start(t)
+	h.waitServing(t, 1)
+
+	fold := testModel(t, 2)
+	delta := func(base, seq int64, user string) []byte {
+		ud := fold.FoldUser(user, []recommend.Rated{{Movie: "A1", Value: 5}, {Movie: "A2", Value: 5}, {Movie: "R1", Value: 1}})
+		b, err := json.Marshal(recommend.Delta{BaseVersion: base, Seq: seq, NewestEventMillis: time.Now().UnixMilli(), Users: []recommend.UserDelta{ud}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	early := delta(2, 1, "early")
+	waitFor(t, "the early delta to be held", func() bool {
+		if err := h.bus.PublishDelta(ctxTimeout(t), 2, early); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		return h.s.heldDeltas() > 0
+	})
+	if _, a := h.predict(t, `{"user_id": "early", "top_k": 5}`); !a.ColdStart || a.ModelVersion != "v1" {
+		t.Fatalf("a delta for v2 changed v1: cold=%v from %s", a.ColdStart, a.ModelVersion)
+	}
+	h.publish(t, 2, snapshotBytes(t, 2))
+	h.waitServing(t, 2)
+	status, a := h.predict(t, `{"user_id": "early", "top_k": 5}`)
+	if status != 200 || a.ColdStart || a.ModelVersion != "v2" {
+		t.Fatalf("after the swap to v2: %d cold=%v from %s", status, a.ColdStart, a.ModelVersion)
+	}
+	if n := h.s.heldDeltas(); n != 0 {
+		t.Errorf("%d deltas still held after their version swapped in", n)
+	}
+
+	// Now a delta for v1 (obsolete) then one for v2: once the second is
+	// applied, the first was seen and dropped.
+	before := testutil.ToFloat64(h.s.metrics.deltas)
+	if err := h.bus.PublishDelta(ctxTimeout(t), 1, delta(1, 2, "late")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.bus.PublishDelta(ctxTimeout(t), 2, delta(2, 2, "marker")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the v2 delta", func() bool { return testutil.ToFloat64(h.s.metrics.deltas) > before })
+	if got := testutil.ToFloat64(h.s.metrics.deltas); got != before+1 {
+		t.Errorf("deltas applied went from %v to %v, want one more", before, got)
+	}
+	if _, a := h.predict(t, `{"user_id": "late"}`); !a.ColdStart {
+		t.Error("a delta for v1 was applied to v2")
+	}
+	if n := h.s.heldDeltas(); n != 0 {
+		t.Errorf("the obsolete delta was held (%d held)", n)
 	}
 }

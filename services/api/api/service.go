@@ -76,6 +76,12 @@ type Service struct {
 	// replaces it, so a slow download never queues stale versions.
 	pending chan modelbus.Manifest
 
+	// deltaMu orders deltas against swaps; early holds deltas for versions
+	// newer than the serving one (earlyN of them in all).
+	deltaMu sync.Mutex
+	early   map[int64][]recommend.Delta
+	earlyN  int
+
 	app       *fiber.App
 	endpoints map[string]bool
 	series    sync.Map // httpKey -> *httpSeries
@@ -115,6 +121,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		metrics: m,
 		source:  deps.Source,
 		pending: make(chan modelbus.Manifest, 1),
+		early:   map[int64][]recommend.Delta{},
 	}
 	s.app = s.newApp()
 	return s, nil
@@ -325,15 +332,30 @@ func (s *Service) prepare(m modelbus.Manifest, data []byte) (*recommend.Model, e
 }
 
 // swap makes model the serving one. Requests already running keep the
-// model they loaded.
+// model they loaded. Deltas that arrived for this version before it was
+// loaded are applied first, under the delta lock, so none can slip in
+// between.
 func (s *Service) swap(model *recommend.Model, m modelbus.Manifest) {
 	sv := &serving{model: model, manifest: m, version: versionName(m.Version), loadedAt: s.now(),
 		cache: newAnswerCache(s.cfg.CacheEntries)}
+	s.deltaMu.Lock()
+	held := s.early[m.Version]
+	for v, ds := range s.early {
+		if v <= m.Version {
+			s.earlyN -= len(ds)
+			delete(s.early, v)
+		}
+	}
+	for _, d := range held {
+		s.applyTo(sv, d)
+	}
 	old := s.cur.Swap(sv)
+	s.deltaMu.Unlock()
+
 	s.metrics.swapOK.Inc()
 	s.metrics.setVersion(sv.version)
 	s.updateAge()
-	attrs := []any{"version", m.Version, "object", m.Object, "size", m.Size}
+	attrs := []any{"version", m.Version, "object", m.Object, "size", m.Size, "early_deltas", len(held)}
 	if old != nil {
 		attrs = append(attrs, "previous", old.manifest.Version, "rollback", m.Version < old.manifest.Version)
 	}
@@ -349,23 +371,47 @@ func (s *Service) servingVersion() int64 {
 	return 0
 }
 
+// maxEarlyDeltas bounds the deltas held for a version not loaded yet.
+const maxEarlyDeltas = 4096
+
 // applyDelta folds a trainer delta into the serving model when it is for
-// that model's version. A delta for another version is dropped: an older
-// one is obsolete, and a newer one arrived before its snapshot, which
-// covers it once swapped in.
+// that model's version. A delta for a newer version (or any, before the
+// first model) arrived before its snapshot finished loading: it is held and
+// applied at the swap, so a refit loses no fold-in. A delta for an older
+// version is obsolete and dropped.
 func (s *Service) applyDelta(version int64, payload []byte) {
-	sv := s.cur.Load()
-	if sv == nil || sv.manifest.Version != version {
-		s.log.Debug("drop delta for a version not served", "delta_version", version, "serving", s.servingVersion())
-		return
-	}
 	var d recommend.Delta
 	if err := json.Unmarshal(payload, &d); err != nil {
 		s.log.Warn("drop undecodable delta", "version", version, "err", err)
 		return
 	}
+	if d.BaseVersion != version {
+		s.log.Warn("drop delta whose header and body disagree", "header_version", version, "base_version", d.BaseVersion)
+		return
+	}
+	s.deltaMu.Lock()
+	defer s.deltaMu.Unlock()
+	sv := s.cur.Load()
+	switch {
+	case sv != nil && sv.manifest.Version == version:
+		s.applyTo(sv, d)
+	case sv == nil || version > sv.manifest.Version:
+		if s.earlyN >= maxEarlyDeltas {
+			s.log.Warn("drop early delta: too many held", "version", version, "seq", d.Seq, "held", s.earlyN)
+			return
+		}
+		s.early[version] = append(s.early[version], d)
+		s.earlyN++
+	default:
+		s.log.Debug("drop delta for an older version", "delta_version", version, "serving", sv.manifest.Version)
+	}
+}
+
+// applyTo applies d to sv's model and drops the cached answers it changes.
+// The caller holds deltaMu.
+func (s *Service) applyTo(sv *serving, d recommend.Delta) {
 	if err := sv.model.Apply(d); err != nil {
-		s.log.Warn("drop delta the model refused", "version", version, "seq", d.Seq, "err", err)
+		s.log.Warn("drop delta the model refused", "version", d.BaseVersion, "seq", d.Seq, "err", err)
 		return
 	}
 	if sv.cache != nil {
