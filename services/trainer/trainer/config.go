@@ -30,6 +30,10 @@ type Config struct {
 	// DataDir holds the checkpoint, the registry spool and, without
 	// DatabaseURL, the embedded store.
 	DataDir string
+	// CatalogDir, when set, is a MovieLens-format folder whose movies (and
+	// tags) are loaded into the store's catalog at start, for titles,
+	// genres and content features.
+	CatalogDir string
 	// AdminToken guards the admin endpoints (bearer token). Empty disables
 	// them: they answer 403.
 	AdminToken string
@@ -150,6 +154,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Group, "trainer.group", c.Group, "Kafka consumer group of the trainer")
 	fs.StringVar(&c.NATSURL, "trainer.nats-url", c.NATSURL, "NATS server URL")
 	fs.StringVar(&c.DataDir, "trainer.data-dir", c.DataDir, "directory of the checkpoint, registry spool and embedded store")
+	fs.StringVar(&c.CatalogDir, "trainer.catalog", c.CatalogDir, "MovieLens-format folder whose movies are loaded into the catalog at start")
 	fs.IntVar(&c.MinEvents, "trainer.min-events", c.MinEvents, "ratings needed before the first fit")
 	fs.DurationVar(&c.RefitInterval, "trainer.refit-interval", c.RefitInterval, "full refit every interval (0: never)")
 	fs.IntVar(&c.RefitEvery, "trainer.refit-every", c.RefitEvery, "full refit every N applied events (0: never)")
@@ -162,7 +167,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // FromEnv overrides c from the environment through getenv (os.Getenv in a
 // main): KAFKA_BROKERS, NATS_URL, DATABASE_URL, SWIPEFLIX_DATA_DIR,
-// SWIPEFLIX_ADMIN_TOKEN, SWIPEFLIX_REFIT_INTERVAL, SWIPEFLIX_REFIT_EVERY,
+// SWIPEFLIX_ADMIN_TOKEN, SWIPEFLIX_CATALOG_DIR, SWIPEFLIX_REFIT_INTERVAL, SWIPEFLIX_REFIT_EVERY,
 // SWIPEFLIX_MIN_EVENTS, SWIPEFLIX_SWIPE_WEIGHTS, SWIPEFLIX_GATE_TOLERANCE,
 // TRAINER_ADDR. A malformed value is an error naming the variable.
 func (c *Config) FromEnv(getenv func(string) string) error {
@@ -176,6 +181,7 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	str("DATABASE_URL", &c.DatabaseURL)
 	str("SWIPEFLIX_DATA_DIR", &c.DataDir)
 	str("SWIPEFLIX_ADMIN_TOKEN", &c.AdminToken)
+	str("SWIPEFLIX_CATALOG_DIR", &c.CatalogDir)
 	if v := getenv("KAFKA_BROKERS"); v != "" {
 		c.Brokers = splitList(v)
 	}

@@ -183,6 +183,13 @@ func (s *Service) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer s.disconnect()
+	if s.cfg.CatalogDir != "" {
+		n, err := s.st.LoadCatalog(ctx, s.cfg.CatalogDir)
+		if err != nil {
+			return fmt.Errorf("trainer: %w", err)
+		}
+		s.log.Info("catalog loaded", "dir", s.cfg.CatalogDir, "movies", n)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -251,12 +251,14 @@ func (l *deltaLog) movie(id string) (recommend.MovieDelta, bool) {
 func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	e := newEnv(t)
 	evs, syn := synthEvents(40, 60, 900)
-	if err := e.store.UpsertMovies(context.Background(), syn.Catalog); err != nil {
+	cfg := e.config()
+	cfg.CatalogDir = t.TempDir()
+	if err := syn.WriteDir(cfg.CatalogDir, dataset.CSV); err != nil {
 		t.Fatal(err)
 	}
 	e.publish(t, evs)
 	deltas := e.watchDeltas(t)
-	r := e.start(t, e.config(), nil)
+	r := e.start(t, cfg, nil)
 
 	// Model v1 appears in the KV with a full manifest.
 	waitFor(t, "model v1", func() bool { _, ok := e.current(t); return ok })
@@ -416,4 +418,18 @@ func post(t *testing.T, url, token, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+func TestRunFailsOnMissingCatalog(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.CatalogDir = filepath.Join(t.TempDir(), "no-such-folder")
+	svc, err := New(cfg, Deps{Bus: e.bus, Store: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = svc.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no-such-folder") {
+		t.Fatalf("Run = %v, want an error naming the catalog folder", err)
+	}
 }
