@@ -32,6 +32,9 @@ func runWatch(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer bus.Close()
 
+	// Either subscription failing ends both.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	out := &lockedWriter{w: stdout}
 	errc := make(chan error, 2)
 	go func() {
@@ -71,6 +74,7 @@ func runWatch(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := <-errc; err != nil && first == nil {
 			first = err
 		}
+		cancel()
 	}
 	return first
 }
