@@ -137,11 +137,11 @@ func TestDetectionAndFalseAlarms(t *testing.T) {
 		if st.datasetDrift > 5 {
 			t.Errorf("%s: dataset drift in %d of 1,000 i.i.d. trials, want <= 5", rg.name, st.datasetDrift)
 		}
-		// The nominal rate is 5%; new_users and new_movies run at about
-		// 10% (see docs/drift.md). Guard against anything worse.
+		// The nominal rate is 5%; the measured rates are 0-5.7% (see
+		// docs/drift.md). Guard against anything clearly worse.
 		for name, n := range st.feature {
-			if n > 120 {
-				t.Errorf("%s: %s false alarms in %d of 1,000 i.i.d. trials, want <= 120", rg.name, name, n)
+			if n > 80 {
+				t.Errorf("%s: %s false alarms in %d of 1,000 i.i.d. trials, want <= 80", rg.name, name, n)
 			}
 		}
 	}

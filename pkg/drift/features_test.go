@@ -44,10 +44,10 @@ func TestReferenceProfile(t *testing.T) {
 		FeaturePopularity: {Kind: Categorical, Labels: []string{"m1", "other"}, Counts: []float64{0, 2}},
 		// u1 made 2 events, u2 and u3 one each.
 		FeatureActivity: {Kind: Numerical, Values: []float64{1, 2}, Counts: []float64{2, 1}},
-		// Leave-one-out: u2 and u3 occur once, so their events are "new".
-		FeatureNewUsers: {Kind: Categorical, Labels: []string{"new", "known"}, Counts: []float64{2, 2}},
-		// m2 and m3 occur once.
-		FeatureNewMovies: {Kind: Categorical, Labels: []string{"new", "known"}, Counts: []float64{2, 2}},
+		// The even half (e1, e3) knows u1, u2 and m1; of the odd half, e2
+		// (u1, m2) has a known user and a new movie, e4 (u3, m3) both new.
+		FeatureNewUsers:  {Kind: Categorical, Labels: []string{"new", "known"}, Counts: []float64{1, 1}},
+		FeatureNewMovies: {Kind: Categorical, Labels: []string{"new", "known"}, Counts: []float64{2, 0}},
 	}
 	for name, w := range want {
 		if got := ref.Distributions[name]; !reflect.DeepEqual(got, w) {
@@ -78,10 +78,10 @@ func TestCompareMethodsAndDecision(t *testing.T) {
 	var refEvs, same, shifted []events.Event
 	for i := range 600 {
 		r := float64(1 + i%5)
-		refEvs = append(refEvs, rating("r", "u"+string(rune('a'+i%20)), "m1", r, i))
-		same = append(same, rating("s", "u"+string(rune('a'+i%20)), "m1", r, 1000+i))
+		refEvs = append(refEvs, rating("r", "u"+string(rune('a'+i%21)), "m1", r, i))
+		same = append(same, rating("s", "u"+string(rune('a'+i%21)), "m1", r, 1000+i))
 		low := math.Max(1, r-1)
-		shifted = append(shifted, swipe("x", "v"+string(rune('a'+i%20)), "m2", events.Dislike, 1000+i))
+		shifted = append(shifted, swipe("x", "v"+string(rune('a'+i%21)), "m2", events.Dislike, 1000+i))
 		shifted[len(shifted)-1].Rating, shifted[len(shifted)-1].Swipe = &low, ""
 	}
 	ref := NewReference(refEvs, nil, cfg.TopMovies)
