@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
@@ -312,14 +313,14 @@ func (s *Service) ready(c *fiber.Ctx) error {
 
 // modelResponse is GET /v1/model.
 type modelResponse struct {
-	ModelVersion  string           `json:"model_version"`
-	Manifest      any              `json:"manifest"`
-	Stats         modelStats       `json:"stats"`
-	Config        recommend.Config `json:"config"`
-	LoadedAt      time.Time        `json:"loaded_at"`
-	AgeSeconds    float64          `json:"age_seconds"`
-	DeltasApplied int64            `json:"deltas_applied"`
-	LastDeltaSeq  int64            `json:"last_delta_seq"`
+	ModelVersion  string            `json:"model_version"`
+	Manifest      modelbus.Manifest `json:"manifest"`
+	Stats         modelStats        `json:"stats"`
+	Config        recommend.Config  `json:"config"`
+	LoadedAt      time.Time         `json:"loaded_at"`
+	AgeSeconds    float64           `json:"age_seconds"`
+	DeltasApplied int64             `json:"deltas_applied"`
+	LastDeltaSeq  int64             `json:"last_delta_seq"`
 }
 
 type modelStats struct {
