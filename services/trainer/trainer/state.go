@@ -52,12 +52,6 @@ func NewState() *State {
 // Len is the number of (user, movie) pairs held.
 func (s *State) Len() int { return s.n }
 
-// Users is the number of distinct users.
-func (s *State) Users() int { return len(s.users) }
-
-// HasMovie reports whether anyone rated movie.
-func (s *State) HasMovie(movie string) bool { _, ok := s.raters[movie]; return ok }
-
 // Update keeps e when it supersedes what the state holds for its user and
 // movie, and reports whether it did.
 func (s *State) Update(e Entry) bool {
