@@ -353,7 +353,8 @@ func (s *Service) swap(model *recommend.Model, m modelbus.Manifest) {
 	s.deltaMu.Unlock()
 
 	s.metrics.swapOK.Inc()
-	s.metrics.setVersion(sv.version)
+	// The bare number, as the trainer labels it, so the two series join.
+	s.metrics.setVersion(strconv.FormatInt(m.Version, 10))
 	s.updateAge()
 	attrs := []any{"version", m.Version, "object", m.Object, "size", m.Size, "early_deltas", len(held)}
 	if old != nil {
