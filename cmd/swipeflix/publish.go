@@ -69,6 +69,10 @@ func runPublish(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 		err = ferr
 	}
 	if pub.bar != nil {
+		if err == nil {
+			// The line count includes any header; the rows are what was read.
+			pub.bar.setTotal(pub.sent + pub.bad)
+		}
 		pub.bar.stop()
 	}
 	fmt.Fprintf(stderr, "published %d events to %s", pub.sent, kafkabus.Ratings)
