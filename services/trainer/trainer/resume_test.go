@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -75,8 +76,7 @@ func TestCrashResumeMatchesUninterruptedReplay(t *testing.T) {
 
 	// Kill the trainer at several points, as kill -9 would: no final
 	// checkpoint, whatever was handled since the last one is lost. One run
-	// never commits to Kafka, so the next starts before the checkpoint and
-	// must skip what the checkpoint covers.
+	// never commits to Kafka: the next must still start at the checkpoint.
 	for i, c := range []struct {
 		at       int
 		noCommit bool
@@ -114,17 +114,7 @@ func TestCrashResumeMatchesUninterruptedReplay(t *testing.T) {
 	// The last run goes to the end of the log and stops cleanly.
 	cfg.CheckpointInterval = 50 * time.Millisecond
 	r := e.start(t, cfg, nil)
-	waitFor(t, "checkpoint at the end of the log", func() bool {
-		cp, err := LoadCheckpoint(cfg.checkpointPath())
-		if err != nil {
-			return false
-		}
-		var n int64
-		for _, o := range cp.Offsets {
-			n += o
-		}
-		return n == int64(len(msgs))
-	})
+	waitFor(t, "checkpoint at the end of the log", func() bool { return checkpointed(cfg) == int64(len(msgs)) })
 	r.stop(t)
 	cp, err := LoadCheckpoint(cfg.checkpointPath())
 	if err != nil {
@@ -135,6 +125,23 @@ func TestCrashResumeMatchesUninterruptedReplay(t *testing.T) {
 		t.Fatalf("resumed state differs from the uninterrupted replay: %d pairs (hash %s), want %d (hash %s)",
 			got.Len(), got.Hash(), want.Len(), want.Hash())
 	}
+	// The checkpoint, not the group's commits, says where to start: with
+	// the checkpoint gone, the trainer rebuilds the state from the whole log
+	// although the group has committed everything.
+	if err := os.Remove(cfg.checkpointPath()); err != nil {
+		t.Fatal(err)
+	}
+	r = e.start(t, cfg, nil)
+	waitFor(t, "state rebuilt from the start of the log", func() bool { return checkpointed(cfg) == int64(len(msgs)) })
+	r.stop(t)
+	cp2, err := LoadCheckpoint(cfg.checkpointPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Restore(cp2.Entries).Hash() != want.Hash() {
+		t.Fatal("state rebuilt without a checkpoint differs from the uninterrupted replay")
+	}
+
 	// Every kept entry points at a distinct message inside the log.
 	seen := map[[2]int64]bool{}
 	for _, en := range cp.Entries {
@@ -144,4 +151,17 @@ func TestCrashResumeMatchesUninterruptedReplay(t *testing.T) {
 		}
 		seen[pos] = true
 	}
+}
+
+// checkpointed is how many messages the checkpoint on disk covers.
+func checkpointed(cfg Config) int64 {
+	cp, err := LoadCheckpoint(cfg.checkpointPath())
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, o := range cp.Offsets {
+		n += o
+	}
+	return n
 }

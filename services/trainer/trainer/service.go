@@ -244,14 +244,30 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	producer := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: s.cfg.Brokers, Topic: kafkabus.DLQ})
 	defer producer.Close() //nolint:errcheck // nothing left to flush at exit
 	s.dlq = producer
-	reader := kafkabus.NewGroupReader(s.cfg.Brokers, s.cfg.Group, topic)
-	defer reader.Close() //nolint:errcheck // leaving the group is best effort
-	s.committer = reader
+	// The consumer outlives the loop: the final checkpoint's offsets are
+	// committed in its group generation before it leaves the group.
+	cons := newConsumer(s.cfg.Brokers, s.cfg.Group, topic, s.offsets, s.log)
+	s.committer = cons
 	if s.noCommit {
 		s.committer = nil
 	}
-
-	goFn("kafka fetch", func(ctx context.Context) error { return s.fetch(ctx, reader) })
+	consCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
+	var consWG sync.WaitGroup
+	stopConsuming := func() { stopConsumer(); consWG.Wait() }
+	defer stopConsuming()
+	consWG.Add(1)
+	go func() {
+		defer consWG.Done()
+		if err := cons.Run(consCtx, s.msgs); err != nil {
+			s.log.Error("kafka consumer stopped", "err", err)
+			failMu.Lock()
+			if failed == nil {
+				failed = fmt.Errorf("trainer: kafka consumer: %w", err)
+			}
+			failMu.Unlock()
+			cancel()
+		}
+	}()
 	goFn("model watch", func(ctx context.Context) error { return s.bus.Watch(ctx, s.onManifest(ctx)) })
 	goFn("retrain subscription", func(ctx context.Context) error {
 		// modelbus flushes the subscription with ctx, and nats.go wants a
@@ -284,6 +300,7 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	if cerr := s.checkpoint(fctx, s.committer); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("trainer: final %w", cerr))
 	}
+	stopConsuming()
 	return err
 }
 
@@ -292,7 +309,7 @@ func (s *Service) loadCheckpoint() error {
 	cp, err := LoadCheckpoint(s.cfg.checkpointPath())
 	switch {
 	case errors.Is(err, ErrNoCheckpoint):
-		s.log.Info("no checkpoint: starting from the consumer group's committed offsets", "path", s.cfg.checkpointPath())
+		s.log.Info("no checkpoint: reading the log from the start", "path", s.cfg.checkpointPath())
 		return nil
 	case err != nil:
 		return fmt.Errorf("trainer: %w", err)
@@ -402,33 +419,6 @@ func (s *Service) onManifest(ctx context.Context) func(modelbus.Manifest) {
 		select {
 		case s.installs <- in:
 		case <-ctx.Done():
-		}
-	}
-}
-
-// fetch feeds the loop with messages until ctx ends.
-func (s *Service) fetch(ctx context.Context, r *kafkabus.GroupReader) error {
-	backoff := 100 * time.Millisecond
-	for {
-		m, err := r.Fetch(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafkabus.ErrClosed) {
-				return nil
-			}
-			s.log.Warn("fetch from kafka", "err", err, "retry_in", backoff)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 5*time.Second)
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		select {
-		case s.msgs <- m:
-		case <-ctx.Done():
-			return nil
 		}
 	}
 }
@@ -644,5 +634,5 @@ var (
 	_ registryWriter = (*store.Retrying)(nil)
 	_ registryStore  = (*store.Store)(nil)
 	_ dlqSender      = (*kafkabus.Producer)(nil)
-	_ committer      = (*kafkabus.GroupReader)(nil)
+	_ committer      = (*consumer)(nil)
 )

@@ -334,6 +334,12 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 		t.Errorf("stale (ignored skip) counted %v, want 1", got)
 	}
 
+	// Commits trail the checkpoint, so the group's lag drains to zero.
+	waitFor(t, "consumer lag 0 on every partition", func() bool {
+		lags, n := lagGauges(t, r)
+		return n == 3 && lags == 0
+	})
+
 	// Health and the registry over HTTP.
 	var h Health
 	getJSON(t, r.url("/health"), &h)
@@ -432,4 +438,23 @@ func TestRunFailsOnMissingCatalog(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no-such-folder") {
 		t.Fatalf("Run = %v, want an error naming the catalog folder", err)
 	}
+}
+
+// lagGauges sums the trainer's consumer lag gauges and counts partitions.
+func lagGauges(t *testing.T, r *running) (sum float64, partitions int) {
+	t.Helper()
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "swipeflix_consumer_lag" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetGauge().GetValue()
+			partitions++
+		}
+	}
+	return sum, partitions
 }
