@@ -77,7 +77,9 @@ func TestEndToEnd(t *testing.T) {
 
 	watchOut := &syncBuffer{}
 	watchDone := make(chan error, 1)
-	go func() { watchDone <- realMain(runCtx, []string{"watch", "-nats", natsURL}, nil, watchOut, &bytes.Buffer{}) }()
+	go func() {
+		watchDone <- realMain(runCtx, []string{"watch", "-nats", natsURL}, nil, watchOut, &bytes.Buffer{})
+	}()
 
 	// A first model is served.
 	var known prediction
