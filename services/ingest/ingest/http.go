@@ -114,7 +114,13 @@ func (s *Service) handleReady(c *fiber.Ctx) error {
 // with the accepted ids once Kafka acknowledged all of them.
 func (s *Service) handleEvents(kind string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		evs, bad, err := events.DecodeBatch(bytes.NewReader(c.Body()), s.cfg.MaxBodyBytes)
+		body := c.Body()
+		evs, bad, err := events.DecodeBatch(bytes.NewReader(body), s.cfg.MaxBodyBytes)
+		if err == nil && missingID(bad) {
+			// Items without an event_id get one derived from their bytes;
+			// the body already passed the size check, so the ids may add to it.
+			evs, bad, err = events.DecodeBatch(bytes.NewReader(fillEventIDs(body)), 2*s.cfg.MaxBodyBytes)
+		}
 		switch {
 		case errors.Is(err, events.ErrTooLarge):
 			s.metrics.events.WithLabelValues(kind, "rejected").Inc()

@@ -449,3 +449,44 @@ func TestLargeBatchAccepted(t *testing.T) {
 		t.Fatalf("%d records written, want %d", got, n)
 	}
 }
+
+// An item without event_id gets one derived from its bytes: the same bytes
+// posted again get the same id, so a retry is idempotent downstream.
+func TestMissingEventIDDerivedFromBytes(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	f := newFixture(t, k.Brokers(), nil)
+	noID := `{"user_id":"u1","movie_id":"m1","rating":4,"ts":"2026-11-27T10:00:00Z"}`
+	other := `{"user_id":"u1","movie_id":"m2","rating":4,"ts":"2026-11-27T10:00:00Z"}`
+
+	first := f.do(t, "POST", "/v1/ratings", noID)
+	again := f.do(t, "POST", "/v1/ratings", noID)
+	batch := f.do(t, "POST", "/v1/ratings", "["+other+","+rating("given", "u2", "m1", 3)+"]")
+	if first.status != 202 || again.status != 202 || batch.status != 202 {
+		t.Fatalf("statuses %d %d %d: %s %s", first.status, again.status, batch.status, first.body, batch.body)
+	}
+	if !strings.HasPrefix(first.EventID[0], "auto-") || first.EventID[0] != again.EventID[0] {
+		t.Fatalf("ids %v and %v: want the same auto- id for the same bytes", first.EventID, again.EventID)
+	}
+	if batch.EventID[0] == first.EventID[0] || !strings.HasPrefix(batch.EventID[0], "auto-") || batch.EventID[1] != "given" {
+		t.Fatalf("batch ids %v", batch.EventID)
+	}
+	for _, m := range readAll(ctx, t, k.Brokers(), 4) {
+		e, err := events.Decode(m.Value)
+		if err != nil || e.EventID == "" {
+			t.Fatalf("message %s: %v", m.Value, err)
+		}
+	}
+
+	// In NDJSON the positions of the remaining bad items are unchanged.
+	nd := noID + "\n\n" + `{"user_id":"u1","movie_id":"m3","rating":0.3,"ts":"2026-11-27T10:00:00Z"}` + "\n"
+	r := f.do(t, "POST", "/v1/ratings", nd)
+	if r.status != 400 || len(r.Items) != 1 || r.Items[0].Index != 1 || r.Items[0].Line != 3 || r.Items[0].Field != "rating" {
+		t.Fatalf("NDJSON with a bad rating: %d %s", r.status, r.body)
+	}
+	// An empty event_id is an error, not a request for one.
+	r = f.do(t, "POST", "/v1/ratings", `{"event_id":"","user_id":"u1","movie_id":"m1","rating":4,"ts":"2026-11-27T10:00:00Z"}`)
+	if r.status != 400 || len(r.Items) != 1 || r.Items[0].Field != "event_id" {
+		t.Fatalf("empty event_id: %d %s", r.status, r.body)
+	}
+}
