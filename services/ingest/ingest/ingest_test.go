@@ -484,6 +484,11 @@ func TestMissingEventIDDerivedFromBytes(t *testing.T) {
 	if r.status != 400 || len(r.Items) != 1 || r.Items[0].Index != 1 || r.Items[0].Line != 3 || r.Items[0].Field != "rating" {
 		t.Fatalf("NDJSON with a bad rating: %d %s", r.status, r.body)
 	}
+	// One object spread over lines.
+	r = f.do(t, "POST", "/v1/swipes", "{\n  \"user_id\": \"u9\",\n  \"movie_id\": \"m1\",\n  \"swipe\": \"like\",\n  \"ts\": \"2026-11-27T10:00:00Z\"\n}\n")
+	if r.status != 202 || len(r.EventID) != 1 || !strings.HasPrefix(r.EventID[0], "auto-") {
+		t.Fatalf("multi-line object without event_id: %d %s", r.status, r.body)
+	}
 	// An empty event_id is an error, not a request for one.
 	r = f.do(t, "POST", "/v1/ratings", `{"event_id":"","user_id":"u1","movie_id":"m1","rating":4,"ts":"2026-11-27T10:00:00Z"}`)
 	if r.status != 400 || len(r.Items) != 1 || r.Items[0].Field != "event_id" {
