@@ -413,3 +413,20 @@ func TestCountLines(t *testing.T) {
 		t.Fatalf("countLines of a missing file = %d", n)
 	}
 }
+
+func TestBrokerEnvErrors(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"SWIPEFLIX_KAFKA_PORT", "ninety"},
+		{"SWIPEFLIX_KAFKA_PARTITIONS", "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("KAFKA_BROKERS", "")
+			t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
+			t.Setenv(tc.name, tc.value)
+			err := realMain(context.Background(), []string{"-target", "ingest"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("%s=%s: %v", tc.name, tc.value, err)
+			}
+		})
+	}
+}

@@ -173,9 +173,14 @@ func startBrokers(ctx context.Context, env *Env, out io.Writer) (runningBrokers,
 		if err != nil {
 			return b, err
 		}
+		partitions, err := intEnv("SWIPEFLIX_KAFKA_PARTITIONS", 3)
+		if err != nil {
+			return b, err
+		}
 		k, err := embedded.StartKafka(ctx, embedded.KafkaConfig{
-			DataDir: filepath.Join(env.DataDir, "kafka"),
-			Port:    port,
+			DataDir:    filepath.Join(env.DataDir, "kafka"),
+			Port:       port,
+			Partitions: int32(partitions),
 			Logger:  env.Logger,
 		})
 		if err != nil {
@@ -221,6 +226,19 @@ func portEnv(name string, def int) (int, error) {
 		return 0, fmt.Errorf("%s=%q: want a port number, 0 for any free port", name, v)
 	}
 	return p, nil
+}
+
+// intEnv reads a positive count from the environment.
+func intEnv(name string, def int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, fmt.Errorf("%s=%q: want a number from 1 to 1000", name, v)
+	}
+	return n, nil
 }
 
 func fellBack(did bool, port int) string {
