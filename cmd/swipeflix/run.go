@@ -181,7 +181,7 @@ func startBrokers(ctx context.Context, env *Env, out io.Writer) (runningBrokers,
 			DataDir:    filepath.Join(env.DataDir, "kafka"),
 			Port:       port,
 			Partitions: int32(partitions),
-			Logger:  env.Logger,
+			Logger:     env.Logger,
 		})
 		if err != nil {
 			return b, err
