@@ -15,7 +15,7 @@ func TestMakeTargets(t *testing.T) {
 	for _, target := range []string{
 		"dev", "run", "start", "train", "train-full", "lint", "fmt", "test", "docker-build",
 		"docker-run", "compose-up", "compose-down", "precommit", "clean", "eval", "bench",
-		"loadtest", "build", "compose-config", "ops-check", "terraform-provider",
+		"loadtest", "build", "compose-config", "ops-check", "terraform-provider", "tflint", "k6",
 	} {
 		cmd := exec.Command(mk, "-n", target)
 		cmd.Dir = repoPath()

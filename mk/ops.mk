@@ -16,11 +16,12 @@ API_URL ?= http://localhost:8000
 K6_VERSION ?= v1.8.1
 STATICCHECK_VERSION ?= v0.8.2
 GOVULNCHECK_VERSION ?= v1.9.0
+TFLINT_VERSION ?= v0.64.0
 # The docker provider has no Go-module tags; this pseudo-version is its v4.6.0 release line.
 TF_DOCKER_PROVIDER ?= github.com/kreuzwerker/terraform-provider-docker@v0.0.0-20260916201441-96d331c98ff4
 
 .PHONY: build dev run start train train-full docker-build docker-run compose-up compose-down \
-	compose-config ops-check staticcheck govulncheck precommit loadtest k6 terraform-provider clean
+	compose-config ops-check staticcheck govulncheck precommit loadtest k6 terraform-provider tflint clean
 
 ## build: the one binary and the thin service mains into bin/.
 build:
@@ -104,6 +105,14 @@ terraform-provider:
 	dir=$$($(GO) mod download -json $(TF_DOCKER_PROVIDER) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
 	test -n "$$dir" || { echo "cannot download $(TF_DOCKER_PROVIDER)"; exit 1; }; \
 	cd $$dir && GOWORK=off $(GO) build -trimpath -o $(abspath $(BIN))/terraform-provider-docker .
+
+## tflint: build tflint into bin/ (deploy's test runs it on terraform/ with terraform/.tflint.hcl).
+tflint: $(BIN)/.tflint-$(TFLINT_VERSION)
+
+$(BIN)/.tflint-$(TFLINT_VERSION):
+	mkdir -p $(BIN)
+	GOBIN=$(abspath $(BIN)) GOWORK=off $(GO) install github.com/terraform-linters/tflint@$(TFLINT_VERSION)
+	touch $@
 
 ## clean: build outputs and coverage files (the data folder var/ stays: rm -rf var to reset).
 clean:
