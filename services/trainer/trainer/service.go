@@ -441,6 +441,10 @@ func (s *Service) loop(ctx context.Context) {
 	defer deltaT.Stop()
 	cpT := time.NewTicker(s.cfg.CheckpointInterval)
 	defer cpT.Stop()
+	soonT := time.NewTimer(time.Hour)
+	soonT.Stop()
+	defer soonT.Stop()
+	var soon <-chan time.Time // armed while an early flush waits for minFlushGap
 	var refitC <-chan time.Time
 	if s.cfg.RefitInterval > 0 {
 		t := time.NewTicker(s.cfg.RefitInterval)
@@ -456,10 +460,19 @@ func (s *Service) loop(ctx context.Context) {
 		case m := <-s.msgs:
 			s.handle(ctx, m)
 			// Once the consumer has caught up, changes go out at once
-			// rather than at the next tick; under load the tick batches.
-			if len(s.msgs) == 0 && len(s.dirty) > 0 && s.now().Sub(s.lastFlush) >= minFlushGap {
-				s.flush(ctx)
+			// (at most one flush per minFlushGap) rather than at the next
+			// tick; under load the tick batches.
+			if len(s.msgs) == 0 && len(s.dirty) > 0 && soon == nil {
+				if wait := minFlushGap - s.now().Sub(s.lastFlush); wait > 0 {
+					soonT.Reset(wait)
+					soon = soonT.C
+				} else {
+					s.flush(ctx)
+				}
 			}
+		case <-soon:
+			soon = nil
+			s.flush(ctx)
 		case <-deltaT.C:
 			if s.now().Sub(s.lastFlush) >= s.cfg.DeltaInterval/2 {
 				s.flush(ctx)
