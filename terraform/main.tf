@@ -34,12 +34,13 @@ locals {
     "SWIPEFLIX_LOG_LEVEL=${var.log_level}",
   ]
 
-  # Per-service settings; kept out of for_each because they hold secrets.
+  # Per-service settings, each secret only where it is read; kept out of for_each because
+  # they hold secrets.
   service_env = {
-    api     = ["SWIPEFLIX_ADMIN_TOKEN=${var.admin_token}"]
+    api     = []
     ingest  = ["SWIPEFLIX_INGEST_TOKENS=${join(",", var.ingest_tokens)}"]
     trainer = ["DATABASE_URL=${local.database_url}", "SWIPEFLIX_ADMIN_TOKEN=${var.admin_token}", "SWIPEFLIX_REFIT_INTERVAL=${var.refit_interval}"]
-    drift   = ["DATABASE_URL=${local.database_url}", "SWIPEFLIX_ADMIN_TOKEN=${var.admin_token}"]
+    drift   = ["DATABASE_URL=${local.database_url}"]
   }
 
   volumes = toset(["kafka", "nats", "postgres", "api", "ingest", "trainer", "drift", "prometheus", "grafana"])
