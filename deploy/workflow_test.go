@@ -66,6 +66,7 @@ func TestWorkflowJobs(t *testing.T) {
 		"test":        {"go test -race", "-coverprofile=coverage.out", "t >= 80", "prometheus docker-compose"},
 		"govulncheck": {"govulncheck"},
 		"loadtest":    {"make loadtest"},
+		"compose":     {"docker compose --env-file deploy/compose/dev.env --profile dev up", "/predict", "down -v"},
 	} {
 		if _, ok := wf.Jobs[job]; !ok {
 			t.Errorf("job %s missing", job)
