@@ -62,9 +62,9 @@ func TestWorkflowJobs(t *testing.T) {
 		return b.String()
 	}
 	for job, wants := range map[string][]string{
-		"lint":        {"gofmt -l", "go vet", "staticcheck"},
-		"test":        {"go test -race", "-coverprofile=coverage.out", "t >= 80", "prometheus docker-compose"},
-		"govulncheck": {"govulncheck"},
+		"lint":        {"make lint", "make staticcheck"},
+		"test":        {"make cover COVER_MIN=80", "prometheus docker-compose"},
+		"govulncheck": {"make govulncheck"},
 		"loadtest":    {"make loadtest"},
 		"compose":     {"docker compose --env-file deploy/compose/dev.env --profile dev up", "/predict", "down -v"},
 	} {

@@ -17,11 +17,12 @@ K6_VERSION ?= v1.8.1
 STATICCHECK_VERSION ?= v0.8.2
 GOVULNCHECK_VERSION ?= v1.9.0
 TFLINT_VERSION ?= v0.64.0
+COVER_MIN ?= 80
 # The docker provider has no Go-module tags; this pseudo-version is its v4.6.0 release line.
 TF_DOCKER_PROVIDER ?= github.com/kreuzwerker/terraform-provider-docker@v0.0.0-20260916201441-96d331c98ff4
 
 .PHONY: build dev run start train train-full docker-build docker-run compose-up compose-down \
-	compose-config ops-check staticcheck govulncheck precommit loadtest k6 terraform-provider tflint clean
+	compose-config ops-check cover staticcheck govulncheck precommit loadtest k6 terraform-provider tflint clean
 
 ## build: the one binary and the thin service mains into bin/.
 build:
@@ -75,6 +76,14 @@ compose-config:
 ## ops-check: the deploy/ tests (compose-go, BuildKit parser, promtool, Grafana, k6, HCL, actionlint).
 ops-check:
 	$(GO) test -count=1 ./deploy/...
+
+## cover: every test with the race detector and a coverage profile (coverage.out), failing when
+## the total is under COVER_MIN percent (CI's gate).
+cover:
+	$(GO) test -race -count=1 -timeout 30m -covermode=atomic -coverprofile=coverage.out $(MODULES)
+	@total=$$($(GO) tool cover -func=coverage.out | awk '/^total:/ { sub("%", "", $$3); print $$3 }'); \
+	echo "total coverage: $$total% (minimum $(COVER_MIN)%)"; \
+	awk -v t="$$total" -v min="$(COVER_MIN)" 'BEGIN { exit !(t >= min) }' || { echo "coverage $$total% is below $(COVER_MIN)%"; exit 1; }
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(MODULES)
