@@ -11,6 +11,10 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
+// defaultRefoldBatch is how many users of an install's backlog one flush
+// folds in.
+const defaultRefoldBatch = 64
+
 // maxDeltaBytes keeps each delta message under NATS's default 1 MiB payload.
 const maxDeltaBytes = 900 << 10
 
@@ -46,10 +50,24 @@ func (s *Service) flush(ctx context.Context) {
 // model, new movies first so the users' fold-ins weigh them, and returns
 // the encoded deltas.
 func (s *Service) foldDirty(ctx context.Context) ([][]byte, error) {
-	if len(s.dirty) == 0 {
+	if len(s.dirty) == 0 && len(s.refold) == 0 {
 		return nil, nil
 	}
 	v := s.working.Version
+	// Users changed by events all go now; an install's backlog follows in
+	// batches, so a new model does not hold up fresh swipes.
+	for u := range s.dirty {
+		delete(s.refold, u)
+	}
+	n := 0
+	for u := range s.refold {
+		if n == s.refoldBatch {
+			break
+		}
+		s.dirty[u] = struct{}{}
+		delete(s.refold, u)
+		n++
+	}
 	users := slices.Sorted(maps.Keys(s.dirty))
 	clear(s.dirty)
 	var movies []recommend.MovieDelta

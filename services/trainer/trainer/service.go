@@ -74,9 +74,11 @@ type Service struct {
 	state         *State
 	offsets       map[int32]int64
 	lastMsg       map[int32]kafkabus.Message
-	working       *recommend.Model // the serving version plus the trainer's deltas
-	base          *recommend.Model // the serving version as published, for the gate
-	dirty         map[string]struct{}
+	working       *recommend.Model    // the serving version plus the trainer's deltas
+	base          *recommend.Model    // the serving version as published, for the gate
+	dirty         map[string]struct{} // users changed by events: folded in at the next flush
+	refold        map[string]struct{} // users a newly installed model has not seen: folded in batches
+	refoldBatch   int
 	unsent        [][]byte // encoded deltas that failed to publish
 	unsentVersion int64
 	seq           int64
@@ -141,6 +143,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, gate: Gate{Tolerance: cfg.GateTolerance},
 		offsets: map[int32]int64{}, lastMsg: map[int32]kafkabus.Message{}, dirty: map[string]struct{}{},
+		refold: map[string]struct{}{}, refoldBatch: defaultRefoldBatch,
 		loggedKinds: map[string]bool{}, state: NewState(),
 		msgs: make(chan kafkabus.Message, 512), installs: make(chan install, 4),
 		refitDone: make(chan refitResult, 1), retrain: make(chan string, 8)}
@@ -462,7 +465,7 @@ func (s *Service) loop(ctx context.Context) {
 			// Once the consumer has caught up, changes go out at once
 			// (at most one flush per minFlushGap) rather than at the next
 			// tick; under load the tick batches.
-			if len(s.msgs) == 0 && len(s.dirty) > 0 && soon == nil {
+			if len(s.msgs) == 0 && (len(s.dirty) > 0 || len(s.refold) > 0) && soon == nil {
 				if wait := minFlushGap - s.now().Sub(s.lastFlush); wait > 0 {
 					soonT.Reset(wait)
 					soon = soonT.C
@@ -473,9 +476,18 @@ func (s *Service) loop(ctx context.Context) {
 		case <-soon:
 			soon = nil
 			s.flush(ctx)
+			if len(s.refold) > 0 && len(s.msgs) == 0 {
+				// Drain an install's backlog between events, batch by batch.
+				soonT.Reset(minFlushGap)
+				soon = soonT.C
+			}
 		case <-deltaT.C:
 			if s.now().Sub(s.lastFlush) >= s.cfg.DeltaInterval/2 {
 				s.flush(ctx)
+			}
+			if len(s.refold) > 0 && len(s.msgs) == 0 && soon == nil {
+				soonT.Reset(minFlushGap)
+				soon = soonT.C
 			}
 			s.autoRefit(ctx)
 			if !s.modelCreated.IsZero() {
@@ -599,6 +611,7 @@ func (s *Service) install(in install) {
 		return
 	}
 	s.working, s.base = in.work, in.base
+	clear(s.refold)
 	// Delta sequence numbers start from the install time in microseconds,
 	// so they keep increasing for a version across trainer restarts.
 	s.seq, s.unsent = s.now().UnixMicro(), nil
@@ -612,10 +625,10 @@ func (s *Service) install(in install) {
 	s.state.Each(func(e *Entry) {
 		next, ok := in.manifest.Offsets[e.Partition]
 		if !ok || e.Offset >= next || InHoldout(e.User, e.Movie, s.cfg.HoldoutPercent) {
-			s.dirty[e.User] = struct{}{}
+			s.refold[e.User] = struct{}{}
 		}
 	})
-	s.log.Info("model installed", "version", v, "users_to_fold", len(s.dirty))
+	s.log.Info("model installed", "version", v, "users_to_fold", len(s.refold)+len(s.dirty))
 }
 
 // catalogMovie returns what the catalog knows of a movie, or a placeholder.

@@ -258,7 +258,8 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	}
 	e.publish(t, evs)
 	deltas := e.watchDeltas(t)
-	r := e.start(t, cfg, nil)
+	// Small batches, so the install's backlog takes several flushes.
+	r := e.start(t, cfg, func(s *Service) { s.refoldBatch = 4 })
 
 	// Model v1 appears in the KV with a full manifest.
 	waitFor(t, "model v1", func() bool { _, ok := e.current(t); return ok })
@@ -289,6 +290,29 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 		rec, err := e.store.Current(context.Background())
 		return err == nil && rec.Version == 1 && rec.SHA256 == m.SHA256
 	})
+
+	// Users with pairs the fit held out are folded in with all their
+	// ratings and sent as deltas, in batches.
+	held := map[string]bool{}
+	for _, ev := range evs {
+		if InHoldout(ev.UserID, ev.MovieID, cfg.HoldoutPercent) {
+			held[ev.UserID] = true
+		}
+	}
+	heldFolded := func(version int64) func() bool {
+		return func() bool {
+			for u := range held {
+				if d, v, ok := deltas.user(u); !ok || v != version || len(d.Rated) == 0 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor(t, "every user with a holdout pair in a delta", heldFolded(1))
+	if len(held) <= 3*4 {
+		t.Errorf("only %d users with holdout pairs: the batching is not exercised", len(held))
+	}
 
 	// New swipes by a brand-new user, on a known and a brand-new movie,
 	// come out as deltas for v1.
@@ -340,15 +364,25 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 		return n == 3 && lags == 0
 	})
 
+	// A refit installs v2: the users it held out are folded into v2 from
+	// the install's backlog, a few per flush.
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.bus.RequestRetrain(rctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "model v2", func() bool { m, _ := e.current(t); return m.Version == 2 })
+	waitFor(t, "held-out users folded into v2", heldFolded(2))
+
 	// Health and the registry over HTTP.
 	var h Health
 	getJSON(t, r.url("/health"), &h)
-	if h.Status != "ok" || h.ModelVersion != 1 {
+	if h.Status != "ok" || h.ModelVersion != 2 {
 		t.Errorf("health %+v", h)
 	}
 	var list []store.ModelRecord
 	getJSON(t, r.url("/v1/models"), &list)
-	if len(list) != 1 || list[0].Stage != store.StageProduction {
+	if len(list) != 2 || list[0].Version != 2 || list[0].Stage != store.StageProduction || list[1].Stage != store.StageArchived {
 		t.Errorf("GET /v1/models = %+v", list)
 	}
 }
