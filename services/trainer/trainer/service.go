@@ -98,6 +98,9 @@ type Service struct {
 	refitDone chan refitResult
 	retrain   chan string
 	wg        sync.WaitGroup // refit goroutines
+	cpDone    chan checkpointDone
+	cpWG      sync.WaitGroup // the checkpoint writer
+	cpBusy    bool
 
 	// The catalog as last read for a refit, for new movies' titles.
 	catMu   sync.Mutex
@@ -146,7 +149,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		refold: map[string]struct{}{}, refoldBatch: defaultRefoldBatch,
 		loggedKinds: map[string]bool{}, state: NewState(),
 		msgs: make(chan kafkabus.Message, 512), installs: make(chan install, 4),
-		refitDone: make(chan refitResult, 1), retrain: make(chan string, 8)}
+		refitDone: make(chan refitResult, 1), retrain: make(chan string, 8), cpDone: make(chan checkpointDone, 1)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -296,11 +299,12 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	err = failed
 	failMu.Unlock()
 	if s.crashOnStop {
+		s.cpWG.Wait()
 		return err
 	}
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer fcancel()
-	if cerr := s.checkpoint(fctx, s.committer); cerr != nil {
+	if cerr := s.finalCheckpoint(fctx); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("trainer: final %w", cerr))
 	}
 	stopConsuming()
@@ -494,11 +498,9 @@ func (s *Service) loop(ctx context.Context) {
 				s.metrics.age.WithLabelValues(serviceName).Set(s.now().Sub(s.modelCreated).Seconds())
 			}
 		case <-cpT.C:
-			if s.sinceCP > 0 {
-				if err := s.checkpoint(ctx, s.committer); err != nil && ctx.Err() == nil {
-					s.log.Error("checkpoint", "err", err)
-				}
-			}
+			s.startCheckpoint(ctx)
+		case d := <-s.cpDone:
+			s.checkpointWritten(ctx, d)
 		case <-refitC:
 			s.startRefit(ctx, "refit interval")
 		case reason := <-s.retrain:
@@ -540,9 +542,7 @@ func (s *Service) handle(ctx context.Context, m kafkabus.Message) {
 		}
 	}
 	if s.cfg.CheckpointEvery > 0 && s.sinceCP >= s.cfg.CheckpointEvery {
-		if err := s.checkpoint(ctx, s.committer); err != nil {
-			s.log.Error("checkpoint", "err", err)
-		}
+		s.startCheckpoint(ctx)
 	}
 	if s.cfg.RefitEvery > 0 && s.sinceRefit >= s.cfg.RefitEvery && s.working != nil {
 		s.startRefit(ctx, fmt.Sprintf("%d events since the last refit", s.sinceRefit))
@@ -571,30 +571,93 @@ func (s *Service) deadLetter(ctx context.Context, m kafkabus.Message, err error)
 	}
 }
 
-// checkpoint writes the state with the offsets it covers, then commits
-// those offsets to Kafka: a commit never runs ahead of a checkpoint.
-func (s *Service) checkpoint(ctx context.Context, c committer) error {
-	cp := Checkpoint{SavedAt: s.now().UTC(), Offsets: make(map[int32]int64, len(s.offsets)), Entries: s.state.Entries()}
+// checkpointJob is what one checkpoint writes and then commits, copied by
+// the loop so the file is written off it.
+type checkpointJob struct {
+	cp   Checkpoint
+	msgs []kafkabus.Message // the last message per partition, to commit
+}
+
+// checkpointDone is a written checkpoint's outcome; uncommitted holds the
+// messages whose commit failed, for the next checkpoint to retry.
+type checkpointDone struct {
+	err         error
+	uncommitted []kafkabus.Message
+}
+
+// takeCheckpoint copies the state with the offsets it covers (unsorted:
+// the writer sorts) and the messages to commit after the write.
+func (s *Service) takeCheckpoint() checkpointJob {
+	job := checkpointJob{cp: Checkpoint{SavedAt: s.now().UTC(), Offsets: make(map[int32]int64, len(s.offsets)),
+		Entries: make([]Entry, 0, s.state.Len())}}
+	s.state.Each(func(e *Entry) { job.cp.Entries = append(job.cp.Entries, *e) })
 	for p, o := range s.offsets {
-		cp.Offsets[p] = o
+		job.cp.Offsets[p] = o
 	}
-	if err := SaveCheckpoint(s.cfg.checkpointPath(), cp); err != nil {
-		return err
-	}
-	s.sinceCP = 0
-	if len(s.lastMsg) == 0 || c == nil {
-		return nil
-	}
-	msgs := make([]kafkabus.Message, 0, len(s.lastMsg))
 	for _, m := range s.lastMsg {
-		msgs = append(msgs, m)
-	}
-	if err := c.Commit(ctx, msgs...); err != nil {
-		// The checkpoint holds these offsets: a restart skips what it covers.
-		return fmt.Errorf("checkpoint saved, but %w", err)
+		job.msgs = append(job.msgs, m)
 	}
 	clear(s.lastMsg)
-	return nil
+	s.sinceCP = 0
+	return job
+}
+
+// writeCheckpoint saves job's checkpoint, then commits its offsets: a
+// commit never runs ahead of a checkpoint on disk.
+func writeCheckpoint(ctx context.Context, path string, job checkpointJob, c committer) checkpointDone {
+	sortEntries(job.cp.Entries)
+	if err := SaveCheckpoint(path, job.cp); err != nil {
+		return checkpointDone{err: err, uncommitted: job.msgs}
+	}
+	if len(job.msgs) == 0 || c == nil {
+		return checkpointDone{}
+	}
+	if err := c.Commit(ctx, job.msgs...); err != nil {
+		// The checkpoint holds these offsets; the commit only trails it.
+		return checkpointDone{err: fmt.Errorf("checkpoint saved, but %w", err), uncommitted: job.msgs}
+	}
+	return checkpointDone{}
+}
+
+// startCheckpoint writes a checkpoint in a goroutine the loop waits for;
+// one runs at a time, and a checkpoint due meanwhile waits for the next
+// trigger.
+func (s *Service) startCheckpoint(ctx context.Context) {
+	if s.cpBusy || s.sinceCP == 0 {
+		return
+	}
+	job := s.takeCheckpoint()
+	s.cpBusy = true
+	s.cpWG.Add(1)
+	go func() {
+		defer s.cpWG.Done()
+		s.cpDone <- writeCheckpoint(ctx, s.cfg.checkpointPath(), job, s.committer)
+	}()
+}
+
+// checkpointWritten takes a background checkpoint's outcome.
+func (s *Service) checkpointWritten(ctx context.Context, d checkpointDone) {
+	s.cpBusy = false
+	for _, m := range d.uncommitted {
+		if _, newer := s.lastMsg[int32(m.Partition)]; !newer {
+			s.lastMsg[int32(m.Partition)] = m
+		}
+	}
+	if d.err != nil && ctx.Err() == nil {
+		s.log.Error("checkpoint", "err", d.err)
+	}
+}
+
+// finalCheckpoint waits for a checkpoint in flight, then writes one that
+// covers everything the loop handled.
+func (s *Service) finalCheckpoint(ctx context.Context) error {
+	s.cpWG.Wait()
+	if s.cpBusy {
+		s.checkpointWritten(ctx, <-s.cpDone)
+	}
+	s.sinceCP = 1 // always write: the last word on disk is this run's
+	d := writeCheckpoint(ctx, s.cfg.checkpointPath(), s.takeCheckpoint(), s.committer)
+	return d.err
 }
 
 // committer commits consumed offsets to the consumer group.

@@ -107,13 +107,18 @@ func (s *State) Entries() []Entry {
 			out = append(out, *e)
 		}
 	}
-	slices.SortFunc(out, func(a, b Entry) int {
+	sortEntries(out)
+	return out
+}
+
+// sortEntries orders entries by user then movie.
+func sortEntries(entries []Entry) {
+	slices.SortFunc(entries, func(a, b Entry) int {
 		if c := cmp.Compare(a.User, b.User); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Movie, b.Movie)
 	})
-	return out
 }
 
 // Each calls fn for every entry in no particular order; fn must not keep e.
