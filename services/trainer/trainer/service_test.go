@@ -380,6 +380,23 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	if h.Status != "ok" || h.ModelVersion != 2 {
 		t.Errorf("health %+v", h)
 	}
+	var ready map[string]any
+	getJSON(t, r.url("/ready"), &ready)
+	if ready["ready"] != true {
+		t.Errorf("ready %v", ready)
+	}
+	resp, err := http.Get(r.url("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`swipeflix_trainer_events_total{result="applied"}`, `swipeflix_model_version_info{service="trainer",version="2"} 1`,
+		`swipeflix_http_requests_total{endpoint="/health",method="GET",service="trainer",status="200"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	var list []store.ModelRecord
 	getJSON(t, r.url("/v1/models"), &list)
 	if len(list) != 2 || list[0].Version != 2 || list[0].Stage != store.StageProduction || list[1].Stage != store.StageArchived {
