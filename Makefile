@@ -1,14 +1,16 @@
 # SwipeFlix. `make run` starts everything on embedded brokers; `make test` runs every test.
 SHELL := /bin/bash
 GO ?= go
-MODULES := ./pkg/... ./services/... ./cmd/... ./deploy/...
+MODULES := ./pkg/... ./services/api/... ./services/drift/... ./services/ingest/... ./services/trainer/... ./cmd/swipeflix/... ./deploy/...
 DATA ?= ../shared/datasets/ml-100k
 
 .PHONY: test test-short eval bench fmt lint tidy
 
-## test: every test of every module, with the race detector.
+## test: every test of every module with the race detector, then the
+## real-data evaluations (skipped under -race; they skip when ../shared/datasets is absent).
 test:
-	$(GO) test -race -count=1 -timeout 20m $(MODULES)
+	$(GO) test -race -count=1 -timeout 30m $(MODULES)
+	$(GO) test -count=1 -timeout 30m -run 'ML100K|MLLatestSmall' ./pkg/eval/
 
 ## test-short: the tests that need no server at all.
 test-short:

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/swipeflix/swipeflix/pkg/store/storecli"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -34,6 +36,16 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return runPublish(ctx, args[1:], stdin, stderr)
 		case "watch":
 			return runWatch(ctx, args[1:], stdout)
+		case "eval":
+			return runEval(args[1:], stdout, stderr)
+		case "train":
+			return runTrain(ctx, args[1:], stdout, stderr)
+		case "migrate":
+			return storecli.Migrate(ctx, args[1:], stdout, os.Getenv)
+		case "catalog":
+			return storecli.Catalog(ctx, args[1:], stdout, os.Getenv)
+		case "models":
+			return storecli.Models(ctx, args[1:], stdout, os.Getenv)
 		case "run":
 			args = args[1:]
 		case "version":
@@ -51,6 +63,11 @@ const usage = `usage:
   swipeflix [run] [-target all|ingest|drift|...]   run services (default: all) in one process
   swipeflix publish [-rate N] [-ndjson] FILE|-     stream a dataset file or NDJSON events into Kafka
   swipeflix watch [-json]                          print model updates and drift reports
+  swipeflix eval [-data DIR] [-json] [-protocol P] the evaluation table (random, popularity, als, puresvd, hybrid)
+  swipeflix train [-data DIR]                      fit on a dataset folder and publish the next model version
+  swipeflix migrate                                apply the store's schema migrations (DATABASE_URL or embedded)
+  swipeflix catalog load DIR | get ID              load MovieLens movies into the catalog, or show one
+  swipeflix models list|current|get|history|promote|rollback   the model registry (admin token for changes)
   swipeflix version
 
 environment: KAFKA_BROKERS, NATS_URL (unset: embedded brokers on SWIPEFLIX_KAFKA_PORT 9092,

@@ -27,7 +27,8 @@ func runServices(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	targetFlag := fs.String("target", "all", "comma-separated services to run: all or "+strings.Join(targetNames(), ", "))
 	starter := fs.String("starter", os.Getenv("SWIPEFLIX_STARTER_RATINGS"),
-		"ratings file to publish once at start (SWIPEFLIX_STARTER_RATINGS)")
+		"ratings file or dataset folder to publish once at start, or \"auto\": ../shared/datasets/ml-latest-small "+
+			"when present, else generated sample data (SWIPEFLIX_STARTER_RATINGS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,6 +49,13 @@ func runServices(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	env.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	starterFile := ""
+	if *starter != "" {
+		if starterFile, env.CatalogDir, err = resolveStarter(*starter, filepath.FromSlash(sharedStarter), env.DataDir); err != nil {
+			return err
+		}
+	}
+
 	brokers, err := startBrokers(ctx, &env, stderr)
 	if err != nil {
 		return err
@@ -62,8 +70,8 @@ func runServices(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		runners = append(runners, namedRunner{t.name, r})
 	}
-	if *starter != "" {
-		runners = append(runners, namedRunner{"starter", starterLoader{path: *starter, env: env, out: stderr}})
+	if starterFile != "" {
+		runners = append(runners, namedRunner{"starter", starterLoader{path: starterFile, env: env, out: stderr}})
 	}
 	log.Info("swipeflix running", "targets", strings.Join(names(selected), ","))
 	err = runAll(ctx, runners)

@@ -7,7 +7,49 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/swipeflix/swipeflix/pkg/dataset"
 )
+
+// sharedStarter is where `make run` looks for real data: the MovieLens
+// folder beside the repository (never committed: its licence forbids it).
+const sharedStarter = "../shared/datasets/ml-latest-small"
+
+// sampleRatings is the size of the generated sample used when no real data
+// is present.
+const sampleRatings = 20000
+
+// resolveStarter turns the -starter value into the ratings file to publish
+// and the dataset folder whose movies make the catalog ("" when the value is
+// a bare ratings file). "auto" picks the shared folder when present, else
+// writes generated sample data (seeded, in the MovieLens CSV layout) under
+// dataDir/sample once and uses that.
+func resolveStarter(value, shared, dataDir string) (ratings, catalogDir string, err error) {
+	if value == "auto" {
+		value = shared
+		if _, err := os.Stat(value); err != nil {
+			value = filepath.Join(dataDir, "sample")
+			if _, err := os.Stat(filepath.Join(value, "ratings.csv")); err != nil {
+				syn := dataset.Generate(dataset.SizedConfig(sampleRatings, 1))
+				if err := syn.WriteDir(value, dataset.CSV); err != nil {
+					return "", "", fmt.Errorf("starter: write sample data: %w", err)
+				}
+			}
+		}
+	}
+	st, err := os.Stat(value)
+	if err != nil {
+		return "", "", fmt.Errorf("starter: %w", err)
+	}
+	if !st.IsDir() {
+		return value, "", nil
+	}
+	src, err := dataset.Open(value)
+	if err != nil {
+		return "", "", fmt.Errorf("starter: %w", err)
+	}
+	return src.RatingsPath, value, nil
+}
 
 // starterLoader publishes a ratings file once, through the same path as
 // `swipeflix publish`, when the process starts. It is the hook for `make

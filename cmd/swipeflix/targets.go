@@ -33,6 +33,9 @@ type Env struct {
 	DatabaseURL string
 	// DataDir is SWIPEFLIX_DATA_DIR (default ./var).
 	DataDir string
+	// CatalogDir is the starter dataset's folder, whose movies the trainer
+	// loads into the catalog unless SWIPEFLIX_CATALOG_DIR names another.
+	CatalogDir string
 }
 
 // target is one service the binary can run.
@@ -74,6 +77,9 @@ func buildTrainer(e Env) (Runner, error) {
 		return nil, err
 	}
 	cfg.Brokers, cfg.NATSURL, cfg.DatabaseURL, cfg.DataDir = e.Brokers, e.NATSURL, e.DatabaseURL, e.DataDir
+	if cfg.CatalogDir == "" {
+		cfg.CatalogDir = e.CatalogDir
+	}
 	return trainer.New(cfg, trainer.Deps{Logger: e.Logger, Registerer: e.Registry, Gatherer: e.Registry})
 }
 
