@@ -3,6 +3,8 @@ SHELL := /bin/bash
 GO ?= go
 MODULES := ./pkg/... ./services/api/... ./services/drift/... ./services/ingest/... ./services/trainer/... ./cmd/swipeflix/... ./deploy/...
 DATA ?= ../shared/datasets/ml-100k
+# make run publishes starter data once: ../shared/datasets/ml-latest-small when present, else a generated sample.
+RUNFLAGS ?= -starter auto
 
 .PHONY: test test-short eval bench fmt lint tidy
 
