@@ -1,0 +1,183 @@
+// Package telemetry holds the Prometheus series that several SwipeFlix
+// services export (docs/metrics.md): HTTP requests and latency, the model
+// version and age, consumer lag and dead-lettered messages.
+//
+// The one binary runs every service in one process on one registry, so a
+// shared series is registered by whichever service comes first and reused
+// by the others, each writing under its own `service` label value.
+// Register is that get-or-register step; the constructors below use it, and
+// services use it for any series they may register more than once.
+package telemetry
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Register registers c on reg, or returns the collector already registered
+// there under the same descriptors (prometheus.AlreadyRegisteredError) when
+// it has c's type. Any other failure, such as the same name with other
+// labels or help, is an error.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("register metrics: %w", err)
+}
+
+// HTTP is one service's view of swipeflix_http_requests_total and
+// swipeflix_http_request_duration_seconds.
+type HTTP struct {
+	service  string
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewHTTP registers (or reuses) the HTTP series on reg for service.
+func NewHTTP(reg prometheus.Registerer, service string) (*HTTP, error) {
+	requests, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "swipeflix_http_requests_total",
+		Help: "HTTP requests served.",
+	}, []string{"service", "method", "endpoint", "status"}))
+	if err != nil {
+		return nil, err
+	}
+	duration, err := Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "swipeflix_http_request_duration_seconds",
+		Help:    "HTTP request latency.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"service", "method", "endpoint"}))
+	if err != nil {
+		return nil, err
+	}
+	return &HTTP{service: service, requests: requests, duration: duration}, nil
+}
+
+// Series returns the request counter and latency observer of one method,
+// endpoint and status, for a caller that caches them off the hot path.
+func (h *HTTP) Series(method, endpoint string, status int) (prometheus.Counter, prometheus.Observer) {
+	return h.requests.WithLabelValues(h.service, method, endpoint, strconv.Itoa(status)),
+		h.duration.WithLabelValues(h.service, method, endpoint)
+}
+
+// Observe counts one request and records its latency. endpoint must come
+// from a fixed set (a route pattern, never the raw path), so that a scan
+// cannot blow up the label set.
+func (h *HTTP) Observe(method, endpoint string, status int, took time.Duration) {
+	c, o := h.Series(method, endpoint, status)
+	c.Inc()
+	o.Observe(took.Seconds())
+}
+
+// Middleware wraps next so that every request is observed under the
+// endpoint label endpoint(r) gives, with the status next wrote (200 when
+// it wrote none). now is the clock (time.Now in production).
+func (h *HTTP) Middleware(next http.Handler, endpoint func(*http.Request) string, now func() time.Time) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		h.Observe(r.Method, endpoint(r), sw.status, now().Sub(start))
+	})
+}
+
+// statusWriter remembers the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Model is one service's view of swipeflix_model_version_info and
+// swipeflix_model_age_seconds.
+type Model struct {
+	service string
+	version *prometheus.GaugeVec
+	age     *prometheus.GaugeVec
+}
+
+// NewModel registers (or reuses) the model series on reg for service.
+func NewModel(reg prometheus.Registerer, service string) (*Model, error) {
+	version, err := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "swipeflix_model_version_info",
+		Help: "1 for the model version a service serves or trains on.",
+	}, []string{"service", "version"}))
+	if err != nil {
+		return nil, err
+	}
+	age, err := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "swipeflix_model_age_seconds",
+		Help: "Seconds since the serving model's snapshot was created.",
+	}, []string{"service"}))
+	if err != nil {
+		return nil, err
+	}
+	return &Model{service: service, version: version, age: age}, nil
+}
+
+// SetVersion makes version the only one the service reports.
+func (m *Model) SetVersion(version string) {
+	m.version.DeletePartialMatch(prometheus.Labels{"service": m.service})
+	m.version.WithLabelValues(m.service, version).Set(1)
+}
+
+// SetAge records the age of the service's model. The series exists from
+// the first call on: before a model there is no age to report.
+func (m *Model) SetAge(age time.Duration) { m.age.WithLabelValues(m.service).Set(age.Seconds()) }
+
+// Consumer is one service's view of swipeflix_consumer_lag and
+// swipeflix_dlq_messages_total.
+type Consumer struct {
+	service string
+	lag     *prometheus.GaugeVec
+	dlq     *prometheus.CounterVec
+}
+
+// NewConsumer registers (or reuses) the consumer series on reg for service.
+func NewConsumer(reg prometheus.Registerer, service string) (*Consumer, error) {
+	lag, err := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "swipeflix_consumer_lag",
+		Help: "Messages between the consumer's position and the partition's high watermark.",
+	}, []string{"service", "partition"}))
+	if err != nil {
+		return nil, err
+	}
+	dlq, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "swipeflix_dlq_messages_total",
+		Help: "Malformed messages copied to the dead-letter topic, by reason.",
+	}, []string{"service", "reason"}))
+	if err != nil {
+		return nil, err
+	}
+	return &Consumer{service: service, lag: lag, dlq: dlq}, nil
+}
+
+// SetLag records the lag of one partition; its signature fits
+// kafkabus.ReportLag.
+func (c *Consumer) SetLag(partition int, lag int64) {
+	c.lag.WithLabelValues(c.service, strconv.Itoa(partition)).Set(float64(lag))
+}
+
+// DeadLettered counts one message sent to the dead-letter topic.
+func (c *Consumer) DeadLettered(reason string) {
+	c.dlq.WithLabelValues(c.service, reason).Inc()
+}
