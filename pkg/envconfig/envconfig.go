@@ -1,0 +1,149 @@
+// Package envconfig overrides settings from environment variables, the
+// way every SwipeFlix service and the swipeflix binary read theirs: an
+// unset or empty variable keeps the value already there (the default, or
+// what a flag set), and a malformed one is an error that names the
+// variable and its value. Errors are collected, so one run reports every
+// bad variable at once.
+package envconfig
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reader reads variables through getenv and collects the errors.
+type Reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+// New returns a Reader over getenv (os.Getenv in a main, a map in tests).
+func New(getenv func(string) string) *Reader { return &Reader{getenv: getenv} }
+
+// Err is every malformed variable read so far, joined; nil when none.
+func (r *Reader) Err() error { return errors.Join(r.errs...) }
+
+// Func calls parse with the value of name when it is set, and records
+// parse's error under the variable's name.
+func (r *Reader) Func(name string, parse func(string) error) {
+	v := r.getenv(name)
+	if v == "" {
+		return
+	}
+	if err := parse(v); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s=%q: %w", name, v, err))
+	}
+}
+
+// String sets *dst to name's value when it is set.
+func (r *Reader) String(name string, dst *string) {
+	if v := r.getenv(name); v != "" {
+		*dst = v
+	}
+}
+
+// List sets *dst to name's comma-separated items, blanks dropped.
+func (r *Reader) List(name string, dst *[]string) {
+	if v := r.getenv(name); v != "" {
+		*dst = SplitList(v)
+	}
+}
+
+// Int sets *dst to name's integer value.
+func (r *Reader) Int(name string, dst *int) {
+	r.Func(name, func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return errors.New("want an integer")
+		}
+		*dst = n
+		return nil
+	})
+}
+
+// IntRange sets *dst to name's integer value, which must be in lo..hi.
+func (r *Reader) IntRange(name string, dst *int, lo, hi int) {
+	r.Func(name, func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want an integer from %d to %d", lo, hi)
+		}
+		*dst = n
+		return nil
+	})
+}
+
+// Int64 sets *dst to name's integer value.
+func (r *Reader) Int64(name string, dst *int64) {
+	r.Func(name, func(s string) error {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return errors.New("want an integer")
+		}
+		*dst = n
+		return nil
+	})
+}
+
+// Float sets *dst to name's numeric value.
+func (r *Reader) Float(name string, dst *float64) {
+	r.Func(name, func(s string) error {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return errors.New("want a number")
+		}
+		*dst = f
+		return nil
+	})
+}
+
+// Bool sets *dst to name's value: 1, t, true, 0, f, false (any case).
+func (r *Reader) Bool(name string, dst *bool) {
+	r.Func(name, func(s string) error {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		*dst = b
+		return nil
+	})
+}
+
+// Duration sets *dst to name's duration, in time.ParseDuration's syntax.
+func (r *Reader) Duration(name string, dst *time.Duration) {
+	r.Func(name, func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return errors.New("want a duration such as 500ms, 30s or 10m")
+		}
+		*dst = d
+		return nil
+	})
+}
+
+// Time sets *dst to name's RFC 3339 time.
+func (r *Reader) Time(name string, dst *time.Time) {
+	r.Func(name, func(s string) error {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return errors.New("want an RFC 3339 time such as 2026-01-02T15:04:05Z")
+		}
+		*dst = t
+		return nil
+	})
+}
+
+// SplitList splits a comma-separated list, trimming spaces and dropping
+// blank items.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
