@@ -5,10 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 )
@@ -80,7 +80,7 @@ func (c Config) Validate() error {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "ingest.addr", c.Addr, "HTTP listen address of the ingest service")
 	fs.Func("ingest.kafka-brokers", "comma-separated Kafka brokers (default "+strings.Join(c.Brokers, ",")+")", func(s string) error {
-		c.Brokers = SplitList(s)
+		c.Brokers = envconfig.SplitList(s)
 		return nil
 	})
 	fs.Int64Var(&c.MaxBodyBytes, "ingest.max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
@@ -91,40 +91,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // SWIPEFLIX_INGEST_TOKENS, INGEST_MAX_BODY_BYTES and INGEST_KAFKA_TIMEOUT.
 // A malformed value is an error naming the variable.
 func (c *Config) FromEnv() error {
-	if v := os.Getenv("INGEST_ADDR"); v != "" {
-		c.Addr = v
-	}
-	if v := os.Getenv("KAFKA_BROKERS"); v != "" {
-		c.Brokers = SplitList(v)
-	}
-	if v := os.Getenv("SWIPEFLIX_INGEST_TOKENS"); v != "" {
-		c.Tokens = SplitList(v)
-	}
-	var errs []error
-	if v := os.Getenv("INGEST_MAX_BODY_BYTES"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("INGEST_MAX_BODY_BYTES=%q: %w", v, err))
-		}
-		c.MaxBodyBytes = n
-	}
-	if v := os.Getenv("INGEST_KAFKA_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("INGEST_KAFKA_TIMEOUT=%q: %w", v, err))
-		}
-		c.KafkaTimeout = d
-	}
-	return errors.Join(errs...)
-}
-
-// SplitList splits a comma-separated list, dropping blanks.
-func SplitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	env := envconfig.New(os.Getenv)
+	env.String("INGEST_ADDR", &c.Addr)
+	env.List("KAFKA_BROKERS", &c.Brokers)
+	env.List("SWIPEFLIX_INGEST_TOKENS", &c.Tokens)
+	env.Int64("INGEST_MAX_BODY_BYTES", &c.MaxBodyBytes)
+	env.Duration("INGEST_KAFKA_TIMEOUT", &c.KafkaTimeout)
+	return env.Err()
 }

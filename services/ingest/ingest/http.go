@@ -81,9 +81,7 @@ func (s *Service) instrument(c *fiber.Ctx) error {
 	if status == fiber.StatusNotFound && endpoint == "/" {
 		endpoint = "unmatched"
 	}
-	method := c.Method()
-	s.metrics.httpRequests.WithLabelValues(serviceName, method, endpoint, strconv.Itoa(status)).Inc()
-	s.metrics.httpDuration.WithLabelValues(serviceName, method, endpoint).Observe(time.Since(start).Seconds())
+	s.metrics.http.Observe(c.Method(), endpoint, status, time.Since(start))
 	return err
 }
 
