@@ -2,32 +2,27 @@
 // binary runs it as one target among others). Settings come from flags,
 // overridden by environment variables (KAFKA_BROKERS, NATS_URL, DRIFT_*);
 // reports are stored in PostgreSQL when DATABASE_URL is set, else in the
-// embedded store under SWIPEFLIX_DATA_DIR.
+// embedded store under SWIPEFLIX_DATA_DIR. SWIPEFLIX_LOG_LEVEL sets the
+// log level.
 package main
 
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/swipeflix/swipeflix/pkg/store"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/drift/driftsvc"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := realMain(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "drift:", err)
-		os.Exit(1)
-	}
-}
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
 
-func realMain(ctx context.Context, args []string) error {
+func main() { svcmain.Main("drift", version, realMain) }
+
+func realMain(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := driftsvc.DefaultConfig()
 	fs := flag.NewFlagSet("drift", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
@@ -42,7 +37,6 @@ func realMain(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	st, err := store.Open(ctx, store.ConfigFromEnv(os.Getenv))
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,7 @@ func TestRealMainRejectsBadConfig(t *testing.T) {
 		{[]string{"-movies=/nonexistent/movies.csv"}, "load genres"},
 	} {
 		t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
-		err := realMain(context.Background(), tc.args)
+		err := realMain(context.Background(), tc.args, slog.New(slog.DiscardHandler))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want one mentioning %q", tc.args, err, tc.want)
 		}

@@ -11,11 +11,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
+	"github.com/swipeflix/swipeflix/pkg/envconfig"
 )
 
 // Reference modes.
@@ -131,7 +131,7 @@ func (c Config) Validate() error {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "drift.addr", c.Addr, "HTTP listen address of the drift service")
 	fs.Func("drift.kafka-brokers", "comma-separated Kafka brokers (default "+strings.Join(c.Brokers, ",")+")", func(s string) error {
-		c.Brokers = splitList(s)
+		c.Brokers = envconfig.SplitList(s)
 		return nil
 	})
 	fs.StringVar(&c.GroupID, "drift.group", c.GroupID, "Kafka consumer group of the drift service")
@@ -149,68 +149,29 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // FromEnv overrides c from the environment variables the deployment sets:
 // DRIFT_ADDR, KAFKA_BROKERS, NATS_URL, DRIFT_INTERVAL, DRIFT_REFERENCE,
-// DRIFT_REFERENCE_EVENTS, DRIFT_CURRENT_EVENTS, DRIFT_CURRENT_SPAN,
-// DRIFT_RETRAIN_ON_DRIFT. A malformed value is an error naming the variable.
+// DRIFT_REFERENCE_EVENTS, DRIFT_REFERENCE_FROM, DRIFT_REFERENCE_TO,
+// DRIFT_CURRENT_EVENTS, DRIFT_CURRENT_SPAN, DRIFT_RETRAIN_ON_DRIFT. A
+// malformed value is an error naming the variable.
 func (c *Config) FromEnv() error {
-	str := func(name string, dst *string) {
-		if v := os.Getenv(name); v != "" {
-			*dst = v
-		}
-	}
-	str("DRIFT_ADDR", &c.Addr)
-	str("NATS_URL", &c.NATSURL)
-	str("DRIFT_REFERENCE", &c.Reference)
-	if v := os.Getenv("KAFKA_BROKERS"); v != "" {
-		c.Brokers = splitList(v)
-	}
-	var errs []error
-	parse := func(name string, f func(string) error) {
-		if v := os.Getenv(name); v != "" {
-			if err := f(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
-			}
-		}
-	}
-	parse("DRIFT_INTERVAL", durationInto(&c.Interval))
-	parse("DRIFT_CURRENT_SPAN", durationInto(&c.CurrentSpan))
-	parse("DRIFT_REFERENCE_EVENTS", intInto(&c.ReferenceEvents))
-	parse("DRIFT_CURRENT_EVENTS", intInto(&c.CurrentEvents))
-	parse("DRIFT_REFERENCE_FROM", timeFlag(&c.ReferenceFrom))
-	parse("DRIFT_REFERENCE_TO", timeFlag(&c.ReferenceTo))
-	parse("DRIFT_RETRAIN_ON_DRIFT", func(s string) (err error) {
-		c.RetrainOnDrift, err = strconv.ParseBool(s)
-		return err
-	})
-	return errors.Join(errs...)
+	env := envconfig.New(os.Getenv)
+	env.String("DRIFT_ADDR", &c.Addr)
+	env.String("NATS_URL", &c.NATSURL)
+	env.String("DRIFT_REFERENCE", &c.Reference)
+	env.List("KAFKA_BROKERS", &c.Brokers)
+	env.Duration("DRIFT_INTERVAL", &c.Interval)
+	env.Duration("DRIFT_CURRENT_SPAN", &c.CurrentSpan)
+	env.Int("DRIFT_REFERENCE_EVENTS", &c.ReferenceEvents)
+	env.Int("DRIFT_CURRENT_EVENTS", &c.CurrentEvents)
+	env.Time("DRIFT_REFERENCE_FROM", &c.ReferenceFrom)
+	env.Time("DRIFT_REFERENCE_TO", &c.ReferenceTo)
+	env.Bool("DRIFT_RETRAIN_ON_DRIFT", &c.RetrainOnDrift)
+	return env.Err()
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
+// timeFlag parses an RFC 3339 flag value into dst.
 func timeFlag(dst *time.Time) func(string) error {
 	return func(s string) (err error) {
 		*dst, err = time.Parse(time.RFC3339, s)
-		return err
-	}
-}
-
-func durationInto(dst *time.Duration) func(string) error {
-	return func(s string) (err error) {
-		*dst, err = time.ParseDuration(s)
-		return err
-	}
-}
-
-func intInto(dst *int) func(string) error {
-	return func(s string) (err error) {
-		*dst, err = strconv.Atoi(s)
 		return err
 	}
 }

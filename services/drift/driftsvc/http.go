@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -34,23 +33,7 @@ func (s *Service) Handler() http.Handler {
 // instrument counts and times requests under a fixed endpoint label, so
 // unknown paths cannot blow up the label cardinality.
 func (s *Service) instrument(endpoint string, h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		h(rec, r)
-		s.metrics.httpRequests.WithLabelValues(serviceName, r.Method, endpoint, strconv.Itoa(rec.status)).Inc()
-		s.metrics.httpDuration.WithLabelValues(serviceName, r.Method, endpoint).Observe(time.Since(start).Seconds())
-	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
+	return s.metrics.http.Middleware(h, func(*http.Request) string { return endpoint }, time.Now)
 }
 
 func (s *Service) handleHealth(w http.ResponseWriter, _ *http.Request) {

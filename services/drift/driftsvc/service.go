@@ -156,7 +156,7 @@ func (s *Service) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { s.reportLoop(ctx) })
 	wg.Go(func() {
-		kafkabus.ReportLag(ctx, s.cfg.Interval, s.cfg.Brokers, s.cfg.GroupID, s.cfg.Topic, s.metrics.setLag,
+		kafkabus.ReportLag(ctx, s.cfg.Interval, s.cfg.Brokers, s.cfg.GroupID, s.cfg.Topic, s.metrics.consumer.SetLag,
 			func(err error) { s.log.Warn("consumer lag", "err", err) })
 	})
 
@@ -283,7 +283,7 @@ func (s *Service) deadLetter(ctx context.Context, m kafkabus.Message, reason str
 	s.mu.Lock()
 	s.malformed++
 	s.mu.Unlock()
-	s.metrics.dlq.WithLabelValues(serviceName, reason).Inc()
+	s.metrics.consumer.DeadLettered(reason)
 	s.log.Warn("malformed message", "partition", m.Partition, "offset", m.Offset, "reason", reason, "err", cause)
 	if err := s.dlq.SendDLQ(ctx, m, "drift: "+cause.Error()); err != nil && ctx.Err() == nil {
 		s.log.Error("copy to dlq", "offset", m.Offset, "err", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
 )
@@ -90,10 +91,9 @@ func TestMetricsAreInContract(t *testing.T) {
 	}
 	// Touch every vector so it shows up in Gather.
 	m.observe(drift.Report{Features: []drift.FeatureResult{{Name: "rating"}}})
-	m.setLag(0, 0)
-	m.dlq.WithLabelValues(serviceName, "invalid").Inc()
-	m.httpRequests.WithLabelValues(serviceName, "GET", "/health", "200").Inc()
-	m.httpDuration.WithLabelValues(serviceName, "GET", "/health").Observe(0)
+	m.consumer.SetLag(0, 0)
+	m.consumer.DeadLettered("invalid")
+	m.http.Observe("GET", "/health", 200, 0)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +120,9 @@ func TestMetricsShareARegistry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("drift metrics next to another service's: %v", err)
 	}
-	if m.httpRequests != other {
-		t.Error("drift did not reuse the registered HTTP counter")
+	m.http.Observe("GET", "/health", 200, 0)
+	if got := testutil.ToFloat64(other.WithLabelValues(serviceName, "GET", "/health", "200")); got != 1 {
+		t.Errorf("drift's request on the HTTP counter another service registered: %v, want 1", got)
 	}
 	if _, err := newMetrics(reg); err == nil {
 		t.Error("registering drift's own gauges twice: no error")
