@@ -1,31 +1,25 @@
 // Command trainer runs the SwipeFlix trainer alone (the swipeflix binary
 // runs it as one target among others). Settings come from flags,
 // overridden by environment variables (KAFKA_BROKERS, NATS_URL,
-// DATABASE_URL, SWIPEFLIX_*).
+// DATABASE_URL, SWIPEFLIX_*); SWIPEFLIX_LOG_LEVEL sets the log level.
 package main
 
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/trainer/trainer"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := realMain(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "trainer:", err)
-		os.Exit(1)
-	}
-}
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
 
-func realMain(ctx context.Context, args []string) error {
+func main() { svcmain.Main("trainer", version, realMain) }
+
+func realMain(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := trainer.DefaultConfig()
 	fs := flag.NewFlagSet("trainer", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
@@ -35,7 +29,7 @@ func realMain(ctx context.Context, args []string) error {
 	if err := cfg.FromEnv(os.Getenv); err != nil {
 		return err
 	}
-	svc, err := trainer.New(cfg, trainer.Deps{Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil))})
+	svc, err := trainer.New(cfg, trainer.Deps{Logger: log})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -23,7 +24,7 @@ func TestRealMainRejectsBadSettings(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			err := realMain(context.Background(), tc.args)
+			err := realMain(context.Background(), tc.args, slog.New(slog.DiscardHandler))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("realMain(%v) = %v, want an error naming %q", tc.args, err, tc.want)
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
@@ -148,7 +149,7 @@ func (c Config) Validate() error {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "trainer.addr", c.Addr, "HTTP listen address of the trainer")
 	fs.Func("trainer.kafka-brokers", "comma-separated Kafka brokers (default "+strings.Join(c.Brokers, ",")+")", func(s string) error {
-		c.Brokers = splitList(s)
+		c.Brokers = envconfig.SplitList(s)
 		return nil
 	})
 	fs.StringVar(&c.Group, "trainer.group", c.Group, "Kafka consumer group of the trainer")
@@ -171,52 +172,26 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // SWIPEFLIX_MIN_EVENTS, SWIPEFLIX_SWIPE_WEIGHTS, SWIPEFLIX_GATE_TOLERANCE,
 // TRAINER_ADDR. A malformed value is an error naming the variable.
 func (c *Config) FromEnv(getenv func(string) string) error {
-	str := func(name string, dst *string) {
-		if v := getenv(name); v != "" {
-			*dst = v
-		}
-	}
-	str("TRAINER_ADDR", &c.Addr)
-	str("NATS_URL", &c.NATSURL)
-	str("DATABASE_URL", &c.DatabaseURL)
-	str("SWIPEFLIX_DATA_DIR", &c.DataDir)
-	str("SWIPEFLIX_ADMIN_TOKEN", &c.AdminToken)
-	str("SWIPEFLIX_CATALOG_DIR", &c.CatalogDir)
-	if v := getenv("KAFKA_BROKERS"); v != "" {
-		c.Brokers = splitList(v)
-	}
-	var errs []error
-	parse := func(name string, f func(string) error) {
-		if v := getenv(name); v != "" {
-			if err := f(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
-			}
-		}
-	}
-	parse("SWIPEFLIX_REFIT_INTERVAL", func(s string) (err error) {
-		c.RefitInterval, err = time.ParseDuration(s)
-		return err
-	})
-	parse("SWIPEFLIX_REFIT_EVERY", func(s string) (err error) {
-		c.RefitEvery, err = strconv.Atoi(s)
-		return err
-	})
-	parse("SWIPEFLIX_MIN_EVENTS", func(s string) (err error) {
-		c.MinEvents, err = strconv.Atoi(s)
-		return err
-	})
-	parse("SWIPEFLIX_GATE_TOLERANCE", func(s string) (err error) {
-		c.GateTolerance, err = strconv.ParseFloat(s, 64)
-		return err
-	})
-	parse("SWIPEFLIX_SWIPE_WEIGHTS", func(s string) error { return parseWeights(s, &c.Weights) })
-	return errors.Join(errs...)
+	env := envconfig.New(getenv)
+	env.String("TRAINER_ADDR", &c.Addr)
+	env.String("NATS_URL", &c.NATSURL)
+	env.String("DATABASE_URL", &c.DatabaseURL)
+	env.String("SWIPEFLIX_DATA_DIR", &c.DataDir)
+	env.String("SWIPEFLIX_ADMIN_TOKEN", &c.AdminToken)
+	env.String("SWIPEFLIX_CATALOG_DIR", &c.CatalogDir)
+	env.List("KAFKA_BROKERS", &c.Brokers)
+	env.Duration("SWIPEFLIX_REFIT_INTERVAL", &c.RefitInterval)
+	env.Int("SWIPEFLIX_REFIT_EVERY", &c.RefitEvery)
+	env.Int("SWIPEFLIX_MIN_EVENTS", &c.MinEvents)
+	env.Float("SWIPEFLIX_GATE_TOLERANCE", &c.GateTolerance)
+	env.Func("SWIPEFLIX_SWIPE_WEIGHTS", func(s string) error { return parseWeights(s, &c.Weights) })
+	return env.Err()
 }
 
 // parseWeights reads "like=4,superlike=5,dislike=1,skip=ignore" (any
 // subset) into w; skip=ignore drops skips, a number makes them count.
 func parseWeights(s string, w *events.Weights) error {
-	for _, kv := range splitList(s) {
+	for _, kv := range envconfig.SplitList(s) {
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok {
 			return fmt.Errorf("weight %q: want name=value", kv)
@@ -243,16 +218,6 @@ func parseWeights(s string, w *events.Weights) error {
 		}
 	}
 	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // topic is the ratings topic the trainer consumes.

@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -94,30 +93,17 @@ func (s *Service) retrainHandler(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "refit requested", "reason": reason})
 }
 
-// statusWriter remembers the status code for the HTTP metrics.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// instrument counts requests and their latency by route pattern.
+// instrument counts requests and their latency by route pattern (the path
+// part of it; "unmatched" for none).
 func (s *Service) instrument(next *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
+	return s.metrics.http.Middleware(next, func(r *http.Request) string {
 		_, pattern := next.Handler(r)
 		if pattern == "" {
-			pattern = "unmatched"
-		} else if _, p, ok := strings.Cut(pattern, " "); ok {
-			pattern = p
+			return "unmatched"
 		}
-		s.metrics.httpRequests.WithLabelValues(serviceName, r.Method, pattern, strconv.Itoa(sw.status)).Inc()
-		s.metrics.httpDuration.WithLabelValues(serviceName, r.Method, pattern).Observe(time.Since(start).Seconds())
-	})
+		if _, p, ok := strings.Cut(pattern, " "); ok {
+			return p
+		}
+		return pattern
+	}, time.Now)
 }

@@ -284,7 +284,7 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	})
 	goFn("lag reporter", func(ctx context.Context) error {
 		kafkabus.ReportLag(ctx, s.cfg.LagInterval, s.cfg.Brokers, s.cfg.Group, topic,
-			func(p int, lag int64) { s.metrics.lag.WithLabelValues(serviceName, fmt.Sprint(p)).Set(float64(lag)) },
+			s.metrics.consumer.SetLag,
 			func(err error) { s.log.Debug("measure consumer lag", "err", err) })
 		return nil
 	})
@@ -495,7 +495,7 @@ func (s *Service) loop(ctx context.Context) {
 			}
 			s.autoRefit(ctx)
 			if !s.modelCreated.IsZero() {
-				s.metrics.age.WithLabelValues(serviceName).Set(s.now().Sub(s.modelCreated).Seconds())
+				s.metrics.model.SetAge(s.now().Sub(s.modelCreated))
 			}
 		case <-cpT.C:
 			s.startCheckpoint(ctx)
@@ -560,7 +560,7 @@ func (s *Service) deadLetter(ctx context.Context, m kafkabus.Message, err error)
 	if errors.As(err, &fe) {
 		reason, kind = "invalid", "invalid:"+fe.Field
 	}
-	s.metrics.dlq.WithLabelValues(serviceName, reason).Inc()
+	s.metrics.consumer.DeadLettered(reason)
 	if !s.loggedKinds[kind] {
 		s.loggedKinds[kind] = true
 		s.log.Warn("bad message copied to the dlq (logged once per kind)", "kind", kind,
