@@ -111,33 +111,52 @@ func solveSideCG(r *csr, fixed, fixedBias, out, outBias []float32, mu float64, p
 type cg struct {
 	k                 int
 	x, res, dir, adir []float64
+	v32, out32        []float32
 }
 
 func newCG(k int) *cg {
 	d := k + 1
-	return &cg{k: k, x: make([]float64, d), res: make([]float64, d), dir: make([]float64, d), adir: make([]float64, d)}
+	return &cg{k: k, x: make([]float64, d), res: make([]float64, d), dir: make([]float64, d), adir: make([]float64, d),
+		v32: make([]float32, k), out32: make([]float32, k)}
 }
 
-// apply computes out = A v.
+// apply computes out = A v. The sum over ratings runs in float32, the
+// precision the factors are stored in; the regularisation term in float64.
 func (s *cg) apply(idx []int32, fixed []float32, prm alsParams, v, out []float64) {
 	k := s.k
-	clear(out)
+	for f := 0; f < k; f++ {
+		s.v32[f] = float32(v[f])
+	}
+	vb := float32(v[k])
+	clear(s.out32)
+	var ob float32
 	for _, c := range idx {
 		q := fixed[int(c)*k : int(c)*k+k]
-		dot := v[k]
-		for f, qf := range q {
-			dot += float64(qf) * v[f]
-		}
-		for f, qf := range q {
-			out[f] += dot * float64(qf)
-		}
-		out[k] += dot
+		d := dot32(q, s.v32) + vb
+		axpy32(d, q, s.out32)
+		ob += d
 	}
 	n := float64(len(idx))
 	for f := 0; f < k; f++ {
-		out[f] += prm.reg * n * v[f]
+		out[f] = float64(s.out32[f]) + prm.reg*n*v[f]
 	}
-	out[k] += prm.biasReg * n * v[k]
+	out[k] = float64(ob) + prm.biasReg*n*v[k]
+}
+
+// axpy32 adds a*x to y.
+func axpy32(a float32, x, y []float32) {
+	n := len(x)
+	y = y[:n]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		y[i] += a * x[i]
+		y[i+1] += a * x[i+1]
+		y[i+2] += a * x[i+2]
+		y[i+3] += a * x[i+3]
+	}
+	for ; i < n; i++ {
+		y[i] += a * x[i]
+	}
 }
 
 // solve runs at most steps iterations, stopping early once the squared

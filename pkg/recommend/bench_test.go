@@ -47,6 +47,8 @@ func BenchmarkFitML100KFold(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	start := cpuTime()
+	defer func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }()
 	for b.Loop() {
 		if _, err := recommend.Fit(ts, recommend.DefaultConfig()); err != nil {
 			b.Fatal(err)
@@ -68,6 +70,7 @@ func BenchmarkFit(b *testing.B) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			b.ResetTimer()
+			start := cpuTime()
 			var m *recommend.Model
 			for b.Loop() {
 				var err error
@@ -76,6 +79,7 @@ func BenchmarkFit(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 			runtime.ReadMemStats(&after)
 			b.ReportMetric(float64(after.HeapInuse)/(1<<20), "heap-MiB")
 			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/(1<<20), "alloc-MiB/fit")
