@@ -1,30 +1,24 @@
 // Command api runs the SwipeFlix api service alone (the swipeflix binary
 // runs it as one target among others). Settings come from flags,
-// overridden by environment variables (API_ADDR, NATS_URL, ...).
+// overridden by environment variables (API_ADDR, NATS_URL, ...);
+// SWIPEFLIX_LOG_LEVEL sets the log level.
 package main
 
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/api/api"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := realMain(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "api:", err)
-		os.Exit(1)
-	}
-}
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
 
-func realMain(ctx context.Context, args []string) error {
+func main() { svcmain.Main("api", version, realMain) }
+
+func realMain(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := api.DefaultConfig()
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
@@ -34,7 +28,6 @@ func realMain(ctx context.Context, args []string) error {
 	if err := cfg.FromEnv(); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	svc, err := api.New(cfg, api.Deps{Logger: log})
 	if err != nil {
 		return err

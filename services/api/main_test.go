@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -14,15 +15,17 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
+var discard = slog.New(slog.DiscardHandler)
+
 func TestRealMainRejectsBadSettings(t *testing.T) {
-	if err := realMain(context.Background(), []string{"-api.body-limit", "1"}); err == nil || !strings.Contains(err.Error(), "body limit") {
+	if err := realMain(context.Background(), []string{"-api.body-limit", "1"}, discard); err == nil || !strings.Contains(err.Error(), "body limit") {
 		t.Errorf("bad flag value: %v, want an error naming the body limit", err)
 	}
-	if err := realMain(context.Background(), []string{"-no-such-flag"}); err == nil {
+	if err := realMain(context.Background(), []string{"-no-such-flag"}, discard); err == nil {
 		t.Error("unknown flag accepted")
 	}
 	t.Setenv("API_CACHE_ENTRIES", "lots")
-	if err := realMain(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "API_CACHE_ENTRIES") {
+	if err := realMain(context.Background(), nil, discard); err == nil || !strings.Contains(err.Error(), "API_CACHE_ENTRIES") {
 		t.Errorf("bad environment value: %v, want an error naming API_CACHE_ENTRIES", err)
 	}
 }
@@ -69,7 +72,7 @@ func TestRealMainServes(t *testing.T) {
 	ln.Close() // realMain listens itself; another process could take the port meanwhile (unlikely)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- realMain(runCtx, []string{"-api.addr", addr, "-api.nats-url", n.URL()}) }()
+	go func() { done <- realMain(runCtx, []string{"-api.addr", addr, "-api.nats-url", n.URL()}, discard) }()
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {

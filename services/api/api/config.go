@@ -10,8 +10,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
+
+	"github.com/swipeflix/swipeflix/pkg/envconfig"
 )
 
 // Config configures the api service. DefaultConfig fills every field;
@@ -90,28 +91,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 }
 
 // FromEnv overrides c from the environment: API_ADDR, NATS_URL,
-// API_BODY_LIMIT, API_DEFAULT_TOP_K, API_CACHE_ENTRIES. A malformed value is an error naming
-// the variable.
+// API_BODY_LIMIT, API_DEFAULT_TOP_K, API_CACHE_ENTRIES. A malformed value
+// is an error naming the variable.
 func (c *Config) FromEnv() error {
-	if v := os.Getenv("API_ADDR"); v != "" {
-		c.Addr = v
-	}
-	if v := os.Getenv("NATS_URL"); v != "" {
-		c.NATSURL = v
-	}
-	var errs []error
-	for name, dst := range map[string]*int{"API_BODY_LIMIT": &c.BodyLimit, "API_DEFAULT_TOP_K": &c.DefaultTopK,
-		"API_CACHE_ENTRIES": &c.CacheEntries} {
-		v := os.Getenv(name)
-		if v == "" {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: not an integer", name, v))
-			continue
-		}
-		*dst = n
-	}
-	return errors.Join(errs...)
+	env := envconfig.New(os.Getenv)
+	env.String("API_ADDR", &c.Addr)
+	env.String("NATS_URL", &c.NATSURL)
+	env.Int("API_BODY_LIMIT", &c.BodyLimit)
+	env.Int("API_DEFAULT_TOP_K", &c.DefaultTopK)
+	env.Int("API_CACHE_ENTRIES", &c.CacheEntries)
+	return env.Err()
 }

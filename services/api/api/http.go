@@ -116,10 +116,9 @@ func (s *Service) observe(c *fiber.Ctx) error {
 	k := httpKey{method: c.Method(), endpoint: endpoint, status: c.Response().StatusCode()}
 	v, ok := s.series.Load(k)
 	if !ok {
-		v, _ = s.series.LoadOrStore(k, &httpSeries{
-			requests: s.metrics.httpRequests.WithLabelValues(serviceName, k.method, k.endpoint, strconv.Itoa(k.status)),
-			duration: s.metrics.httpDuration.WithLabelValues(serviceName, k.method, k.endpoint),
-		})
+		hs := &httpSeries{}
+		hs.requests, hs.duration = s.metrics.http.Series(k.method, k.endpoint, k.status)
+		v, _ = s.series.LoadOrStore(k, hs)
 	}
 	hs := v.(*httpSeries)
 	hs.requests.Inc()

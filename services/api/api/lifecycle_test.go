@@ -196,11 +196,13 @@ func TestLifecycle(t *testing.T) {
 	if status, a := h.predict(t, `{"user_id": "u3"}`); status != 200 || a.ModelVersion != "v1" {
 		t.Fatalf("after rollback: predict %d from %q", status, a.ModelVersion)
 	}
-	if got := testutil.ToFloat64(h.s.metrics.versionInfo.WithLabelValues("api", "1")); got != 1 {
-		t.Errorf(`swipeflix_model_version_info{service="api",version="1"} = %v, want 1`, got)
-	}
-	if n := testutil.CollectAndCount(h.s.metrics.versionInfo); n != 1 {
-		t.Errorf("swipeflix_model_version_info has %d series, want only the serving version", n)
+	wantVersion := `
+# HELP swipeflix_model_version_info 1 for the model version a service serves or trains on.
+# TYPE swipeflix_model_version_info gauge
+swipeflix_model_version_info{service="api",version="1"} 1
+`
+	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(wantVersion), "swipeflix_model_version_info"); err != nil {
+		t.Errorf("after the rollback, want only the serving version: %v", err)
 	}
 	if got := testutil.ToFloat64(h.s.metrics.swapOK); got != 3 {
 		t.Errorf("swaps ok = %v, want 3 (v1, v2, rollback to v1)", got)

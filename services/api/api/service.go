@@ -231,7 +231,7 @@ func (s *Service) ageLoop(ctx context.Context) {
 
 func (s *Service) updateAge() {
 	if sv := s.cur.Load(); sv != nil && !sv.manifest.CreatedAt.IsZero() {
-		s.metrics.ageAPI.Set(s.now().Sub(sv.manifest.CreatedAt).Seconds())
+		s.metrics.model.SetAge(s.now().Sub(sv.manifest.CreatedAt))
 	}
 }
 
@@ -354,7 +354,7 @@ func (s *Service) swap(model *recommend.Model, m modelbus.Manifest) {
 
 	s.metrics.swapOK.Inc()
 	// The bare number, as the trainer labels it, so the two series join.
-	s.metrics.setVersion(strconv.FormatInt(m.Version, 10))
+	s.metrics.model.SetVersion(strconv.FormatInt(m.Version, 10))
 	s.updateAge()
 	attrs := []any{"version", m.Version, "object", m.Object, "size", m.Size, "early_deltas", len(held)}
 	if old != nil {
