@@ -233,3 +233,29 @@ func TestFoldUserSolvesExactly(t *testing.T) {
 		t.Errorf("bias: fold-in %v, exact %v", d.RatingBias, x[rm.k])
 	}
 }
+
+// A fit is a function of its input and seed: two fits give the same bytes,
+// whatever the scheduling of the parallel parts; another seed differs.
+func TestFitDeterministic(t *testing.T) {
+	ts := world(60, 40, 3)
+	encode := func(cfg Config) []byte {
+		m, err := Fit(ts, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	cfg := Config{Factors: 6, RatingFactors: 6, Workers: 2}
+	a, b := encode(cfg), encode(cfg)
+	if string(a) != string(b) {
+		t.Error("two fits with the same seed differ")
+	}
+	cfg.Seed = 99
+	if string(encode(cfg)) == string(a) {
+		t.Error("another seed gave the same model")
+	}
+}
