@@ -14,6 +14,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/trainer/trainer"
 )
 
@@ -69,7 +70,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr)
+	log, err := svcmain.NewLogger(stderr, os.Getenv)
 	if err != nil {
 		return err
 	}

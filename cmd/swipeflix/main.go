@@ -10,22 +10,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/swipeflix/swipeflix/pkg/store/storecli"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := realMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "swipeflix:", err)
-		os.Exit(1)
-	}
+	ctx, stop := svcmain.SignalContext()
+	err := realMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(svcmain.ExitCode(os.Stderr, "swipeflix", err))
 }
 
 // realMain dispatches to a subcommand; the default is running services.

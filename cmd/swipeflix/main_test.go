@@ -365,7 +365,9 @@ func TestDatasetEventID(t *testing.T) {
 
 func TestLogLevelEnv(t *testing.T) {
 	t.Setenv("SWIPEFLIX_LOG_LEVEL", "loud")
-	if _, err := newLogger(&bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "SWIPEFLIX_LOG_LEVEL") {
+	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
+	err := realMain(context.Background(), []string{"-target", "ingest"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "SWIPEFLIX_LOG_LEVEL") {
 		t.Fatalf("bad level: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 )
@@ -46,7 +47,7 @@ func runPublish(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 		return fmt.Errorf("publish: -rate must be >= 0, got %v", *perSec)
 	}
 	path := fs.Arg(0)
-	pub := newPublisher(splitList(*brokers), *perSec)
+	pub := newPublisher(envconfig.SplitList(*brokers), *perSec)
 	defer pub.close()
 	pub.warn = stderr
 	if !*quiet {

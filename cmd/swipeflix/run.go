@@ -6,17 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/swipeflix/swipeflix/pkg/embedded"
+	"github.com/swipeflix/swipeflix/pkg/envconfig"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
 // runServices starts the embedded brokers that are not given, builds the
@@ -36,7 +36,7 @@ func runServices(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr)
+	log, err := svcmain.NewLogger(stderr, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -175,14 +175,13 @@ func (b runningBrokers) close() {
 func startBrokers(ctx context.Context, env *Env, out io.Writer) (runningBrokers, error) {
 	var b runningBrokers
 	if v := os.Getenv("KAFKA_BROKERS"); v != "" {
-		env.Brokers = splitList(v)
+		env.Brokers = envconfig.SplitList(v)
 	} else {
-		port, err := portEnv("SWIPEFLIX_KAFKA_PORT", embedded.DefaultKafkaPort)
-		if err != nil {
-			return b, err
-		}
-		partitions, err := intEnv("SWIPEFLIX_KAFKA_PARTITIONS", 3)
-		if err != nil {
+		port, partitions := embedded.DefaultKafkaPort, 3
+		vars := envconfig.New(os.Getenv)
+		vars.IntRange("SWIPEFLIX_KAFKA_PORT", &port, 0, 65535) // 0: any free port
+		vars.IntRange("SWIPEFLIX_KAFKA_PARTITIONS", &partitions, 1, 1000)
+		if err := vars.Err(); err != nil {
 			return b, err
 		}
 		k, err := embedded.StartKafka(ctx, embedded.KafkaConfig{
@@ -201,8 +200,10 @@ func startBrokers(ctx context.Context, env *Env, out io.Writer) (runningBrokers,
 	if v := os.Getenv("NATS_URL"); v != "" {
 		env.NATSURL = v
 	} else {
-		port, err := portEnv("SWIPEFLIX_NATS_PORT", embedded.DefaultNATSPort)
-		if err != nil {
+		port := embedded.DefaultNATSPort
+		vars := envconfig.New(os.Getenv)
+		vars.IntRange("SWIPEFLIX_NATS_PORT", &port, 0, 65535) // 0: any free port
+		if err := vars.Err(); err != nil {
 			b.close()
 			return runningBrokers{}, err
 		}
@@ -222,33 +223,6 @@ func startBrokers(ctx context.Context, env *Env, out io.Writer) (runningBrokers,
 	return b, nil
 }
 
-// portEnv reads an embedded broker's port from the environment; 0 asks for
-// a free port.
-func portEnv(name string, def int) (int, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return def, nil
-	}
-	p, err := strconv.Atoi(v)
-	if err != nil || p < 0 || p > 65535 {
-		return 0, fmt.Errorf("%s=%q: want a port number, 0 for any free port", name, v)
-	}
-	return p, nil
-}
-
-// intEnv reads a positive count from the environment.
-func intEnv(name string, def int) (int, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1000 {
-		return 0, fmt.Errorf("%s=%q: want a number from 1 to 1000", name, v)
-	}
-	return n, nil
-}
-
 func fellBack(did bool, port int) string {
 	if did {
 		return fmt.Sprintf(" (port %d was taken)", port)
@@ -256,29 +230,9 @@ func fellBack(did bool, port int) string {
 	return ""
 }
 
-func newLogger(w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if v := os.Getenv("SWIPEFLIX_LOG_LEVEL"); v != "" {
-		if err := level.UnmarshalText([]byte(v)); err != nil {
-			return nil, fmt.Errorf("SWIPEFLIX_LOG_LEVEL=%q: want debug, info, warn or error", v)
-		}
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
-}
-
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
 	}
 	return def
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
