@@ -1,13 +1,17 @@
-// Package envconfig overrides settings from environment variables, the
-// way every SwipeFlix service and the swipeflix binary read theirs: an
-// unset or empty variable keeps the value already there (the default, or
-// what a flag set), and a malformed one is an error that names the
+// Package envconfig holds what every SwipeFlix service's Config does the
+// same way: environment variables override settings (Reader), a list
+// setting is a comma-separated flag (ListVar), and Validate names each
+// wrong setting (Problems).
+//
+// An unset or empty variable keeps the value already there (the default,
+// or what a flag set), and a malformed one is an error that names the
 // variable and its value. Errors are collected, so one run reports every
-// bad variable at once.
+// bad variable or setting at once.
 package envconfig
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -147,3 +151,27 @@ func SplitList(s string) []string {
 	}
 	return out
 }
+
+// ListVar defines a flag on fs that sets *dst to a comma-separated list;
+// the usage line shows *dst as the default.
+func ListVar(fs *flag.FlagSet, dst *[]string, name, usage string) {
+	fs.Func(name, usage+" (default "+strings.Join(*dst, ",")+")", func(s string) error {
+		*dst = SplitList(s)
+		return nil
+	})
+}
+
+// Problems collects what is wrong with a configuration, each problem
+// naming its setting, for a Validate method.
+type Problems struct {
+	errs []error
+}
+
+// Add records that setting is wrong; format and args (fmt.Errorf's, so %w
+// wraps) say how.
+func (p *Problems) Add(setting, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s: "+format, append([]any{setting}, args...)...))
+}
+
+// Err is every problem, joined; nil when there is none.
+func (p *Problems) Err() error { return errors.Join(p.errs...) }

@@ -2,6 +2,7 @@ package envconfig_test
 
 import (
 	"errors"
+	"flag"
 	"slices"
 	"strings"
 	"testing"
@@ -111,5 +112,43 @@ func TestSplitList(t *testing.T) {
 		if got := envconfig.SplitList(in); !slices.Equal(got, want) {
 			t.Errorf("SplitList(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestListVar(t *testing.T) {
+	brokers := []string{"127.0.0.1:9092"}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	envconfig.ListVar(fs, &brokers, "kafka-brokers", "comma-separated Kafka brokers")
+	var usage strings.Builder
+	fs.SetOutput(&usage)
+	fs.PrintDefaults()
+	if !strings.Contains(usage.String(), "comma-separated Kafka brokers (default 127.0.0.1:9092)") {
+		t.Errorf("usage does not show the default:\n%s", usage.String())
+	}
+	if err := fs.Parse([]string{"-kafka-brokers", "a:1, b:2,"}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(brokers, []string{"a:1", "b:2"}) {
+		t.Errorf("brokers = %q", brokers)
+	}
+}
+
+func TestProblemsNameEverySetting(t *testing.T) {
+	var p envconfig.Problems
+	if p.Err() != nil {
+		t.Fatalf("no problems: %v", p.Err())
+	}
+	cause := errors.New("threshold out of range")
+	p.Add("addr", "required")
+	p.Add("top_k", "must be 1..1000, got %d", 0)
+	p.Add("drift", "%w", cause)
+	err := p.Err()
+	for _, want := range []string{"addr: required", "top_k: must be 1..1000, got 0", "drift: threshold out of range"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to contain %q", err, want)
+		}
+	}
+	if !errors.Is(err, cause) {
+		t.Error("a wrapped cause is lost")
 	}
 }

@@ -69,6 +69,19 @@ func (p Program) Exec(ctx context.Context, args []string, sys OS) int {
 	return ExitCode(sys.Stderr, p.Name, err)
 }
 
+// Configure parses args with the flags register defines on a flag set
+// named name, then calls fromEnv, so that environment variables override
+// flags (the order every SwipeFlix service documents). Errors name the
+// flag or the variable.
+func Configure(name string, args []string, register func(*flag.FlagSet), fromEnv func() error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return fromEnv()
+}
+
 // SignalContext returns a context that ends on SIGINT or SIGTERM, and the
 // function that stops listening for them.
 func SignalContext() (context.Context, context.CancelFunc) {

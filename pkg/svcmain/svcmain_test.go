@@ -116,3 +116,37 @@ func TestRunSeesTheContextEnd(t *testing.T) {
 		t.Errorf("exit %d after the context ended, want 0; stderr %s", code, stderr.String())
 	}
 }
+
+func TestConfigureFlagsThenEnvironment(t *testing.T) {
+	addr, topK := ":8000", 10
+	register := func(fs *flag.FlagSet) {
+		fs.StringVar(&addr, "api.addr", addr, "listen address")
+		fs.IntVar(&topK, "api.default-top-k", topK, "default top_k")
+	}
+	env := map[string]string{"API_ADDR": ":9000"}
+	fromEnv := func() error {
+		if v := env["API_ADDR"]; v != "" {
+			addr = v
+		}
+		return nil
+	}
+	if err := svcmain.Configure("api", []string{"-api.addr", ":1", "-api.default-top-k", "5"}, register, fromEnv); err != nil {
+		t.Fatal(err)
+	}
+	if addr != ":9000" || topK != 5 {
+		t.Errorf("addr %q, top_k %d; want the environment's :9000 over the flag, and the flag's 5", addr, topK)
+	}
+
+	var usage bytes.Buffer
+	err := svcmain.Configure("api", []string{"-no-such-flag"}, func(fs *flag.FlagSet) {
+		fs.SetOutput(&usage)
+		register(fs)
+	}, func() error { return errors.New("fromEnv must not run after a bad flag") })
+	if err == nil || !strings.Contains(err.Error(), "no-such-flag") {
+		t.Errorf("unknown flag: %v, want an error naming it", err)
+	}
+	if err := svcmain.Configure("api", nil, register, func() error { return errors.New(`API_ADDR="": bad`) }); err == nil ||
+		!strings.Contains(err.Error(), "API_ADDR") {
+		t.Errorf("environment error: %v, want it returned", err)
+	}
+}

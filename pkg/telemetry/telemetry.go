@@ -37,6 +37,30 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	return c, fmt.Errorf("register metrics: %w", err)
 }
 
+// registrar registers the series of one constructor and keeps the first
+// error, so that the constructor reads as the list of its series. A
+// constructor that returns an error returns an unusable value with it.
+type registrar struct {
+	reg prometheus.Registerer
+	err error
+}
+
+// shared is Register through r; after a failure it registers nothing more.
+func shared[C prometheus.Collector](r *registrar, c C) C {
+	if r.err == nil {
+		c, r.err = Register(r.reg, c)
+	}
+	return c
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+}
+
 // HTTP is one service's view of swipeflix_http_requests_total and
 // swipeflix_http_request_duration_seconds.
 type HTTP struct {
@@ -47,22 +71,17 @@ type HTTP struct {
 
 // NewHTTP registers (or reuses) the HTTP series on reg for service.
 func NewHTTP(reg prometheus.Registerer, service string) (*HTTP, error) {
-	requests, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "swipeflix_http_requests_total",
-		Help: "HTTP requests served.",
-	}, []string{"service", "method", "endpoint", "status"}))
-	if err != nil {
-		return nil, err
+	r := &registrar{reg: reg}
+	h := &HTTP{service: service,
+		requests: shared(r, counterVec("swipeflix_http_requests_total", "HTTP requests served.",
+			"service", "method", "endpoint", "status")),
+		duration: shared(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "swipeflix_http_request_duration_seconds",
+			Help:    "HTTP request latency.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"service", "method", "endpoint"})),
 	}
-	duration, err := Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "swipeflix_http_request_duration_seconds",
-		Help:    "HTTP request latency.",
-		Buckets: prometheus.DefBuckets,
-	}, []string{"service", "method", "endpoint"}))
-	if err != nil {
-		return nil, err
-	}
-	return &HTTP{service: service, requests: requests, duration: duration}, nil
+	return h, r.err
 }
 
 // Series returns the request counter and latency observer of one method,
@@ -117,21 +136,14 @@ type Model struct {
 
 // NewModel registers (or reuses) the model series on reg for service.
 func NewModel(reg prometheus.Registerer, service string) (*Model, error) {
-	version, err := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "swipeflix_model_version_info",
-		Help: "1 for the model version a service serves or trains on.",
-	}, []string{"service", "version"}))
-	if err != nil {
-		return nil, err
+	r := &registrar{reg: reg}
+	m := &Model{service: service,
+		version: shared(r, gaugeVec("swipeflix_model_version_info",
+			"1 for the model version a service serves or trains on.", "service", "version")),
+		age: shared(r, gaugeVec("swipeflix_model_age_seconds",
+			"Seconds since the serving model's snapshot was created.", "service")),
 	}
-	age, err := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "swipeflix_model_age_seconds",
-		Help: "Seconds since the serving model's snapshot was created.",
-	}, []string{"service"}))
-	if err != nil {
-		return nil, err
-	}
-	return &Model{service: service, version: version, age: age}, nil
+	return m, r.err
 }
 
 // SetVersion makes version the only one the service reports.
@@ -154,21 +166,14 @@ type Consumer struct {
 
 // NewConsumer registers (or reuses) the consumer series on reg for service.
 func NewConsumer(reg prometheus.Registerer, service string) (*Consumer, error) {
-	lag, err := Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "swipeflix_consumer_lag",
-		Help: "Messages between the consumer's position and the partition's high watermark.",
-	}, []string{"service", "partition"}))
-	if err != nil {
-		return nil, err
+	r := &registrar{reg: reg}
+	c := &Consumer{service: service,
+		lag: shared(r, gaugeVec("swipeflix_consumer_lag",
+			"Messages between the consumer's position and the partition's high watermark.", "service", "partition")),
+		dlq: shared(r, counterVec("swipeflix_dlq_messages_total",
+			"Malformed messages copied to the dead-letter topic, by reason.", "service", "reason")),
 	}
-	dlq, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "swipeflix_dlq_messages_total",
-		Help: "Malformed messages copied to the dead-letter topic, by reason.",
-	}, []string{"service", "reason"}))
-	if err != nil {
-		return nil, err
-	}
-	return &Consumer{service: service, lag: lag, dlq: dlq}, nil
+	return c, r.err
 }
 
 // SetLag records the lag of one partition; its signature fits
