@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"log/slog"
 
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
@@ -20,12 +19,7 @@ func main() { svcmain.Main("api", version, realMain) }
 
 func realMain(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := api.DefaultConfig()
-	fs := flag.NewFlagSet("api", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cfg.FromEnv(); err != nil {
+	if err := svcmain.Configure("api", args, cfg.RegisterFlags, cfg.FromEnv); err != nil {
 		return err
 	}
 	svc, err := api.New(cfg, api.Deps{Logger: log})

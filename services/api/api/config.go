@@ -6,9 +6,7 @@
 package api
 
 import (
-	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"time"
 
@@ -53,29 +51,26 @@ func DefaultConfig() Config {
 
 // Validate names the first settings that are wrong.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
-	}
+	var p envconfig.Problems
 	if c.Addr == "" {
-		add("addr", "required")
+		p.Add("addr", "required")
 	}
 	if c.BodyLimit < 256 {
-		add("body limit", "must be >= 256 bytes, got %d", c.BodyLimit)
+		p.Add("body limit", "must be >= 256 bytes, got %d", c.BodyLimit)
 	}
 	if c.DefaultTopK < 1 || c.DefaultTopK > 1000 {
-		add("default top_k", "must be 1..1000, got %d", c.DefaultTopK)
+		p.Add("default top_k", "must be 1..1000, got %d", c.DefaultTopK)
 	}
 	if c.CacheEntries < 0 {
-		add("cache entries", "must be >= 0, got %d", c.CacheEntries)
+		p.Add("cache entries", "must be >= 0, got %d", c.CacheEntries)
 	}
 	if c.ShutdownTimeout <= 0 {
-		add("shutdown timeout", "must be > 0, got %s", c.ShutdownTimeout)
+		p.Add("shutdown timeout", "must be > 0, got %s", c.ShutdownTimeout)
 	}
 	if c.RetryBackoff <= 0 {
-		add("retry backoff", "must be > 0, got %s", c.RetryBackoff)
+		p.Add("retry backoff", "must be > 0, got %s", c.RetryBackoff)
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // RegisterFlags binds the settings to command-line flags on fs, with the
