@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"log/slog"
 
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
@@ -20,12 +19,7 @@ func main() { svcmain.Main("ingest", version, run) }
 
 func run(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := ingest.DefaultConfig()
-	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cfg.FromEnv(); err != nil {
+	if err := svcmain.Configure("ingest", args, cfg.RegisterFlags, cfg.FromEnv); err != nil {
 		return err
 	}
 	svc, err := ingest.New(cfg, ingest.Deps{Logger: log})

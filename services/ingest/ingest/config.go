@@ -1,11 +1,8 @@
 package ingest
 
 import (
-	"errors"
 	"flag"
-	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
@@ -48,41 +45,38 @@ func DefaultConfig() Config {
 
 // Validate names every setting that is wrong.
 func (c Config) Validate() error {
-	var errs []error
+	var p envconfig.Problems
 	if c.Addr == "" {
-		errs = append(errs, errors.New("addr: required"))
+		p.Add("addr", "required")
 	}
 	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("kafka brokers: at least one is required"))
+		p.Add("kafka brokers", "at least one is required")
 	}
 	if c.Topic == "" {
-		errs = append(errs, errors.New("topic: required"))
+		p.Add("topic", "required")
 	}
 	if c.MaxBodyBytes <= 0 {
-		errs = append(errs, fmt.Errorf("max body bytes: must be > 0, got %d", c.MaxBodyBytes))
+		p.Add("max body bytes", "must be > 0, got %d", c.MaxBodyBytes)
 	}
 	if c.KafkaTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("kafka timeout: must be > 0, got %s", c.KafkaTimeout))
+		p.Add("kafka timeout", "must be > 0, got %s", c.KafkaTimeout)
 	}
 	if c.RetryAfter < time.Second {
-		errs = append(errs, fmt.Errorf("retry after: must be >= 1s, got %s", c.RetryAfter))
+		p.Add("retry after", "must be >= 1s, got %s", c.RetryAfter)
 	}
 	for i, t := range c.Tokens {
 		if t == "" {
-			errs = append(errs, fmt.Errorf("tokens: token %d is empty", i))
+			p.Add("tokens", "token %d is empty", i)
 		}
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // RegisterFlags binds the settings to flags on fs, with c's values as
 // defaults. Tokens have no flag: command lines show up in ps.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "ingest.addr", c.Addr, "HTTP listen address of the ingest service")
-	fs.Func("ingest.kafka-brokers", "comma-separated Kafka brokers (default "+strings.Join(c.Brokers, ",")+")", func(s string) error {
-		c.Brokers = envconfig.SplitList(s)
-		return nil
-	})
+	envconfig.ListVar(fs, &c.Brokers, "ingest.kafka-brokers", "comma-separated Kafka brokers")
 	fs.Int64Var(&c.MaxBodyBytes, "ingest.max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
 	fs.DurationVar(&c.KafkaTimeout, "ingest.kafka-timeout", c.KafkaTimeout, "longest wait for Kafka's acknowledgement before answering 503")
 }
