@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"log/slog"
 	"os"
 
@@ -21,12 +20,7 @@ func main() { svcmain.Main("trainer", version, realMain) }
 
 func realMain(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := trainer.DefaultConfig()
-	fs := flag.NewFlagSet("trainer", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cfg.FromEnv(os.Getenv); err != nil {
+	if err := svcmain.Configure("trainer", args, cfg.RegisterFlags, func() error { return cfg.FromEnv(os.Getenv) }); err != nil {
 		return err
 	}
 	svc, err := trainer.New(cfg, trainer.Deps{Logger: log})

@@ -1,7 +1,6 @@
 package trainer
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -96,62 +95,56 @@ func (c Config) spoolPath() string { return filepath.Join(c.DataDir, "trainer", 
 
 // Validate names every setting that is wrong.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
-	}
+	var p envconfig.Problems
 	if c.Addr == "" {
-		add("addr", "required")
+		p.Add("addr", "required")
 	}
 	if len(c.Brokers) == 0 {
-		add("kafka brokers", "at least one is required")
+		p.Add("kafka brokers", "at least one is required")
 	}
 	if c.Group == "" {
-		add("group", "required")
+		p.Add("group", "required")
 	}
 	if c.NATSURL == "" {
-		add("nats url", "required")
+		p.Add("nats url", "required")
 	}
 	if c.DataDir == "" {
-		add("data dir", "required")
+		p.Add("data dir", "required")
 	}
 	if c.MinEvents < 1 {
-		add("min events", "must be >= 1, got %d", c.MinEvents)
+		p.Add("min events", "must be >= 1, got %d", c.MinEvents)
 	}
 	if c.RefitInterval < 0 || c.RefitEvery < 0 || (c.RefitGrowth != 0 && c.RefitGrowth <= 1) {
-		add("refit", "interval and every must be >= 0 and growth 0 or > 1 (got %s, %d, %v)",
+		p.Add("refit", "interval and every must be >= 0 and growth 0 or > 1 (got %s, %d, %v)",
 			c.RefitInterval, c.RefitEvery, c.RefitGrowth)
 	}
 	if c.HoldoutPercent < 0 || c.HoldoutPercent > 50 {
-		add("holdout percent", "must be 0..50, got %d", c.HoldoutPercent)
+		p.Add("holdout percent", "must be 0..50, got %d", c.HoldoutPercent)
 	}
 	if c.GateTolerance < 0 || c.GateTolerance >= 1 {
-		add("gate tolerance", "must be in [0, 1), got %v", c.GateTolerance)
+		p.Add("gate tolerance", "must be in [0, 1), got %v", c.GateTolerance)
 	}
 	if c.DeltaInterval <= 0 || c.CheckpointInterval <= 0 || c.LagInterval <= 0 {
-		add("intervals", "delta, checkpoint and lag intervals must be > 0 (got %s, %s, %s)",
+		p.Add("intervals", "delta, checkpoint and lag intervals must be > 0 (got %s, %s, %s)",
 			c.DeltaInterval, c.CheckpointInterval, c.LagInterval)
 	}
 	if c.CheckpointEvery < 0 {
-		add("checkpoint every", "must be >= 0, got %d", c.CheckpointEvery)
+		p.Add("checkpoint every", "must be >= 0, got %d", c.CheckpointEvery)
 	}
 	for name, v := range map[string]float64{"like": c.Weights.Like, "superlike": c.Weights.Superlike,
 		"dislike": c.Weights.Dislike, "skip": c.Weights.Skip} {
 		if v < events.MinRating || v > events.MaxRating {
-			add("weights."+name, "must be %v..%v, got %v", events.MinRating, events.MaxRating, v)
+			p.Add("weights."+name, "must be %v..%v, got %v", events.MinRating, events.MaxRating, v)
 		}
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // RegisterFlags binds the settings to command-line flags on fs, with the
 // values already in c as defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "trainer.addr", c.Addr, "HTTP listen address of the trainer")
-	fs.Func("trainer.kafka-brokers", "comma-separated Kafka brokers (default "+strings.Join(c.Brokers, ",")+")", func(s string) error {
-		c.Brokers = envconfig.SplitList(s)
-		return nil
-	})
+	envconfig.ListVar(fs, &c.Brokers, "trainer.kafka-brokers", "comma-separated Kafka brokers")
 	fs.StringVar(&c.Group, "trainer.group", c.Group, "Kafka consumer group of the trainer")
 	fs.StringVar(&c.NATSURL, "trainer.nats-url", c.NATSURL, "NATS server URL")
 	fs.StringVar(&c.DataDir, "trainer.data-dir", c.DataDir, "directory of the checkpoint, registry spool and embedded store")
