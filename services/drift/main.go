@@ -24,14 +24,13 @@ func main() { svcmain.Main("drift", version, realMain) }
 
 func realMain(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := driftsvc.DefaultConfig()
-	fs := flag.NewFlagSet("drift", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	movies := fs.String("movies", os.Getenv("DRIFT_MOVIES_FILE"),
-		"MovieLens movies file for genre_mix (default: the store's catalog)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	var movies string
+	flags := func(fs *flag.FlagSet) {
+		cfg.RegisterFlags(fs)
+		fs.StringVar(&movies, "movies", os.Getenv("DRIFT_MOVIES_FILE"),
+			"MovieLens movies file for genre_mix (default: the store's catalog)")
 	}
-	if err := cfg.FromEnv(); err != nil {
+	if err := svcmain.Configure("drift", args, flags, cfg.FromEnv); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -43,8 +42,8 @@ func realMain(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	defer st.Close()
 	deps := driftsvc.Deps{Logger: log, Store: driftsvc.SQLReports{DB: st}}
-	if *movies != "" {
-		deps.Genres, err = driftsvc.LoadGenres(*movies)
+	if movies != "" {
+		deps.Genres, err = driftsvc.LoadGenres(movies)
 	} else {
 		deps.Genres, err = driftsvc.CatalogGenres(ctx, st)
 	}

@@ -7,11 +7,8 @@
 package driftsvc
 
 import (
-	"errors"
 	"flag"
-	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
@@ -82,58 +79,52 @@ func DefaultConfig() Config {
 
 // Validate names the first setting that is wrong.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
-	}
+	var p envconfig.Problems
 	if c.Addr == "" {
-		add("addr", "required")
+		p.Add("addr", "required")
 	}
 	if len(c.Brokers) == 0 {
-		add("kafka brokers", "at least one is required")
+		p.Add("kafka brokers", "at least one is required")
 	}
 	if c.Topic == "" || c.GroupID == "" {
-		add("topic/group", "both required")
+		p.Add("topic/group", "both required")
 	}
 	if c.NATSURL == "" || c.ReportSubject == "" {
-		add("nats url/report subject", "both required")
+		p.Add("nats url/report subject", "both required")
 	}
 	if c.Interval <= 0 {
-		add("interval", "must be > 0, got %s", c.Interval)
+		p.Add("interval", "must be > 0, got %s", c.Interval)
 	}
 	switch c.Reference {
 	case RefFirstN, RefPinned:
 		if c.ReferenceEvents < 1 {
-			add("reference events", "must be >= 1, got %d", c.ReferenceEvents)
+			p.Add("reference events", "must be >= 1, got %d", c.ReferenceEvents)
 		}
 	case RefPeriod:
 		if !c.ReferenceFrom.Before(c.ReferenceTo) {
-			add("reference period", "from %s is not before to %s",
+			p.Add("reference period", "from %s is not before to %s",
 				c.ReferenceFrom.Format(time.RFC3339), c.ReferenceTo.Format(time.RFC3339))
 		}
 	default:
-		add("reference", "must be %s, %s or %s, got %q", RefFirstN, RefPeriod, RefPinned, c.Reference)
+		p.Add("reference", "must be %s, %s or %s, got %q", RefFirstN, RefPeriod, RefPinned, c.Reference)
 	}
 	if c.CurrentSpan < 0 || (c.CurrentSpan == 0 && c.CurrentEvents < 1) {
-		add("current window", "needs events >= 1 or a span > 0 (events %d, span %s)", c.CurrentEvents, c.CurrentSpan)
+		p.Add("current window", "needs events >= 1 or a span > 0 (events %d, span %s)", c.CurrentEvents, c.CurrentSpan)
 	}
 	if c.MinCurrent < 1 {
-		add("min current", "must be >= 1, got %d", c.MinCurrent)
+		p.Add("min current", "must be >= 1, got %d", c.MinCurrent)
 	}
 	if err := c.Drift.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("drift: %w", err))
+		p.Add("drift", "%w", err)
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // RegisterFlags binds the settings to command-line flags on fs, with the
 // values already in c as defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "drift.addr", c.Addr, "HTTP listen address of the drift service")
-	fs.Func("drift.kafka-brokers", "comma-separated Kafka brokers (default "+strings.Join(c.Brokers, ",")+")", func(s string) error {
-		c.Brokers = envconfig.SplitList(s)
-		return nil
-	})
+	envconfig.ListVar(fs, &c.Brokers, "drift.kafka-brokers", "comma-separated Kafka brokers")
 	fs.StringVar(&c.GroupID, "drift.group", c.GroupID, "Kafka consumer group of the drift service")
 	fs.StringVar(&c.NATSURL, "drift.nats-url", c.NATSURL, "NATS server URL")
 	fs.DurationVar(&c.Interval, "drift.interval", c.Interval, "time between drift reports")
