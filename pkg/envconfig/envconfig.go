@@ -56,88 +56,57 @@ func (r *Reader) List(name string, dst *[]string) {
 	}
 }
 
-// Int sets *dst to name's integer value.
-func (r *Reader) Int(name string, dst *int) {
+// parsed sets *dst to parse(name's value); a value parse refuses is an
+// error saying what was wanted.
+func parsed[T any](r *Reader, name string, dst *T, parse func(string) (T, error), want string) {
 	r.Func(name, func(s string) error {
-		n, err := strconv.Atoi(s)
+		v, err := parse(s)
 		if err != nil {
-			return errors.New("want an integer")
+			return errors.New(want)
 		}
-		*dst = n
+		*dst = v
 		return nil
 	})
 }
 
+// Int sets *dst to name's integer value.
+func (r *Reader) Int(name string, dst *int) { parsed(r, name, dst, strconv.Atoi, "want an integer") }
+
 // IntRange sets *dst to name's integer value, which must be in lo..hi.
 func (r *Reader) IntRange(name string, dst *int, lo, hi int) {
-	r.Func(name, func(s string) error {
+	parsed(r, name, dst, func(s string) (int, error) {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < lo || n > hi {
-			return fmt.Errorf("want an integer from %d to %d", lo, hi)
+		if err == nil && (n < lo || n > hi) {
+			err = errors.New("out of range")
 		}
-		*dst = n
-		return nil
-	})
+		return n, err
+	}, fmt.Sprintf("want an integer from %d to %d", lo, hi))
 }
 
 // Int64 sets *dst to name's integer value.
 func (r *Reader) Int64(name string, dst *int64) {
-	r.Func(name, func(s string) error {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return errors.New("want an integer")
-		}
-		*dst = n
-		return nil
-	})
+	parsed(r, name, dst, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }, "want an integer")
 }
 
 // Float sets *dst to name's numeric value.
 func (r *Reader) Float(name string, dst *float64) {
-	r.Func(name, func(s string) error {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return errors.New("want a number")
-		}
-		*dst = f
-		return nil
-	})
+	parsed(r, name, dst, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, "want a number")
 }
 
 // Bool sets *dst to name's value: 1, t, true, 0, f, false (any case).
 func (r *Reader) Bool(name string, dst *bool) {
-	r.Func(name, func(s string) error {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return errors.New("want true or false")
-		}
-		*dst = b
-		return nil
-	})
+	parsed(r, name, dst, strconv.ParseBool, "want true or false")
 }
 
 // Duration sets *dst to name's duration, in time.ParseDuration's syntax.
 func (r *Reader) Duration(name string, dst *time.Duration) {
-	r.Func(name, func(s string) error {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return errors.New("want a duration such as 500ms, 30s or 10m")
-		}
-		*dst = d
-		return nil
-	})
+	parsed(r, name, dst, time.ParseDuration, "want a duration such as 500ms, 30s or 10m")
 }
 
 // Time sets *dst to name's RFC 3339 time.
 func (r *Reader) Time(name string, dst *time.Time) {
-	r.Func(name, func(s string) error {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			return errors.New("want an RFC 3339 time such as 2026-01-02T15:04:05Z")
-		}
-		*dst = t
-		return nil
-	})
+	parsed(r, name, dst, func(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) },
+		"want an RFC 3339 time such as 2026-01-02T15:04:05Z")
 }
 
 // SplitList splits a comma-separated list, trimming spaces and dropping
