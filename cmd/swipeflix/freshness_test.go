@@ -69,20 +69,20 @@ func BenchmarkFreshness(b *testing.B) {
 			b.Fatal(err)
 		}
 		var movie string
-		var changed func(answer) bool
+		var changed func(proofAnswer) bool
 		if kind == 0 {
 			if !before.ColdStart {
 				b.Fatalf("event %d: new user %s is not a cold start: %+v", i, user, before)
 			}
 			// Vary the movie: the i-th of the cold-start list, cycling.
 			movie = before.Recommendations[(i/2)%len(before.Recommendations)].MovieID
-			changed = func(a answer) bool { return !a.ColdStart }
+			changed = func(a proofAnswer) bool { return !a.ColdStart }
 		} else {
 			if before.ColdStart || len(before.Recommendations) == 0 {
 				b.Fatalf("event %d: known user %s has no personal answer: %+v", i, user, before)
 			}
 			movie = before.Recommendations[0].MovieID
-			changed = func(a answer) bool { return !slices.Contains(a.movies(), movie) }
+			changed = func(a proofAnswer) bool { return !slices.Contains(a.movies(), movie) }
 		}
 		ev, err := events.Encode(events.NewSwipe(fmt.Sprintf("fresh-%d-%d", nonce, i), user, movie,
 			events.Like, time.Now().UTC(), "freshness-bench"))
@@ -120,7 +120,7 @@ func BenchmarkFreshness(b *testing.B) {
 		name string
 		p    float64
 	}{{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}, {"max", 1}} {
-		b.ReportMetric(ms(percentile(all, q.p)), q.name+"-ms")
+		b.ReportMetric(millis(quantile(all, q.p)), q.name+"-ms")
 	}
 	b.Logf("freshness over %d events (POST to changed /predict, ms):", len(all))
 	b.Logf("%-22s %6s %8s %8s %8s %8s %14s", "events", "n", "p50", "p90", "p99", "max", "ingest-ack-p50")
@@ -135,8 +135,8 @@ func BenchmarkFreshness(b *testing.B) {
 		if len(row.took) == 0 {
 			continue
 		}
-		b.Logf("%-22s %6d %8.1f %8.1f %8.1f %8.1f %14.1f", row.name, len(row.took), ms(percentile(row.took, 0.5)),
-			ms(percentile(row.took, 0.9)), ms(percentile(row.took, 0.99)), ms(percentile(row.took, 1)), ms(percentile(row.ak, 0.5)))
+		b.Logf("%-22s %6d %8.1f %8.1f %8.1f %8.1f %14.1f", row.name, len(row.took), millis(quantile(row.took, 0.5)),
+			millis(quantile(row.took, 0.9)), millis(quantile(row.took, 0.99)), millis(quantile(row.took, 1)), millis(quantile(row.ak, 0.5)))
 	}
 	if freshAfter, err := s.freshnessHistogram(ctx); err == nil && freshAfter.count > freshBefore.count {
 		b.Logf("api's swipeflix_freshness_seconds over the run: %d deltas, mean %.1f ms (event time to delta applied)",
@@ -179,7 +179,7 @@ func freshnessDataset(tb testing.TB) (dir string, users []string, n int) {
 // triggered by the load's growth is still to come), waits for that refit's
 // outcome (published or refused by the quality gate) with the api serving the
 // trainer's current version, and returns that version.
-func (s *stack) settle(ctx context.Context, tb testing.TB, n int, adminToken string) string {
+func (s *proofStack) settle(ctx context.Context, tb testing.TB, n int, adminToken string) string {
 	tb.Helper()
 	waitUntil(ctx, tb, fmt.Sprintf("the trainer to consume %d starter events", n), func() bool {
 		got, err := s.metric(ctx, s.trainer, "swipeflix_trainer_events_total")
@@ -233,7 +233,7 @@ func (s *stack) settle(ctx context.Context, tb testing.TB, n int, adminToken str
 }
 
 // getJSON decodes a 200 answer of GET addr+path into v.
-func (s *stack) getJSON(ctx context.Context, addr, path string, v any) error {
+func (s *proofStack) getJSON(ctx context.Context, addr, path string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", path, err)
@@ -254,7 +254,7 @@ func (s *stack) getJSON(ctx context.Context, addr, path string, v any) error {
 
 // servingManifest reads the api's serving version and the events its
 // manifest covers (the sum of its Kafka offsets).
-func (s *stack) servingManifest(ctx context.Context) (version string, covered int64, err error) {
+func (s *proofStack) servingManifest(ctx context.Context) (version string, covered int64, err error) {
 	var m struct {
 		ModelVersion string `json:"model_version"`
 		Manifest     struct {
@@ -270,16 +270,16 @@ func (s *stack) servingManifest(ctx context.Context) (version string, covered in
 	return m.ModelVersion, covered, nil
 }
 
-func (s *stack) servingVersion(ctx context.Context) (string, error) {
+func (s *proofStack) servingVersion(ctx context.Context) (string, error) {
 	v, _, err := s.servingManifest(ctx)
 	return v, err
 }
 
-// histogram is a Prometheus histogram's running sum and count.
-type histogram struct{ sum, count float64 }
+// proofHistogram is a Prometheus histogram's running sum and count.
+type proofHistogram struct{ sum, count float64 }
 
-func (s *stack) freshnessHistogram(ctx context.Context) (histogram, error) {
-	var h histogram
+func (s *proofStack) freshnessHistogram(ctx context.Context) (proofHistogram, error) {
+	var h proofHistogram
 	var err error
 	if h.sum, err = s.metric(ctx, s.api, "swipeflix_freshness_seconds_sum"); err != nil {
 		return h, err
@@ -288,8 +288,8 @@ func (s *stack) freshnessHistogram(ctx context.Context) (histogram, error) {
 	return h, err
 }
 
-// percentile is the nearest-rank p-quantile of ds (p in (0, 1]).
-func percentile(ds []time.Duration, p float64) time.Duration {
+// quantile is the nearest-rank p-quantile of ds (p in (0, 1]).
+func quantile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
@@ -299,7 +299,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func TestPercentile(t *testing.T) {
 	var ds []time.Duration
@@ -310,14 +310,14 @@ func TestPercentile(t *testing.T) {
 		p    float64
 		want time.Duration
 	}{{0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}, {0.001, time.Millisecond}} {
-		if got := percentile(ds, tc.p); got != tc.want {
-			t.Errorf("percentile(1..100 ms, %v) = %v, want %v", tc.p, got, tc.want)
+		if got := quantile(ds, tc.p); got != tc.want {
+			t.Errorf("quantile(1..100 ms, %v) = %v, want %v", tc.p, got, tc.want)
 		}
 	}
-	if got := percentile(nil, 0.5); got != 0 {
-		t.Errorf("percentile(nil) = %v, want 0", got)
+	if got := quantile(nil, 0.5); got != 0 {
+		t.Errorf("quantile(nil) = %v, want 0", got)
 	}
 	if ds[0] != 100*time.Millisecond {
-		t.Errorf("percentile changed its input: %v", ds[:3])
+		t.Errorf("quantile changed its input: %v", ds[:3])
 	}
 }

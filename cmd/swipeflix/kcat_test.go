@@ -43,7 +43,8 @@ func TestKcatToTrainer(t *testing.T) {
 	kcat := kcatPath(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s := startStack(ctx, t, nil, "-target", "trainer,api")
+	// No starter data: the trainer sees only what kcat sends.
+	s := startStack(ctx, t, nil, "-target", "trainer,api", "-starter=")
 
 	syn := dataset.Generate(dataset.SizedConfig(3000, 11))
 	ratings := syn.Ratings()
@@ -94,7 +95,7 @@ func TestKcatToTrainer(t *testing.T) {
 			user = u
 		}
 	}
-	var a answer
+	var a proofAnswer
 	waitUntil(ctx, t, "a personal answer for "+user, func() bool {
 		var err error
 		a, err = s.predict(ctx, user)
@@ -110,12 +111,12 @@ func TestKcatToTrainer(t *testing.T) {
 	}
 	t.Logf("kcat: %d events from %d users applied; %s got model %s, top %v", len(ratings), len(rated), user, a.ModelVersion, a.movies())
 	if t.Failed() {
-		t.Logf("process log:\n%s", tail(s.stderr.String(), 40))
+		t.Logf("process log:\n%s", lastLines(s.stderr.String(), 40))
 	}
 }
 
 // tail is the last n lines of s.
-func tail(s string, n int) string {
+func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

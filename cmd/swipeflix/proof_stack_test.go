@@ -16,9 +16,9 @@ import (
 	"time"
 )
 
-// stack is one in-process run of the binary (realMain, as `make run` runs
+// proofStack is one in-process run of the binary (realMain, as `make run` runs
 // it) on embedded brokers listening on free ports.
-type stack struct {
+type proofStack struct {
 	api, ingest, trainer string // HTTP addresses
 	brokers              []string
 	natsURL              string
@@ -30,9 +30,9 @@ type stack struct {
 // free port and its data under a temporary folder, and waits for the
 // embedded brokers' addresses and every selected service's /health. env
 // overrides the process environment after the defaults.
-func startStack(ctx context.Context, tb testing.TB, env map[string]string, args ...string) *stack {
+func startStack(ctx context.Context, tb testing.TB, env map[string]string, args ...string) *proofStack {
 	tb.Helper()
-	s := &stack{
+	s := &proofStack{
 		api: listenAddr(tb), ingest: listenAddr(tb), trainer: listenAddr(tb),
 		stderr: &syncBuffer{},
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}},
@@ -82,7 +82,7 @@ func startStack(ctx context.Context, tb testing.TB, env map[string]string, args 
 }
 
 // selected lists the HTTP addresses of the targets args start.
-func (s *stack) selected(args []string) []string {
+func (s *proofStack) selected(args []string) []string {
 	spec := "all"
 	for i, a := range args {
 		if v, ok := strings.CutPrefix(a, "-target="); ok {
@@ -104,8 +104,8 @@ func (s *stack) selected(args []string) []string {
 	return out
 }
 
-// answer is the part of a /predict answer the proofs look at.
-type answer struct {
+// proofAnswer is the part of a /predict answer the proofs look at.
+type proofAnswer struct {
 	ModelVersion    string `json:"model_version"`
 	ColdStart       bool   `json:"cold_start"`
 	Cached          bool   `json:"cached"`
@@ -115,7 +115,7 @@ type answer struct {
 }
 
 // movies lists the recommended movie ids in order.
-func (a answer) movies() []string {
+func (a proofAnswer) movies() []string {
 	out := make([]string, len(a.Recommendations))
 	for i, r := range a.Recommendations {
 		out[i] = r.MovieID
@@ -125,34 +125,34 @@ func (a answer) movies() []string {
 
 // predict asks the api for user's top 10. A transport error or a status
 // other than 200 is returned as an error (503 before the first model).
-func (s *stack) predict(ctx context.Context, user string) (answer, error) {
+func (s *proofStack) predict(ctx context.Context, user string) (proofAnswer, error) {
 	body := fmt.Sprintf(`{"user_id":%q,"top_k":10}`, user)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.api+"/predict", strings.NewReader(body))
 	if err != nil {
-		return answer{}, fmt.Errorf("predict %s: %w", user, err)
+		return proofAnswer{}, fmt.Errorf("predict %s: %w", user, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return answer{}, fmt.Errorf("predict %s: %w", user, err)
+		return proofAnswer{}, fmt.Errorf("predict %s: %w", user, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return answer{}, fmt.Errorf("predict %s: read: %w", user, err)
+		return proofAnswer{}, fmt.Errorf("predict %s: read: %w", user, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return answer{}, fmt.Errorf("predict %s: status %d: %s", user, resp.StatusCode, b)
+		return proofAnswer{}, fmt.Errorf("predict %s: status %d: %s", user, resp.StatusCode, b)
 	}
-	var a answer
+	var a proofAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
-		return answer{}, fmt.Errorf("predict %s: decode %q: %w", user, b, err)
+		return proofAnswer{}, fmt.Errorf("predict %s: decode %q: %w", user, b, err)
 	}
 	return a, nil
 }
 
 // postSwipes posts NDJSON swipe events to ingest and expects a 202.
-func (s *stack) postSwipes(ctx context.Context, ndjson string) error {
+func (s *proofStack) postSwipes(ctx context.Context, ndjson string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.ingest+"/v1/swipes", strings.NewReader(ndjson))
 	if err != nil {
 		return fmt.Errorf("post swipes: %w", err)
@@ -172,7 +172,7 @@ func (s *stack) postSwipes(ctx context.Context, ndjson string) error {
 
 // metric sums the samples of the metric name on addr's /metrics whose
 // labels contain every one of labels (e.g. `result="applied"`).
-func (s *stack) metric(ctx context.Context, addr, name string, labels ...string) (float64, error) {
+func (s *proofStack) metric(ctx context.Context, addr, name string, labels ...string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
 		return 0, fmt.Errorf("scrape %s: %w", addr, err)
