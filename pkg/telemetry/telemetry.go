@@ -37,6 +37,29 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	return c, fmt.Errorf("register metrics: %w", err)
 }
 
+// ErrNoGatherer means a service was given a Registerer it cannot serve
+// /metrics from, and no Gatherer.
+var ErrNoGatherer = errors.New("a Registerer that cannot gather needs a Gatherer")
+
+// Registry resolves the registerer and gatherer a service is given: none
+// means a fresh registry of its own for both, a registerer that gathers
+// too (a *prometheus.Registry) serves its own /metrics, and any other
+// registerer needs its gatherer.
+func Registry(reg prometheus.Registerer, gather prometheus.Gatherer) (prometheus.Registerer, prometheus.Gatherer, error) {
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		return r, r, nil
+	}
+	if gather == nil {
+		g, ok := reg.(prometheus.Gatherer)
+		if !ok {
+			return nil, nil, ErrNoGatherer
+		}
+		gather = g
+	}
+	return reg, gather, nil
+}
+
 // registrar registers the series of one constructor and keeps the first
 // error, so that the constructor reads as the list of its series. A
 // constructor that returns an error returns an unusable value with it.

@@ -1,6 +1,7 @@
 package telemetry_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -199,5 +200,26 @@ swipeflix_dlq_messages_total{reason="invalid",service="trainer"} 2
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"swipeflix_consumer_lag", "swipeflix_dlq_messages_total"); err != nil {
 		t.Error(err)
+	}
+}
+
+// onlyRegisterer registers but cannot gather.
+type onlyRegisterer struct{ prometheus.Registerer }
+
+func TestRegistryDefaults(t *testing.T) {
+	reg, gather, err := telemetry.Registry(nil, nil)
+	if err != nil || reg == nil || reg != gather.(prometheus.Registerer) {
+		t.Fatalf("no registry given: %v, %v, %v; want one fresh registry for both", reg, gather, err)
+	}
+	shared := prometheus.NewRegistry()
+	if reg, gather, err := telemetry.Registry(shared, nil); err != nil || reg != shared || gather != shared {
+		t.Errorf("a *Registry alone: %v, %v, %v; want it for both", reg, gather, err)
+	}
+	other := prometheus.NewRegistry()
+	if _, gather, err := telemetry.Registry(onlyRegisterer{shared}, other); err != nil || gather != other {
+		t.Errorf("registerer and gatherer given: gather %v, err %v; want the given gatherer", gather, err)
+	}
+	if _, _, err := telemetry.Registry(onlyRegisterer{shared}, nil); !errors.Is(err, telemetry.ErrNoGatherer) {
+		t.Errorf("a registerer that cannot gather, alone: err %v, want ErrNoGatherer", err)
 	}
 }
