@@ -17,6 +17,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
+	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
 // Source is where the api gets its models; *modelbus.Bus is one.
@@ -102,12 +103,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	if deps.Registerer == nil {
-		reg := prometheus.NewRegistry()
-		deps.Registerer, deps.Gatherer = reg, reg
-	}
-	if deps.Gatherer == nil {
-		return nil, errors.New("api deps: a Registerer needs its Gatherer")
+	var err error
+	if deps.Registerer, deps.Gatherer, err = telemetry.Registry(deps.Registerer, deps.Gatherer); err != nil {
+		return nil, fmt.Errorf("api deps: %w", err)
 	}
 	m, err := newMetrics(deps.Registerer)
 	if err != nil {
