@@ -6,7 +6,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
 // Deps are what the service is given rather than builds.
@@ -46,12 +46,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	if deps.Registerer == nil {
-		reg := prometheus.NewRegistry()
-		deps.Registerer, deps.Gatherer = reg, reg
-	}
-	if deps.Gatherer == nil {
-		return nil, errors.New("ingest deps: a Registerer needs its Gatherer")
+	var err error
+	if deps.Registerer, deps.Gatherer, err = telemetry.Registry(deps.Registerer, deps.Gatherer); err != nil {
+		return nil, fmt.Errorf("ingest deps: %w", err)
 	}
 	m, err := newMetrics(deps.Registerer)
 	if err != nil {
