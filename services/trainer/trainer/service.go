@@ -30,6 +30,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
+	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
 // Deps are the trainer's collaborators. Nil fields get defaults.
@@ -157,13 +158,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	reg, gather := deps.Registerer, deps.Gatherer
-	if reg == nil {
-		r := prometheus.NewRegistry()
-		reg, gather = r, r
-	}
-	if gather == nil {
-		gather = prometheus.DefaultGatherer
+	reg, gather, err := telemetry.Registry(deps.Registerer, deps.Gatherer)
+	if err != nil {
+		return nil, fmt.Errorf("trainer deps: %w", err)
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
