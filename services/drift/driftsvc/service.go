@@ -18,6 +18,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
 // Deps are what the caller hands the service: the logger, the Prometheus
@@ -83,17 +84,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.store == nil {
 		s.store = &MemoryStore{}
 	}
-	reg, gather := deps.Registerer, deps.Gatherer
-	if reg == nil {
-		r := prometheus.NewRegistry()
-		reg, gather = r, r
-	}
-	if gather == nil {
-		g, ok := reg.(prometheus.Gatherer)
-		if !ok {
-			return nil, errors.New("drift deps: a Gatherer is required with a Registerer that cannot gather")
-		}
-		gather = g
+	reg, gather, err := telemetry.Registry(deps.Registerer, deps.Gatherer)
+	if err != nil {
+		return nil, fmt.Errorf("drift deps: %w", err)
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
