@@ -6,7 +6,7 @@ DATA ?= ../shared/datasets/ml-100k
 # make run publishes starter data once: ../shared/datasets/ml-latest-small when present, else a generated sample.
 RUNFLAGS ?= -starter auto
 
-.PHONY: test test-short eval bench fmt lint tidy
+.PHONY: test test-short eval bench bench-freshness fmt lint tidy
 
 ## test: every test of every module with the race detector, then the
 ## real-data evaluations (skipped under -race; they skip when ../shared/datasets is absent).
@@ -25,6 +25,10 @@ eval:
 ## bench: the benchmarks of the hot paths.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./pkg/...
+
+## bench-freshness: a swipe posted to ingest until /predict changes, 200 times (all services in process).
+bench-freshness:
+	$(GO) test -run '^$$' -bench Freshness -benchtime 200x ./cmd/swipeflix/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
