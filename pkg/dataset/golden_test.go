@@ -11,13 +11,15 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/ from the generator")
 
 // samples are the small generated datasets shipped in testdata/, for tests
-// and demos that want files on disk without MovieLens.
+// and demos that want files on disk without MovieLens. Only the CSV layout
+// is shipped: generated files in the ml-100k layout would carry MovieLens's
+// file names (u.data, u.item), which the repository's licence check refuses;
+// tests write that layout to temporary folders instead.
 var samples = []struct {
 	dir    string
 	layout Layout
 	cfg    SynthConfig
 }{
-	{"synth-ml100k", ML100K, SynthConfig{Seed: 1, Users: 40, Movies: 80, Ratings: 600}},
 	{"synth-csv", CSV, SynthConfig{Seed: 2, Users: 40, Movies: 80, Ratings: 600, HalfStars: true}},
 }
 
