@@ -20,10 +20,10 @@ import (
 //   - hybrid: the same model with each event folded in at once (the user's
 //     vector, and a new movie's vector, as the trainer does).
 //
-// The hybrid row's Coverage column is reused to report how close fold-in
-// stays to a refit: the mean top-K overlap, per user, between the folded-in
-// model at the end of the replay and a model refitted on the whole stream.
-func Prequential(all []dataset.Rating, movies []dataset.Movie, cfg recommend.Config, warmFraction float64) ([]Row, error) {
+// It also reports how close fold-in stays to a refit: the mean top-K
+// overlap, per user, between the folded-in model at the end of the replay
+// and a model refitted on the whole stream.
+func Prequential(all []dataset.Rating, movies []dataset.Movie, cfg recommend.Config, warmFraction float64) (PrequentialResult, error) {
 	if warmFraction <= 0 || warmFraction >= 1 {
 		warmFraction = 0.5
 	}
@@ -32,22 +32,22 @@ func Prequential(all []dataset.Rating, movies []dataset.Movie, cfg recommend.Con
 	cut := int(float64(len(stream)) * warmFraction)
 	warm, replay := stream[:cut], stream[cut:]
 	if len(warm) == 0 || len(replay) == 0 {
-		return nil, fmt.Errorf("prequential: %d ratings are too few to split", len(stream))
+		return PrequentialResult{}, fmt.Errorf("prequential: %d ratings are too few to split", len(stream))
 	}
 
 	start := time.Now()
 	static, err := recommend.Fit(TrainSet(warm, movies), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("prequential: fit warm-up: %w", err)
+		return PrequentialResult{}, fmt.Errorf("prequential: fit warm-up: %w", err)
 	}
 	fitSeconds := time.Since(start).Seconds()
 	live, err := recommend.Fit(TrainSet(warm, movies), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("prequential: fit warm-up: %w", err)
+		return PrequentialResult{}, fmt.Errorf("prequential: fit warm-up: %w", err)
 	}
 	pop, err := fitPopularity(warm, movies)
 	if err != nil {
-		return nil, err
+		return PrequentialResult{}, err
 	}
 
 	staticTop := map[string][]string{}
@@ -87,13 +87,13 @@ func Prequential(all []dataset.Rating, movies []dataset.Movie, cfg recommend.Con
 		}
 		d.Users = append(d.Users, live.FoldUser(r.User, rated[r.User]))
 		if err := live.Apply(d); err != nil {
-			return nil, fmt.Errorf("prequential: apply: %w", err)
+			return PrequentialResult{}, fmt.Errorf("prequential: apply: %w", err)
 		}
 	}
 
 	refit, err := recommend.Fit(TrainSet(stream, movies), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("prequential: refit: %w", err)
+		return PrequentialResult{}, fmt.Errorf("prequential: refit: %w", err)
 	}
 	var overlap float64
 	users := map[string]bool{}
@@ -111,14 +111,29 @@ func Prequential(all []dataset.Rating, movies []dataset.Movie, cfg recommend.Con
 	}
 	n := float64(len(replay))
 	nan := func(r Row) Row {
-		r.RMSE, r.MAE, r.Precision, r.Recall, r.NDCG = nan64(), nan64(), nan64(), nan64(), nan64()
+		r.RMSE, r.MAE, r.Precision, r.Recall, r.NDCG, r.Coverage = nan64(), nan64(), nan64(), nan64(), nan64(), nan64()
 		return r
 	}
-	return []Row{
-		nan(Row{Name: "popularity", HR: hitPop / n, Coverage: nan64()}),
-		nan(Row{Name: "hybrid-static", HR: hitStatic / n, Coverage: nan64(), FitSeconds: fitSeconds}),
-		nan(Row{Name: "hybrid", HR: hitLive / n, Coverage: overlap / float64(len(users)), FitSeconds: fitSeconds}),
+	return PrequentialResult{
+		Rows: []Row{
+			nan(Row{Name: "popularity", HR: hitPop / n}),
+			nan(Row{Name: "hybrid-static", HR: hitStatic / n, FitSeconds: fitSeconds}),
+			nan(Row{Name: "hybrid", HR: hitLive / n, FitSeconds: fitSeconds}),
+		},
+		Events:       len(replay),
+		RefitOverlap: overlap / float64(len(users)),
 	}, nil
+}
+
+// PrequentialResult is the outcome of a prequential replay.
+type PrequentialResult struct {
+	// Rows carry the hit rate in HR; the other figures are NaN.
+	Rows []Row
+	// Events is the number of replayed events.
+	Events int
+	// RefitOverlap is the mean share of a user's top K that the folded-in
+	// model and a full refit have in common at the end of the replay.
+	RefitOverlap float64
 }
 
 func contains(ids []string, id string) float64 {

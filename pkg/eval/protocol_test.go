@@ -129,7 +129,8 @@ func TestRunOnGeneratedData(t *testing.T) {
 // frozen one.
 func TestPrequentialFoldInHelps(t *testing.T) {
 	all := dataset.Generate(dataset.SynthConfig{Seed: 5, Users: 200, Movies: 300, Ratings: 20000, MinPerUser: 20}).Ratings()
-	rows, err := Prequential(all, nil, smallConfig(), 0.5)
+	res, err := Prequential(all, nil, smallConfig(), 0.5)
+	rows := res.Rows
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestPrequentialFoldInHelps(t *testing.T) {
 	if rows[2].HR <= rows[1].HR {
 		t.Errorf("fold-in hit rate %.4f <= static %.4f", rows[2].HR, rows[1].HR)
 	}
-	if ov := rows[2].Coverage; ov <= 0 || ov > 1 {
+	if ov := res.RefitOverlap; ov <= 0 || ov > 1 {
 		t.Errorf("overlap with refit %v", ov)
 	}
 }

@@ -18,6 +18,9 @@ type Report struct {
 	Protocol string `json:"protocol"`
 	Splits   int    `json:"splits"`
 	Models   []Row  `json:"models"`
+	// Events and RefitOverlap are set by the prequential protocol only.
+	Events       int      `json:"events,omitempty"`
+	RefitOverlap *float64 `json:"refit_overlap@10,omitempty"`
 }
 
 // Protocols accepted by Run.
@@ -89,11 +92,11 @@ func Run(dir string, opt Options) (Report, error) {
 		case ProtocolTemporal:
 			splits = []Split{Temporal(all, 0.2)}
 		default:
-			rows, err := Prequential(all, movies, opt.Model, opt.WarmFraction)
+			res, err := Prequential(all, movies, opt.Model, opt.WarmFraction)
 			if err != nil {
 				return Report{}, err
 			}
-			rep.Splits, rep.Models = 1, rows
+			rep.Splits, rep.Models, rep.Events, rep.RefitOverlap = 1, res.Rows, res.Events, &res.RefitOverlap
 			return rep, nil
 		}
 	default:
@@ -118,8 +121,9 @@ func readAll(path string, out *[]dataset.Rating) error {
 func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "dataset %s, protocol %s, %d split(s); top-N at %d, relevant = rating >= %.0f\n",
 		r.Dataset, r.Protocol, r.Splits, K, Relevant)
-	if r.Protocol == ProtocolPrequential {
-		fmt.Fprintln(w, "HR@10 = prequential hit rate over the replayed half; hybrid's coverage column = top-10 overlap with a refit")
+	if r.RefitOverlap != nil {
+		fmt.Fprintf(w, "HR@10 = prequential hit rate over %d replayed events; at the end, fold-in and a full refit share %.1f%% of each user's top 10\n",
+			r.Events, 100**r.RefitOverlap)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
