@@ -203,6 +203,7 @@ func (m *Model) applyMovie(md MovieDelta) {
 	} else {
 		if md.Info.Title != "" {
 			m.movies[i] = md.Info
+			m.genreMask[i] = m.maskOf(md.Info.Genres)
 		}
 		copy(m.v[int(i)*m.k:], md.Factors)
 		copy(rm.q[int(i)*rm.k:], md.RatingFactors)

@@ -235,14 +235,19 @@ func Fit(ts TrainSet, cfg Config) (*Model, error) {
 func (m *Model) addMovie(mv MovieInfo) int32 {
 	i := m.items.Add(mv.ID)
 	m.movies = append(m.movies, mv)
+	m.genreMask = append(m.genreMask, m.maskOf(mv.Genres))
+	return i
+}
+
+// maskOf returns the filter bits of genres, adding unknown genre names.
+func (m *Model) maskOf(genres []string) uint64 {
 	var mask uint64
-	for _, g := range mv.Genres {
+	for _, g := range genres {
 		if gi := m.genres.Add(g); gi < 64 {
 			mask |= 1 << uint(gi)
 		}
 	}
-	m.genreMask = append(m.genreMask, mask)
-	return i
+	return mask
 }
 
 // project writes r_u V into out: the user's position in the ranking space.

@@ -259,3 +259,35 @@ func TestFitDeterministic(t *testing.T) {
 		t.Error("another seed gave the same model")
 	}
 }
+
+// A delta that updates a known movie's catalog entry moves it between
+// genre filters.
+func TestDeltaUpdatesGenres(t *testing.T) {
+	m := fitWorld(t)
+	st := m.user("u1")
+	var raters []Rater
+	for p := range st.items[:3] {
+		raters = append(raters, Rater{User: "u1", Value: st.values[p]})
+	}
+	md := m.FoldMovie(MovieInfo{ID: "A0", Title: "Action Story 0, recut", Genres: []string{"Romance"}}, raters)
+	if err := m.Apply(Delta{BaseVersion: m.Version, Movies: []MovieDelta{md}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Recommend(Query{User: "nobody", K: 100, Genres: []string{"Romance"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, it := range res.Items {
+		found = found || it.MovieID == "A0"
+	}
+	if !found {
+		t.Error("A0 is not found under its new genre")
+	}
+	res, _ = m.Recommend(Query{User: "nobody", K: 100, Genres: []string{"Action"}})
+	for _, it := range res.Items {
+		if it.MovieID == "A0" {
+			t.Error("A0 is still filed under its old genre")
+		}
+	}
+}
