@@ -145,6 +145,8 @@ type Model struct {
 	mean       float64   // mean interaction value
 
 	overlay map[int32]*userState // users changed or added by deltas, by user index
+
+	scratch sync.Pool // *scratch: per-request working memory
 }
 
 type sparseVec struct {

@@ -3,7 +3,6 @@ package recommend
 import (
 	"fmt"
 	"math"
-	"sync"
 )
 
 // Query asks for recommendations.
@@ -60,8 +59,6 @@ type scratch struct {
 	heap            topK
 }
 
-var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
-
 func (s *scratch) reset(items, terms int) {
 	s.collab = resize(s.collab, items)
 	s.content = resize(s.content, items)
@@ -100,8 +97,11 @@ func (m *Model) Recommend(q Query) (Result, error) {
 		mask |= 1 << uint(gi)
 	}
 	n := m.items.Len()
-	s := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(s)
+	s, ok := m.scratch.Get().(*scratch)
+	if !ok {
+		s = new(scratch)
+	}
+	defer m.scratch.Put(s)
 	s.reset(n, len(m.content.terms))
 	for _, id := range q.Exclude {
 		if i, ok := m.items.Lookup(id); ok {
