@@ -53,26 +53,6 @@ func fitRatingModel(r, rt *csr, prm alsParams) *ratingModel {
 	return m
 }
 
-// solveSide solves, for each row of r, the exact regularised least-squares
-// problem for that row's factors and bias with the other side held fixed.
-func solveSide(r *csr, fixed, fixedBias, out, outBias []float32, mu float64, prm alsParams) {
-	k := prm.factors
-	parallelRows(r.rows, prm.workers, func(lo, hi int) {
-		s := newSolver(k + 1)
-		for row := lo; row < hi; row++ {
-			idx, val := r.row(row)
-			x := s.solveRow(idx, val, fixed, fixedBias, mu, prm)
-			if x == nil {
-				continue
-			}
-			for f := 0; f < k; f++ {
-				out[row*k+f] = float32(x[f])
-			}
-			outBias[row] = float32(x[k])
-		}
-	})
-}
-
 // cgSteps is the number of conjugate-gradient steps per row and sweep.
 // Warm-started from the previous sweep, three steps reach the accuracy of an
 // exact solve at a fraction of its O(n k^2) cost (Takacs et al. 2011).
@@ -285,22 +265,6 @@ func choleskySolve(a, b, x []float64, d int) bool {
 		x[i] = s / a[i*d+i]
 	}
 	return true
-}
-
-// predict returns the rating estimate for user u and item i, clamped to the
-// rating scale. Unknown users or items (negative indices) fall back to biases.
-func (m *ratingModel) predict(u, i int32) float64 {
-	v := m.mu
-	if u >= 0 {
-		v += float64(m.bu[u])
-	}
-	if i >= 0 {
-		v += float64(m.bi[i])
-	}
-	if u >= 0 && i >= 0 {
-		v += float64(dot32(m.p[int(u)*m.k:int(u)*m.k+m.k], m.q[int(i)*m.k:int(i)*m.k+m.k]))
-	}
-	return math.Max(0.5, math.Min(5, v))
 }
 
 func dot32(a, b []float32) float32 {

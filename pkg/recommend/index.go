@@ -40,11 +40,3 @@ func (x *Index) Len() int { return len(x.ids) }
 
 // IDs returns the ids in index order; the caller must not modify it.
 func (x *Index) IDs() []string { return x.ids }
-
-func (x *Index) clone() *Index {
-	c := &Index{ids: append([]string(nil), x.ids...), pos: make(map[string]int32, len(x.pos))}
-	for k, v := range x.pos {
-		c.pos[k] = v
-	}
-	return c
-}

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 )
 
@@ -382,15 +381,3 @@ func (r *reader) csr() *csr {
 	}
 	return c
 }
-
-// WriteTo writes the snapshot to w.
-func (m *Model) WriteTo(w io.Writer) (int64, error) {
-	b, err := m.MarshalBinary()
-	if err != nil {
-		return 0, err
-	}
-	n, err := w.Write(b)
-	return int64(n), err
-}
-
-func sha256Sum(b []byte) [sha256.Size]byte { return sha256.Sum256(b) }

@@ -118,13 +118,22 @@ func TestCheckpointRejectsBadFiles(t *testing.T) {
 
 func TestHoldoutIsDeterministicAndSized(t *testing.T) {
 	n, in := 20000, 0
+	pair := func(i int) (string, string) {
+		return "u" + string(rune('a'+i%26)), "m" + strings.Repeat("x", i%7) + string(rune(i))
+	}
+	first := make([]bool, n)
 	for i := 0; i < n; i++ {
-		u, m := "u"+string(rune('a'+i%26)), "m"+strings.Repeat("x", i%7)+string(rune(i))
-		if InHoldout(u, m, 10) {
+		u, m := pair(i)
+		first[i] = InHoldout(u, m, 10)
+		if first[i] {
 			in++
 		}
-		if InHoldout(u, m, 10) != InHoldout(u, m, 10) {
-			t.Fatal("InHoldout is not deterministic")
+	}
+	// A second pass in the opposite order must agree: the split depends on
+	// the pair alone, not on call order or hidden state.
+	for i := n - 1; i >= 0; i-- {
+		if u, m := pair(i); InHoldout(u, m, 10) != first[i] {
+			t.Fatalf("InHoldout(%q, %q) changed between passes", u, m)
 		}
 	}
 	if share := float64(in) / float64(n); share < 0.08 || share > 0.12 {
