@@ -41,9 +41,14 @@ func Prequential(all []dataset.Rating, movies []dataset.Movie, cfg recommend.Con
 		return PrequentialResult{}, fmt.Errorf("prequential: fit warm-up: %w", err)
 	}
 	fitSeconds := time.Since(start).Seconds()
-	live, err := recommend.Fit(TrainSet(warm, movies), cfg)
+	// The live model starts as a copy of the static one, through a snapshot.
+	snap, err := static.MarshalBinary()
 	if err != nil {
-		return PrequentialResult{}, fmt.Errorf("prequential: fit warm-up: %w", err)
+		return PrequentialResult{}, fmt.Errorf("prequential: %w", err)
+	}
+	live, err := recommend.Decode(snap)
+	if err != nil {
+		return PrequentialResult{}, fmt.Errorf("prequential: %w", err)
 	}
 	pop, err := fitPopularity(warm, movies)
 	if err != nil {

@@ -72,14 +72,15 @@ func Run(dir string, opt Options) (Report, error) {
 			return Report{}, fmt.Errorf("evaluate %s: protocol folds needs u1..u5.base/test files", dir)
 		}
 		for _, f := range src.Folds {
-			var sp Split
-			if err := readAll(f[0], &sp.Train); err != nil {
+			train, err := dataset.LoadRatings(f[0])
+			if err != nil {
 				return Report{}, err
 			}
-			if err := readAll(f[1], &sp.Test); err != nil {
+			test, err := dataset.LoadRatings(f[1])
+			if err != nil {
 				return Report{}, err
 			}
-			splits = append(splits, sp)
+			splits = append(splits, Split{Train: train, Test: test})
 		}
 	case ProtocolKFold, ProtocolTemporal, ProtocolPrequential:
 		all, err := src.LoadAll()
@@ -108,13 +109,6 @@ func Run(dir string, opt Options) (Report, error) {
 	}
 	rep.Splits, rep.Models = len(splits), rows
 	return rep, nil
-}
-
-func readAll(path string, out *[]dataset.Rating) error {
-	return dataset.ReadRatings(path, func(r dataset.Rating) error {
-		*out = append(*out, r)
-		return nil
-	})
 }
 
 // WriteTable prints the report as an aligned table.

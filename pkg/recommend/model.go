@@ -142,7 +142,6 @@ type Model struct {
 	extraContent map[int32]sparseVec // movies folded in after the fit
 
 	popularity []float32 // log(1 + number of interactions), per item
-	mean       float64   // mean interaction value
 
 	overlay map[int32]*userState // users changed or added by deltas, by user index
 
@@ -192,16 +191,10 @@ func Fit(ts TrainSet, cfg Config) (*Model, error) {
 	m.seen = newCSR(nu, ni, entries)
 	seenT := m.seen.transpose()
 
-	var sum float64
 	m.popularity = make([]float32, ni)
 	for i := 0; i < ni; i++ {
-		idx, val := seenT.row(i)
-		m.popularity[i] = float32(math.Log1p(float64(len(idx))))
-		for _, x := range val {
-			sum += float64(x)
-		}
+		m.popularity[i] = float32(math.Log1p(float64(seenT.ptr[i+1] - seenT.ptr[i])))
 	}
-	m.mean = sum / float64(m.seen.nnz())
 
 	rankIn, rankInT := m.seen, seenT
 	if cfg.ItemNorm > 0 {

@@ -60,7 +60,6 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	w.f32s(m.content.idf)
 	w.csr(m.content.vecs)
 	w.f32s(m.popularity)
-	w.f64(m.mean)
 	w.uv(uint64(len(m.extraContent)))
 	for i := int32(0); int(i) < m.items.Len(); i++ {
 		if v, ok := m.extraContent[i]; ok {
@@ -131,7 +130,6 @@ func Decode(data []byte) (*Model, error) {
 	m.content = &contentModel{terms: r.strings(), idf: r.f32s()}
 	m.content.vecs = r.csr()
 	m.popularity = r.f32s()
-	m.mean = r.f64()
 	if r.err != nil {
 		return nil, r.err
 	}
