@@ -121,15 +121,26 @@ func TestFoldInNewUserAndMovie(t *testing.T) {
 	if res.ColdStart {
 		t.Fatal("folded-in user is still cold")
 	}
-	found := false
 	for _, it := range res.Items {
 		if it.MovieID[:1] != "R" {
 			t.Errorf("newbie got %s", it.MovieID)
 		}
-		found = found || it.MovieID == "R-new"
 		if it.MovieID == "R0" {
 			t.Errorf("seen movie returned")
 		}
+	}
+	// The folded-in movie ranks with the other romances, above every action
+	// movie, for a romance lover: it is among the 26 unseen romances.
+	all, err := m.Recommend(Query{User: "newbie", K: 26})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, it := range all.Items {
+		found = found || it.MovieID == "R-new"
+	}
+	if !found {
+		t.Errorf("folded-in movie R-new is not among newbie's top 26: %v", all.Items)
 	}
 	if r := m.Predict("u30", "R-new"); r < 3.5 {
 		t.Errorf("romance fan's estimate for the new romance = %.2f", r)
@@ -137,7 +148,6 @@ func TestFoldInNewUserAndMovie(t *testing.T) {
 	if err := m.Apply(Delta{BaseVersion: m.Version + 1}); !errors.Is(err, ErrVersion) {
 		t.Errorf("wrong version: %v", err)
 	}
-	_ = found
 }
 
 func TestFoldUserMatchesFit(t *testing.T) {
