@@ -161,12 +161,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { s.retry(bg, "watch manifests", func() error { return src.Watch(bg, s.offer) }) })
 	wg.Go(func() { s.loadLoop(bg, src) })
 	wg.Go(func() {
-		// modelbus flushes the new subscription with this context, and
-		// nats.go refuses to flush with a context that has no deadline; a
-		// far one keeps the subscription open until bg ends.
-		sub, cancel := context.WithDeadline(bg, time.Now().AddDate(100, 0, 0))
-		defer cancel()
-		s.retry(sub, "subscribe deltas", func() error { return src.SubscribeDeltas(sub, s.applyDelta) })
+		s.retry(bg, "subscribe deltas", func() error { return src.SubscribeDeltas(bg, s.applyDelta) })
 	})
 	wg.Go(func() { s.ageLoop(bg) })
 

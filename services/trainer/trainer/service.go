@@ -273,10 +273,6 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	}()
 	goFn("model watch", func(ctx context.Context) error { return s.bus.Watch(ctx, s.onManifest(ctx)) })
 	goFn("retrain subscription", func(ctx context.Context) error {
-		// modelbus flushes the subscription with ctx, and nats.go wants a
-		// deadline for that; cancellation still ends it.
-		ctx, cancel := context.WithDeadline(ctx, time.Now().Add(100*365*24*time.Hour))
-		defer cancel()
 		return s.bus.SubscribeRetrain(ctx, func(reason string) { s.requestRefit("nats request: " + reason) })
 	})
 	goFn("lag reporter", func(ctx context.Context) error {
