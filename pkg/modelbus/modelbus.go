@@ -118,6 +118,21 @@ func ObjectName(version int64) string { return "model-" + strconv.FormatInt(vers
 // empty), SHA256 and Size from the snapshot and returns the manifest as
 // published.
 func (b *Bus) Publish(ctx context.Context, m Manifest, snapshot []byte) (Manifest, error) {
+	m, err := b.Store(ctx, m, snapshot)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("publish model: %w", err)
+	}
+	if err := b.SetCurrent(ctx, m); err != nil {
+		return Manifest{}, fmt.Errorf("publish model %d: %w", m.Version, err)
+	}
+	return m, nil
+}
+
+// Store puts a snapshot into the object store without making it current
+// (a candidate the quality gate rejected, which can still be promoted
+// later). It fills in the manifest's object name when empty, its sha256 and
+// its size, and returns it.
+func (b *Bus) Store(ctx context.Context, m Manifest, snapshot []byte) (Manifest, error) {
 	if m.Object == "" {
 		m.Object = ObjectName(m.Version)
 	}
@@ -125,13 +140,10 @@ func (b *Bus) Publish(ctx context.Context, m Manifest, snapshot []byte) (Manifes
 	m.SHA256 = hex.EncodeToString(sum[:])
 	m.Size = int64(len(snapshot))
 	if err := m.Validate(); err != nil {
-		return Manifest{}, fmt.Errorf("publish model: %w", err)
+		return Manifest{}, fmt.Errorf("store model: %w", err)
 	}
 	if _, err := b.objs.PutBytes(ctx, m.Object, snapshot); err != nil {
-		return Manifest{}, fmt.Errorf("publish model %d: put object %s: %w", m.Version, m.Object, err)
-	}
-	if err := b.SetCurrent(ctx, m); err != nil {
-		return Manifest{}, fmt.Errorf("publish model %d: %w", m.Version, err)
+		return Manifest{}, fmt.Errorf("store model %d: put object %s: %w", m.Version, m.Object, err)
 	}
 	return m, nil
 }

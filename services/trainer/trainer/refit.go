@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
@@ -200,10 +198,12 @@ func (s *Service) refit(ctx context.Context, job refitJob) refitResult {
 			res.err = err
 			return res
 		}
-	} else if err := putObject(pctx, s.bus, m.Object, c.snapshot); err != nil {
+	} else if stored, err := s.bus.Store(pctx, m, c.snapshot); err != nil {
 		// The rejection is still recorded; the snapshot just cannot be
 		// promoted later.
 		s.log.Warn("store rejected snapshot", "version", m.Version, "err", err)
+	} else {
+		m = stored
 	}
 	s.register(pctx, m, c.passed, c.why)
 	if !c.passed {
@@ -262,23 +262,6 @@ func (s *Service) catalog(ctx context.Context) []recommend.MovieInfo {
 	s.catList, s.catByID = out, byID
 	s.catMu.Unlock()
 	return out
-}
-
-// putObject stores a snapshot in the models bucket without making it
-// current (modelbus.Publish always does both).
-func putObject(ctx context.Context, bus *modelbus.Bus, name string, data []byte) error {
-	js, err := jetstream.New(bus.Conn())
-	if err != nil {
-		return fmt.Errorf("put %s: jetstream: %w", name, err)
-	}
-	obj, err := js.ObjectStore(ctx, modelbus.ModelsBucket)
-	if err != nil {
-		return fmt.Errorf("put %s: open %s: %w", name, modelbus.ModelsBucket, err)
-	}
-	if _, err := obj.PutBytes(ctx, name, data); err != nil {
-		return fmt.Errorf("put %s: %w", name, err)
-	}
-	return nil
 }
 
 // registryStore is the part of *store.Store the one-shot train path uses.
