@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -9,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/pgtest"
 )
@@ -147,4 +152,69 @@ func gauge(t *testing.T, r *running, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// A trainer that starts while PostgreSQL is down still loads its catalog
+// folder, publishes over NATS with catalog titles, reports degraded, and
+// registers the model once the database answers.
+func TestStartsDuringPostgresOutage(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	e := newEnv(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startPGProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	proxy.setDown(true)
+	e.store = nil
+
+	cfg := e.config()
+	cfg.DatabaseURL = u.String()
+	cfg.CatalogDir = t.TempDir()
+	syn := dataset.Generate(dataset.SynthConfig{Seed: 9, Users: 40, Movies: 60, Ratings: 900})
+	if err := syn.WriteDir(cfg.CatalogDir, dataset.CSV); err != nil {
+		t.Fatal(err)
+	}
+	var evs []events.Event
+	for i, r := range syn.Ratings() {
+		v := r.Value
+		evs = append(evs, events.Event{EventID: fmt.Sprintf("e%d", i), UserID: r.User, MovieID: r.Movie,
+			Rating: &v, TS: time.Unix(r.Time, 0).UTC()})
+	}
+	e.publish(t, evs)
+	r := e.start(t, cfg, nil)
+
+	var m modelbus.Manifest
+	waitFor(t, "v1 published over NATS with the database down", func() bool {
+		m, _ = e.current(t)
+		return m.Version == 1
+	})
+	data, err := e.bus.Fetch(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := recommend.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mv, ok := model.Movie(syn.Catalog[0].ID); !ok || mv.Title != syn.Catalog[0].Title {
+		t.Errorf("movie %s in v1: %+v, want the catalog title %q", syn.Catalog[0].ID, mv, syn.Catalog[0].Title)
+	}
+	var h Health
+	waitFor(t, "health degraded", func() bool {
+		getJSON(t, r.url("/health"), &h)
+		return h.Status == "degraded"
+	})
+
+	proxy.setDown(false)
+	st, err := store.Open(context.Background(), store.Config{DatabaseURL: dbURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	waitFor(t, "v1 registered once the database is back", func() bool {
+		rec, err := st.Current(context.Background())
+		return err == nil && rec.Version == 1
+	})
 }

@@ -187,11 +187,9 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	}
 	defer s.disconnect()
 	if s.cfg.CatalogDir != "" {
-		n, err := s.st.LoadCatalog(ctx, s.cfg.CatalogDir)
-		if err != nil {
+		if err := s.loadCatalog(ctx); err != nil {
 			return fmt.Errorf("trainer: %w", err)
 		}
-		s.log.Info("catalog loaded", "dir", s.cfg.CatalogDir, "movies", n)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -336,7 +334,7 @@ func (s *Service) connect(ctx context.Context) error {
 	s.st = s.deps.Store
 	if s.st == nil {
 		st, err := store.Open(ctx, store.Config{DatabaseURL: s.cfg.DatabaseURL,
-			Path: filepath.Join(s.cfg.DataDir, store.EmbeddedFile), Logger: s.log})
+			Path: filepath.Join(s.cfg.DataDir, store.EmbeddedFile), Logger: s.log, TolerateUnavailable: true})
 		if err != nil {
 			s.disconnect()
 			return fmt.Errorf("trainer: %w", err)
@@ -349,6 +347,40 @@ func (s *Service) connect(ctx context.Context) error {
 		return fmt.Errorf("trainer: %w", err)
 	}
 	s.retry, s.reg = r, r
+	return nil
+}
+
+// loadCatalog reads the catalog folder's movies (a missing or malformed
+// folder is an error) and stores them. When the store cannot take them (a
+// database outage at start), the trainer keeps them in memory as the catalog
+// its refits fall back on, and carries on.
+func (s *Service) loadCatalog(ctx context.Context) error {
+	src, err := dataset.Open(s.cfg.CatalogDir)
+	if err != nil {
+		return fmt.Errorf("load catalog: %w", err)
+	}
+	ms, err := src.Movies()
+	if err != nil {
+		return fmt.Errorf("load catalog: %w", err)
+	}
+	if ms == nil {
+		return fmt.Errorf("load catalog: %s has no movies file", s.cfg.CatalogDir)
+	}
+	if err := s.st.UpsertMovies(ctx, ms); err != nil {
+		list := make([]recommend.MovieInfo, len(ms))
+		byID := make(map[string]recommend.MovieInfo, len(ms))
+		for i, m := range ms {
+			list[i] = movieInfo(m)
+			byID[m.ID] = list[i]
+		}
+		s.catMu.Lock()
+		s.catList, s.catByID = list, byID
+		s.catMu.Unlock()
+		s.log.Warn("catalog not stored; refits use the folder's movies until the store answers",
+			"dir", s.cfg.CatalogDir, "movies", len(ms), "err", err)
+		return nil
+	}
+	s.log.Info("catalog loaded", "dir", s.cfg.CatalogDir, "movies", len(ms))
 	return nil
 }
 
