@@ -41,10 +41,10 @@ func Decode(b []byte) (Event, error) {
 	if e.EventID, err = str("event_id", w.EventID); err != nil {
 		return Event{}, err
 	}
-	if e.UserID, err = str("user_id", w.UserID); err != nil {
+	if e.UserID, err = id("user_id", w.UserID); err != nil {
 		return Event{}, err
 	}
-	if e.MovieID, err = str("movie_id", w.MovieID); err != nil {
+	if e.MovieID, err = id("movie_id", w.MovieID); err != nil {
 		return Event{}, err
 	}
 	if w.Rating != nil {
@@ -70,6 +70,10 @@ func Decode(b []byte) (Event, error) {
 		if e.TS, err = time.Parse(time.RFC3339Nano, s); err != nil {
 			return Event{}, invalid("ts", "%q is not an RFC 3339 time (like 2024-05-01T12:00:00Z)", s)
 		}
+		// A given time that is the zero value is out of range, not missing.
+		if err := checkEarliest(e.TS); err != nil {
+			return Event{}, err
+		}
 	}
 	if e.Source, err = str("source", w.Source); err != nil {
 		return Event{}, err
@@ -93,6 +97,24 @@ func str(field string, raw json.RawMessage) (string, error) {
 		return "", invalid(field, "bad string: %v", err)
 	}
 	return s, nil
+}
+
+// id decodes a user or movie id: a JSON string, or a non-negative integer
+// (MovieLens ids often are), kept as its digits, the way POST /predict
+// takes user_id. An absent field is "".
+func id(field string, raw json.RawMessage) (string, error) {
+	if raw == nil || raw[0] == '"' {
+		return str(field, raw)
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			if isNumber(raw) {
+				return "", invalid(field, "must be a string or an integer, got %s", raw)
+			}
+			return "", invalid(field, "must be a string or an integer, got %s", kindOf(raw))
+		}
+	}
+	return string(raw), nil
 }
 
 func isNumber(raw json.RawMessage) bool {

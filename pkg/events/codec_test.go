@@ -29,6 +29,10 @@ func TestDecode(t *testing.T) {
 			NewRating("e1", "u1", "m1", 1, ts, "")},
 		{"offset and fraction", `{"event_id":"e1","user_id":"u1","movie_id":"m1","rating":0.5,"ts":"2024-05-01T14:00:00.000+02:00"}`,
 			NewRating("e1", "u1", "m1", 0.5, ts, "")},
+		{"numeric ids", `{"event_id":"e1","user_id":196,"movie_id":242,"rating":3,"ts":"2024-05-01T12:00:00Z"}`,
+			NewRating("e1", "196", "242", 3, ts, "")},
+		{"the epoch", `{"event_id":"e1","user_id":"u1","movie_id":"m1","rating":3,"ts":"1970-01-01T00:00:00Z"}`,
+			NewRating("e1", "u1", "m1", 3, time.Unix(0, 0), "")},
 		{"surrounding space", " \n{\"event_id\":\"e1\",\"user_id\":\"u1\",\"movie_id\":\"m1\",\"rating\":3,\"ts\":\"2024-05-01T12:00:00Z\"}\n",
 			NewRating("e1", "u1", "m1", 3, ts, "")},
 	}
@@ -87,10 +91,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"user_id missing", event(map[string]string{"user_id": ""}), "user_id", "required"},
 		{"user_id too long", event(map[string]string{"user_id": long}), "user_id", "longer than 128 bytes"},
 		{"user_id spaces", event(map[string]string{"user_id": `"u1\t"`}), "user_id", "has leading or trailing space"},
-		{"user_id number", event(map[string]string{"user_id": `196`}), "user_id", "must be a string, got a number"},
+		{"user_id fraction", event(map[string]string{"user_id": `196.5`}), "user_id", "must be a string or an integer, got 196.5"},
+		{"user_id negative", event(map[string]string{"user_id": `-3`}), "user_id", "must be a string or an integer, got -3"},
 		{"movie_id missing", event(map[string]string{"movie_id": ""}), "movie_id", "required"},
 		{"movie_id too long", event(map[string]string{"movie_id": long}), "movie_id", "longer than 128 bytes"},
-		{"movie_id object", event(map[string]string{"movie_id": `{"id":1}`}), "movie_id", "must be a string, got an object"},
+		{"movie_id object", event(map[string]string{"movie_id": `{"id":1}`}), "movie_id", "must be a string or an integer, got an object"},
 		{"rating and swipe missing", event(map[string]string{"rating": ""}), "rating", "one of rating or swipe is required"},
 		{"rating too low", event(map[string]string{"rating": `0`}), "rating", "must be 0.5..5 in steps of 0.5, got 0"},
 		{"rating too high", event(map[string]string{"rating": `5.5`}), "rating", "must be 0.5..5 in steps of 0.5, got 5.5"},
@@ -108,7 +113,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"ts not RFC 3339", event(map[string]string{"ts": `"2024-05-01 12:00:00"`}), "ts", `"2024-05-01 12:00:00" is not an RFC 3339 time (like 2024-05-01T12:00:00Z)`},
 		{"ts without zone", event(map[string]string{"ts": `"2024-05-01T12:00:00"`}), "ts", `"2024-05-01T12:00:00" is not an RFC 3339 time (like 2024-05-01T12:00:00Z)`},
 		{"ts unix number", event(map[string]string{"ts": `1714564800`}), "ts", "must be a string, got a number"},
-		{"ts zero time", event(map[string]string{"ts": `"0001-01-01T00:00:00Z"`}), "ts", "required (RFC 3339 event time)"},
+		{"ts zero time", event(map[string]string{"ts": `"0001-01-01T00:00:00Z"`}), "ts", "0001-01-01T00:00:00Z is before 1970-01-01T00:00:00Z, the earliest event time"},
+		{"ts before 1970", event(map[string]string{"ts": `"1969-12-31T23:59:59Z"`}), "ts", "1969-12-31T23:59:59Z is before 1970-01-01T00:00:00Z, the earliest event time"},
 		{"source too long", event(map[string]string{"source": `"` + strings.Repeat("s", MaxSourceLen+1) + `"`}), "source", "longer than 64 bytes"},
 		{"source number", event(map[string]string{"source": `1`}), "source", "must be a string, got a number"},
 		{"array", `[1,2]`, "event", "must be a JSON object, got an array"},
@@ -207,5 +213,55 @@ func TestKind(t *testing.T) {
 	r, s := NewRating("e", "u", "m", 1, ts, ""), NewSwipe("e", "u", "m", Superlike, ts, "")
 	if r.Kind() != "rating" || s.Kind() != "superlike" {
 		t.Errorf("kinds %q, %q", r.Kind(), s.Kind())
+	}
+}
+
+func TestCheckClock(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		ts   time.Time
+		skew time.Duration
+		want string // "" for accepted
+	}{
+		{"past", time.Date(1997, 12, 4, 15, 55, 49, 0, time.UTC), DefaultMaxSkew, ""},
+		{"now", now, DefaultMaxSkew, ""},
+		{"within skew", now.Add(9 * time.Minute), DefaultMaxSkew, ""},
+		{"beyond skew", now.Add(11 * time.Minute), DefaultMaxSkew,
+			"2026-11-01T12:11:00Z is more than 10m0s ahead of the receiving clock (2026-11-01T12:00:00Z)"},
+		{"year 2262", time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC), DefaultMaxSkew,
+			"2262-01-01T00:00:00Z is more than 10m0s ahead of the receiving clock (2026-11-01T12:00:00Z)"},
+		{"year 9999", time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), time.Hour,
+			"9999-12-31T00:00:00Z is more than 1h0m0s ahead of the receiving clock (2026-11-01T12:00:00Z)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := NewRating("e1", "u1", "m1", 4, tt.ts, "")
+			err := e.CheckClock(now, tt.skew)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != "ts" || fe.Reason != tt.want {
+				t.Fatalf("got %v, want ts: %s", err, tt.want)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Error("not errors.Is ErrInvalid")
+			}
+		})
+	}
+}
+
+func TestDLQReason(t *testing.T) {
+	_, err := Decode([]byte(`{"event_id":"e1","user_id":"u1","movie_id":"m1","rating":9,"ts":"2024-05-01T12:00:00Z"}`))
+	if label, kind := DLQReason(err); label != "invalid" || kind != "invalid:rating" {
+		t.Errorf("bad rating: %s, %s", label, kind)
+	}
+	_, err = Decode([]byte(`{"event_id":`))
+	if label, kind := DLQReason(err); label != "malformed" || kind != "malformed" {
+		t.Errorf("broken JSON: %s, %s", label, kind)
 	}
 }

@@ -105,8 +105,41 @@ func (e *Event) Validate() error {
 	if e.TS.IsZero() {
 		return invalid("ts", "required (RFC 3339 event time)")
 	}
+	if err := checkEarliest(e.TS); err != nil {
+		return err
+	}
 	if len(e.Source) > MaxSourceLen {
 		return invalid("source", "longer than %d bytes", MaxSourceLen)
+	}
+	return nil
+}
+
+// MinTime is the earliest event time accepted: the Unix epoch. Together
+// with the clock check (CheckClock) it keeps event times in a range where
+// every representation the consumers use (Unix nanoseconds included) is
+// exact.
+var MinTime = time.Unix(0, 0).UTC()
+
+// DefaultMaxSkew is how far ahead of the receiving clock an event time may
+// be before it is refused: event time is the client's claim, and an event
+// from the far future would otherwise pin its (user, movie) pair for good
+// (the latest event by time wins).
+const DefaultMaxSkew = 10 * time.Minute
+
+func checkEarliest(ts time.Time) error {
+	if ts.Before(MinTime) {
+		return invalid("ts", "%s is before %s, the earliest event time", ts.UTC().Format(time.RFC3339Nano), MinTime.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// CheckClock refuses an event whose time is more than maxSkew ahead of now,
+// the receiving service's clock. Ingest answers 400 for it; consumers send it
+// to the dead-letter topic. It is apart from Validate, which needs no clock.
+func (e *Event) CheckClock(now time.Time, maxSkew time.Duration) error {
+	if e.TS.After(now.Add(maxSkew)) {
+		return invalid("ts", "%s is more than %s ahead of the receiving clock (%s)",
+			e.TS.UTC().Format(time.RFC3339Nano), maxSkew, now.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }
@@ -167,4 +200,17 @@ func (w Weights) Signal(e *Event) (value float64, ok bool) {
 		return w.Skip, !w.IgnoreSkip
 	}
 	return 0, false
+}
+
+// DLQReason classifies why a consumer refused a message, for the
+// dead-letter topic, its metric label and a log-once key: label is
+// "invalid" when a field is wrong (kind "invalid:<field>"), "malformed"
+// when the bytes are not an event at all. Every consumer uses it, so the
+// labels agree.
+func DLQReason(err error) (label, kind string) {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return "invalid", "invalid:" + fe.Field
+	}
+	return "malformed", "malformed"
 }

@@ -130,6 +130,13 @@ func TestSchemaMatchesType(t *testing.T) {
 	}
 	for _, id := range []string{"event_id", "user_id", "movie_id"} {
 		p := props[id].(map[string]any)
+		if alts, ok := p["oneOf"].([]any); ok && id != "event_id" {
+			// user and movie ids: a string, or an integer read as its digits.
+			p = alts[0].(map[string]any)
+			if n := alts[1].(map[string]any); n["type"] != "integer" || n["minimum"] != float64(0) {
+				t.Errorf("%s: second alternative %v, want a non-negative integer", id, n)
+			}
+		}
 		if p["maxLength"] != float64(MaxIDLen) || p["minLength"] != float64(1) || p["type"] != "string" {
 			t.Errorf("%s: %v, want a string of 1..%d", id, p, MaxIDLen)
 		}
@@ -165,7 +172,11 @@ func TestSchemaAgreesWithDecode(t *testing.T) {
 
 		{"no event_id", event(map[string]string{"event_id": ""}), false},
 		{"empty user_id", event(map[string]string{"user_id": `""`}), false},
-		{"numeric movie_id", event(map[string]string{"movie_id": `242`}), false},
+		{"numeric movie_id", event(map[string]string{"movie_id": `242`}), true},
+		{"fractional movie_id", event(map[string]string{"movie_id": `242.5`}), false},
+		{"negative user_id", event(map[string]string{"user_id": `-1`}), false},
+		{"ts before 1970", event(map[string]string{"ts": `"1969-12-31T23:59:59Z"`}), false},
+		{"ts zero time", event(map[string]string{"ts": `"0001-01-01T00:00:00Z"`}), false},
 		{"id too long", event(map[string]string{"event_id": long}), false},
 		{"id with leading space", event(map[string]string{"user_id": `" u1"`}), false},
 		{"id with trailing newline", event(map[string]string{"user_id": `"u1\n"`}), false},
