@@ -6,6 +6,7 @@ require (
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/prometheus/client_golang v1.25.0
 	github.com/swipeflix/swipeflix/pkg v0.0.0
+	golang.org/x/sync v0.25.0
 )
 
 require (

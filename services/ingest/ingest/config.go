@@ -29,6 +29,13 @@ type Config struct {
 	KafkaTimeout time.Duration
 	// RetryAfter is the Retry-After advice sent with a 503.
 	RetryAfter time.Duration
+	// MaxClockSkew is how far ahead of this service's clock an event time
+	// may be; later ones are refused with a 400 naming ts.
+	MaxClockSkew time.Duration
+	// MaxInflightBodyBytes bounds the request bodies being read at once;
+	// a request that would pass it waits up to InflightWait, then gets 503.
+	MaxInflightBodyBytes int64
+	InflightWait         time.Duration
 }
 
 // DefaultConfig is the configuration of the embedded run.
@@ -40,6 +47,10 @@ func DefaultConfig() Config {
 		MaxBodyBytes: events.DefaultMaxBatchBytes,
 		KafkaTimeout: 3 * time.Second,
 		RetryAfter:   5 * time.Second,
+		MaxClockSkew: events.DefaultMaxSkew,
+		// Eight bodies of the largest size at once.
+		MaxInflightBodyBytes: 8 * events.DefaultMaxBatchBytes,
+		InflightWait:         2 * time.Second,
 	}
 }
 
@@ -61,6 +72,12 @@ func (c Config) Validate() error {
 	if c.KafkaTimeout <= 0 {
 		p.Add("kafka timeout", "must be > 0, got %s", c.KafkaTimeout)
 	}
+	if c.MaxClockSkew < 0 {
+		p.Add("max clock skew", "must be >= 0, got %s", c.MaxClockSkew)
+	}
+	if c.MaxInflightBodyBytes <= 0 || c.InflightWait <= 0 {
+		p.Add("in-flight bodies", "budget and wait must be > 0, got %d bytes, %s", c.MaxInflightBodyBytes, c.InflightWait)
+	}
 	if c.RetryAfter < time.Second {
 		p.Add("retry after", "must be >= 1s, got %s", c.RetryAfter)
 	}
@@ -79,6 +96,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	envconfig.ListVar(fs, &c.Brokers, "ingest.kafka-brokers", "comma-separated Kafka brokers")
 	fs.Int64Var(&c.MaxBodyBytes, "ingest.max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
 	fs.DurationVar(&c.KafkaTimeout, "ingest.kafka-timeout", c.KafkaTimeout, "longest wait for Kafka's acknowledgement before answering 503")
+	fs.DurationVar(&c.MaxClockSkew, "ingest.max-clock-skew", c.MaxClockSkew, "how far ahead of this clock an event time may be")
+	fs.Int64Var(&c.MaxInflightBodyBytes, "ingest.max-inflight-body-bytes", c.MaxInflightBodyBytes, "request body bytes read at once, across requests")
 }
 
 // FromEnv overrides c from INGEST_ADDR, KAFKA_BROKERS,
@@ -91,5 +110,7 @@ func (c *Config) FromEnv() error {
 	env.List("SWIPEFLIX_INGEST_TOKENS", &c.Tokens)
 	env.Int64("INGEST_MAX_BODY_BYTES", &c.MaxBodyBytes)
 	env.Duration("INGEST_KAFKA_TIMEOUT", &c.KafkaTimeout)
+	env.Duration("SWIPEFLIX_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	env.Int64("INGEST_MAX_INFLIGHT_BODY_BYTES", &c.MaxInflightBodyBytes)
 	return env.Err()
 }

@@ -42,14 +42,20 @@ func (s *Service) newApp() *fiber.App {
 		DisableStartupMessage: true,
 		// Leave room above MaxBodyBytes so that DecodeBatch, not fasthttp,
 		// refuses most oversized bodies, with a JSON 413.
-		BodyLimit:    int(2*s.cfg.MaxBodyBytes) + 1024,
-		ReadTimeout:  30 * time.Second,
-		WriteTimeout: 30 * time.Second,
+		BodyLimit: s.bodyLimit(),
+		// Bodies are read by the handler, after the token check, so a
+		// request without a token costs its headers, not its body.
+		StreamRequestBody: true,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := fiber.StatusInternalServerError
 			var fe *fiber.Error
 			if errors.As(err, &fe) {
 				code = fe.Code
+			}
+			if code == fiber.StatusRequestEntityTooLarge {
+				return c.Status(code).JSON(errorResponse{Error: s.tooLarge()})
 			}
 			return c.Status(code).JSON(errorResponse{Error: err.Error()})
 		},
@@ -85,13 +91,51 @@ func (s *Service) instrument(c *fiber.Ctx) error {
 	return err
 }
 
-// authenticate requires a configured bearer token when tokens are set.
+// bodyLimit is the HTTP server's own cap on a body: room above
+// MaxBodyBytes, so that DecodeBatch, not fasthttp, refuses most oversized
+// bodies (an item without an event_id gets one, which adds bytes).
+func (s *Service) bodyLimit() int { return int(2*s.cfg.MaxBodyBytes) + 1024 }
+
+func (s *Service) tooLarge() string {
+	return fmt.Sprintf("request body larger than the limit of %d bytes", s.cfg.MaxBodyBytes)
+}
+
+// authenticate requires a configured bearer token when tokens are set. It
+// looks at the headers only: a refused request's body is never read, and
+// the connection is closed rather than drained.
 func (s *Service) authenticate(c *fiber.Ctx) error {
 	if !s.tokens.enabled() || s.tokens.allow(c.Get(fiber.HeaderAuthorization)) {
 		return c.Next()
 	}
 	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="swipeflix-ingest"`)
+	c.Context().SetConnectionClose()
 	return c.Status(fiber.StatusUnauthorized).JSON(errorResponse{Error: "missing or invalid bearer token"})
+}
+
+// reserveBody takes the request's announced body size (the largest allowed
+// for a body of unknown length) from the in-flight budget, waiting up to
+// InflightWait. ok is false when the answer (413 or 503) has been written.
+func (s *Service) reserveBody(c *fiber.Ctx) (release func(), ok bool, err error) {
+	n := int64(c.Request().Header.ContentLength())
+	if n > int64(s.bodyLimit()) {
+		c.Context().SetConnectionClose()
+		return nil, false, c.Status(fiber.StatusRequestEntityTooLarge).JSON(errorResponse{Error: s.tooLarge()})
+	}
+	if n < 0 { // chunked: unknown until read
+		n = int64(s.bodyLimit())
+	}
+	n = min(n, s.cfg.MaxInflightBodyBytes) // a body larger than the budget takes all of it
+
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.InflightWait)
+	defer cancel()
+	if err := s.inflight.Acquire(ctx, n); err != nil {
+		s.setRetryAfter(c)
+		c.Context().SetConnectionClose()
+		return nil, false, c.Status(fiber.StatusServiceUnavailable).JSON(errorResponse{
+			Error: fmt.Sprintf("busy: %d bytes of request bodies are being read; retry later", s.cfg.MaxInflightBodyBytes),
+		})
+	}
+	return func() { s.inflight.Release(n) }, true, nil
 }
 
 func (s *Service) handleHealth(c *fiber.Ctx) error {
@@ -112,6 +156,11 @@ func (s *Service) handleReady(c *fiber.Ctx) error {
 // with the accepted ids once Kafka acknowledged all of them.
 func (s *Service) handleEvents(kind string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		release, ok, err := s.reserveBody(c)
+		if !ok {
+			return err
+		}
+		defer release()
 		body := c.Body()
 		evs, bad, err := events.DecodeBatch(bytes.NewReader(body), s.cfg.MaxBodyBytes)
 		if err == nil && missingID(bad) {
@@ -128,7 +177,10 @@ func (s *Service) handleEvents(kind string) fiber.Handler {
 			return c.Status(fiber.StatusBadRequest).JSON(errorResponse{Error: err.Error()})
 		}
 		total := len(evs) + len(bad)
-		bad = append(bad, wrongKind(kind, evs, bad)...)
+		now := time.Now()
+		bad = append(bad, checkEach(evs, bad, func(e *events.Event) *events.ItemError {
+			return s.checkEvent(kind, e, now)
+		})...)
 		if len(bad) > 0 {
 			s.metrics.events.WithLabelValues(kind, "rejected").Add(float64(total))
 			sortItems(bad)
@@ -154,9 +206,7 @@ func (s *Service) handleEvents(kind string) fiber.Handler {
 		if err := s.prod.Publish(ctx, msgs); err != nil {
 			s.log.Warn("publish batch", "events", len(msgs), "err", err)
 			s.setRetryAfter(c)
-			return c.Status(fiber.StatusServiceUnavailable).JSON(errorResponse{
-				Error: "the event log is unavailable; nothing was accepted, retry later",
-			})
+			return c.Status(fiber.StatusServiceUnavailable).JSON(errorResponse{Error: unavailable})
 		}
 		s.metrics.events.WithLabelValues(kind, "accepted").Add(float64(len(evs)))
 		return c.Status(fiber.StatusAccepted).JSON(acceptedResponse{Accepted: len(ids), EventIDs: ids})
@@ -167,11 +217,39 @@ func (s *Service) setRetryAfter(c *fiber.Ctx) {
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
 }
 
-// wrongKind reports the valid events that lack the field the endpoint
-// requires (a swipe posted to /v1/ratings, a rating to /v1/swipes). A valid
-// event's batch index is found by skipping the indexes of the bad items,
-// since DecodeBatch returns the valid events in order.
-func wrongKind(kind string, evs []events.Event, bad []events.ItemError) []events.ItemError {
+// unavailable is the 503 body when Kafka did not confirm a batch in time.
+// The broker may still append what it was sent, so it promises nothing
+// either way: the client retries with the same event ids, which makes the
+// retry idempotent (consumers keep one event per id and the latest by
+// event time).
+const unavailable = "the event log did not confirm these events in time; some may still be written. " +
+	"Retry later with the same event_id values: a retry is idempotent"
+
+// checkEvent reports what the endpoint refuses in a valid event: the field
+// it requires (a swipe posted to /v1/ratings, a rating to /v1/swipes) and an
+// event time too far ahead of this service's clock.
+func (s *Service) checkEvent(kind string, e *events.Event, now time.Time) *events.ItemError {
+	switch {
+	case kind == kindRating && e.Rating == nil:
+		return &events.ItemError{Field: "rating", Reason: "required on /v1/ratings (this is a swipe: post it to /v1/swipes)"}
+	case kind == kindSwipe && e.Swipe == "":
+		return &events.ItemError{Field: "swipe", Reason: "required on /v1/swipes (this is a rating: post it to /v1/ratings)"}
+	}
+	if err := e.CheckClock(now, s.cfg.MaxClockSkew); err != nil {
+		var fe *events.FieldError
+		if errors.As(err, &fe) {
+			return &events.ItemError{Field: fe.Field, Reason: fe.Reason}
+		}
+		return &events.ItemError{Reason: err.Error()}
+	}
+	return nil
+}
+
+// checkEach runs check on every valid event and returns its refusals with
+// their batch indexes. A valid event's batch index is found by skipping the
+// indexes of the bad items, since DecodeBatch returns the valid events in
+// order.
+func checkEach(evs []events.Event, bad []events.ItemError, check func(*events.Event) *events.ItemError) []events.ItemError {
 	badIdx := make(map[int]bool, len(bad))
 	for _, b := range bad {
 		badIdx[b.Index] = true
@@ -182,14 +260,9 @@ func wrongKind(kind string, evs []events.Event, bad []events.ItemError) []events
 		for badIdx[idx] {
 			idx++
 		}
-		e := &evs[i]
-		switch {
-		case kind == kindRating && e.Rating == nil:
-			out = append(out, events.ItemError{Index: idx, Field: "rating",
-				Reason: "required on /v1/ratings (this is a swipe: post it to /v1/swipes)"})
-		case kind == kindSwipe && e.Swipe == "":
-			out = append(out, events.ItemError{Index: idx, Field: "swipe",
-				Reason: "required on /v1/swipes (this is a rating: post it to /v1/ratings)"})
+		if ie := check(&evs[i]); ie != nil {
+			ie.Index = idx
+			out = append(out, *ie)
 		}
 		idx++
 	}

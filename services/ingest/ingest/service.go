@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/telemetry"
@@ -36,6 +37,8 @@ type Service struct {
 	tokens  tokenSet
 	prod    *kafkabus.Producer
 	app     *fiber.App
+	// inflight bounds the bytes of request bodies being read at once.
+	inflight *semaphore.Weighted
 }
 
 // New checks cfg and builds the service; nothing connects until Run.
@@ -55,11 +58,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:     cfg,
-		log:     deps.Logger.With("service", serviceName),
-		gather:  deps.Gatherer,
-		metrics: m,
-		tokens:  newTokenSet(cfg.Tokens),
+		cfg:      cfg,
+		log:      deps.Logger.With("service", serviceName),
+		gather:   deps.Gatherer,
+		metrics:  m,
+		tokens:   newTokenSet(cfg.Tokens),
+		inflight: semaphore.NewWeighted(cfg.MaxInflightBodyBytes),
 		prod: kafkabus.NewProducer(kafkabus.ProducerConfig{
 			Brokers: cfg.Brokers,
 			Topic:   cfg.Topic,
