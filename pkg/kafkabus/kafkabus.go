@@ -134,31 +134,64 @@ func (p *Producer) Close() error {
 	return nil
 }
 
-// DLQ header names. The value of the original record is copied unchanged.
+// DLQ header names. The value of the original record is copied unchanged
+// unless it is too large to carry the headers too (HeaderTruncated).
 const (
 	HeaderReason          = "swipeflix-dlq-reason"
 	HeaderSourceTopic     = "swipeflix-source-topic"
 	HeaderSourcePartition = "swipeflix-source-partition"
 	HeaderSourceOffset    = "swipeflix-source-offset"
+	// HeaderTruncated, when present, holds the original value's length:
+	// the copy holds only its first MaxDLQValue bytes.
+	HeaderTruncated = "swipeflix-dlq-truncated"
 )
 
-// SendDLQ copies msg (key, value and headers, byte for byte) to the DLQ
-// topic with the reason and the source topic, partition and offset as
-// headers, and waits for the acknowledgement.
+// MaxDLQValue is the largest value copied to the DLQ whole. A message near
+// the broker's 1 MiB limit fits its topic but not with the DLQ headers
+// added, so a larger value is cut to this prefix; the original stays in
+// its topic at the offset the headers name.
+const MaxDLQValue = 512 << 10
+
+// maxDLQHeaders bounds the original headers copied along; past it they are
+// dropped (the original message still has them).
+const maxDLQHeaders = 64 << 10
+
+// SendDLQ copies msg (key, value and headers, byte for byte, the value cut
+// to MaxDLQValue bytes when larger) to the DLQ topic with the reason and
+// the source topic, partition and offset as headers, and waits for the
+// acknowledgement.
 func (p *Producer) SendDLQ(ctx context.Context, msg Message, reason string) error {
-	headers := make([]Header, 0, len(msg.Headers)+4)
-	headers = append(headers, msg.Headers...)
+	headers := make([]Header, 0, len(msg.Headers)+5)
+	if headerBytes(msg.Headers) <= maxDLQHeaders {
+		headers = append(headers, msg.Headers...)
+	}
 	headers = append(headers,
 		Header{Key: HeaderReason, Value: []byte(reason)},
 		Header{Key: HeaderSourceTopic, Value: []byte(msg.Topic)},
 		Header{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(msg.Partition))},
 		Header{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(msg.Offset, 10))},
 	)
-	dlq := Message{Topic: DLQ, Key: msg.Key, Value: msg.Value, Headers: headers, Time: msg.Time}
+	value, key := msg.Value, msg.Key
+	if len(value) > MaxDLQValue {
+		headers = append(headers, Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(value)))})
+		value = value[:MaxDLQValue]
+	}
+	if len(key) > maxDLQHeaders {
+		key = key[:maxDLQHeaders]
+	}
+	dlq := Message{Topic: DLQ, Key: key, Value: value, Headers: headers, Time: msg.Time}
 	if err := p.Publish(ctx, []Message{dlq}); err != nil {
 		return fmt.Errorf("send %s/%d/%d to dlq: %w", msg.Topic, msg.Partition, msg.Offset, err)
 	}
 	return nil
+}
+
+func headerBytes(hs []Header) int {
+	n := 0
+	for _, h := range hs {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 // HeaderValue returns the value of the last header named key, or "".

@@ -1,6 +1,7 @@
 package kafkabus_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -285,5 +286,40 @@ func TestFetchAfterClose(t *testing.T) {
 	}
 	if _, err := r.Fetch(testCtx(t)); !errors.Is(err, kafkabus.ErrClosed) {
 		t.Fatalf("fetch after close: %v, want ErrClosed", err)
+	}
+}
+
+// A message near the broker's 1 MiB limit fits the topic but not with the
+// DLQ headers added: its copy is truncated to a prefix, and says so, so that
+// every bad message lands in the DLQ (issue 10, defect 9).
+func TestSendDLQNearTheSizeLimit(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
+	defer p.Close()
+	for _, size := range []int{1_048_400, 1_048_500, 1_048_576} {
+		orig := kafkabus.Message{Topic: kafkabus.Ratings, Partition: 1, Offset: int64(size),
+			Key: []byte("user-1"), Value: bytes.Repeat([]byte("x"), size)}
+		if err := p.SendDLQ(ctx, orig, "decode: too big"); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+	}
+	r := kafkabus.NewGroupReader(k.Brokers(), "dlq-big", kafkabus.DLQ)
+	defer r.Close()
+	for range 3 {
+		m, err := r.Fetch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := kafkabus.HeaderValue(m, kafkabus.HeaderSourceOffset)
+		if got := kafkabus.HeaderValue(m, kafkabus.HeaderTruncated); got != size {
+			t.Errorf("message of %s bytes: truncated header %q, want the original size", size, got)
+		}
+		if len(m.Value) == 0 || len(m.Value) > kafkabus.MaxDLQValue || m.Value[0] != 'x' {
+			t.Errorf("message of %s bytes: copy of %d bytes, want a prefix of at most %d", size, len(m.Value), kafkabus.MaxDLQValue)
+		}
+		if kafkabus.HeaderValue(m, kafkabus.HeaderReason) != "decode: too big" {
+			t.Errorf("message of %s bytes: reason lost", size)
+		}
 	}
 }
