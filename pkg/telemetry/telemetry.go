@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,11 +87,17 @@ func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
 }
 
 // HTTP is one service's view of swipeflix_http_requests_total and
-// swipeflix_http_request_duration_seconds.
+// swipeflix_http_request_duration_seconds. Every service observes its
+// requests through it, whatever its HTTP stack: Fiber (FiberMiddleware) or
+// net/http (Middleware).
 type HTTP struct {
 	service  string
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// series caches the child series of each (method, endpoint, status),
+	// keyed by label values that are constants (Method) or route patterns,
+	// never strings a framework lends.
+	series sync.Map
 }
 
 // NewHTTP registers (or reuses) the HTTP series on reg for service.
@@ -107,20 +115,52 @@ func NewHTTP(reg prometheus.Registerer, service string) (*HTTP, error) {
 	return h, r.err
 }
 
-// Series returns the request counter and latency observer of one method,
-// endpoint and status, for a caller that caches them off the hot path.
-func (h *HTTP) Series(method, endpoint string, status int) (prometheus.Counter, prometheus.Observer) {
-	return h.requests.WithLabelValues(h.service, method, endpoint, strconv.Itoa(status)),
-		h.duration.WithLabelValues(h.service, method, endpoint)
+// Methods are the method label values: the standard methods, and "other"
+// for anything else.
+var Methods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "other"}
+
+// Method returns the label value of an HTTP method: one of Methods, always
+// a constant, never m itself. A framework may lend m from a buffer it
+// reuses after the request (Fiber and fasthttp do), and a label value kept
+// from it would change under the registry.
+func Method(m string) string {
+	for _, known := range Methods[:len(Methods)-1] {
+		if m == known {
+			return known
+		}
+	}
+	return "other"
 }
 
-// Observe counts one request and records its latency. endpoint must come
-// from a fixed set (a route pattern, never the raw path), so that a scan
-// cannot blow up the label set.
+// OtherEndpoint is the endpoint label of a request no route took.
+const OtherEndpoint = "other"
+
+type seriesKey struct {
+	method, endpoint string
+	status           int
+}
+
+type httpSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// Observe counts one request and records its latency. method must be a
+// value of Method and endpoint come from a fixed set (a route pattern,
+// never the raw path), so that a scan cannot blow up the label set and no
+// label aliases a reused buffer.
 func (h *HTTP) Observe(method, endpoint string, status int, took time.Duration) {
-	c, o := h.Series(method, endpoint, status)
-	c.Inc()
-	o.Observe(took.Seconds())
+	k := seriesKey{method, endpoint, status}
+	v, ok := h.series.Load(k)
+	if !ok {
+		v, _ = h.series.LoadOrStore(k, &httpSeries{
+			requests: h.requests.WithLabelValues(h.service, method, endpoint, strconv.Itoa(status)),
+			duration: h.duration.WithLabelValues(h.service, method, endpoint),
+		})
+	}
+	hs := v.(*httpSeries)
+	hs.requests.Inc()
+	hs.duration.Observe(took.Seconds())
 }
 
 // Middleware wraps next so that every request is observed under the
@@ -131,7 +171,7 @@ func (h *HTTP) Middleware(next http.Handler, endpoint func(*http.Request) string
 		start := now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		h.Observe(r.Method, endpoint(r), sw.status, now().Sub(start))
+		h.Observe(Method(r.Method), endpoint(r), sw.status, now().Sub(start))
 	})
 }
 
@@ -208,4 +248,26 @@ func (c *Consumer) SetLag(partition int, lag int64) {
 // DeadLettered counts one message sent to the dead-letter topic.
 func (c *Consumer) DeadLettered(reason string) {
 	c.dlq.WithLabelValues(c.service, reason).Inc()
+}
+
+// ServeMux observes every request of mux under its route pattern's path
+// ("/v1/models/{version}/promote", not the request's path) and answers a
+// request no pattern takes with NotFound under OtherEndpoint. Register no
+// catch-all "/" pattern on mux.
+func (h *HTTP) ServeMux(mux *http.ServeMux, now func() time.Time) http.Handler {
+	routed := h.Middleware(mux, func(r *http.Request) string {
+		_, pattern := mux.Handler(r)
+		if _, path, ok := strings.Cut(pattern, " "); ok {
+			return path
+		}
+		return pattern
+	}, now)
+	notFound := h.Middleware(http.HandlerFunc(NotFound), func(*http.Request) string { return OtherEndpoint }, now)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		routed.ServeHTTP(w, r)
+	})
 }

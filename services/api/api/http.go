@@ -12,11 +12,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
+	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
 //go:embed openapi.json
@@ -55,7 +55,7 @@ func (s *Service) newApp() *fiber.App {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 	})
-	app.Use(s.observe)
+	app.Use(s.metrics.http.FiberMiddleware(s.handleError))
 	app.Post(routePredict, s.predict)
 	app.Get(routeHealth, s.health)
 	app.Get(routeReady, s.ready)
@@ -71,10 +71,7 @@ func (s *Service) newApp() *fiber.App {
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 		return c.Send(docsPage)
 	})
-	s.endpoints = map[string]bool{}
-	for _, r := range app.GetRoutes(true) {
-		s.endpoints[r.Path] = true
-	}
+	app.Use(telemetry.FiberNotFound)
 	return app
 }
 
@@ -87,43 +84,6 @@ func (s *Service) handleError(c *fiber.Ctx, err error) error {
 	}
 	s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	return c.Status(fiber.StatusInternalServerError).JSON(errorBody{Error: "internal error"})
-}
-
-// httpKey names one series of the HTTP metrics.
-type httpKey struct {
-	method, endpoint string
-	status           int
-}
-
-type httpSeries struct {
-	requests prometheus.Counter
-	duration prometheus.Observer
-}
-
-// observe counts and times every request under its route pattern (unknown
-// paths as "other", so a scan cannot blow up the label set).
-func (s *Service) observe(c *fiber.Ctx) error {
-	start := s.now()
-	if err := c.Next(); err != nil {
-		if herr := s.handleError(c, err); herr != nil {
-			return herr
-		}
-	}
-	endpoint := c.Route().Path
-	if !s.endpoints[endpoint] {
-		endpoint = "other"
-	}
-	k := httpKey{method: c.Method(), endpoint: endpoint, status: c.Response().StatusCode()}
-	v, ok := s.series.Load(k)
-	if !ok {
-		hs := &httpSeries{}
-		hs.requests, hs.duration = s.metrics.http.Series(k.method, k.endpoint, k.status)
-		v, _ = s.series.LoadOrStore(k, hs)
-	}
-	hs := v.(*httpSeries)
-	hs.requests.Inc()
-	hs.duration.Observe(s.now().Sub(start).Seconds())
-	return nil
 }
 
 func badRequest(c *fiber.Ctx, status int, field, msg string) error {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/swipeflix/swipeflix/pkg/telemetry/telemetrytest"
 )
 
 func seenBy(user string) map[string]bool {
@@ -308,4 +310,31 @@ func TestBodyLimitOverRealHTTP(t *testing.T) {
 	if resp.StatusCode != 413 || e.Error == "" {
 		t.Errorf("got %d %+v, want 413 with an error", resp.StatusCode, e)
 	}
+}
+
+// Under concurrent requests of mixed methods the HTTP metrics keep exact
+// label values and the registry keeps gathering (issue 10, defect 1: the
+// labels once pointed into fasthttp's reused buffers and /metrics broke).
+func TestMetricsSurviveMixedTraffic(t *testing.T) {
+	s, reg := newTestService(t, nil)
+	serveModel(t, s, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.App().Listener(ln) //nolint:errcheck // returns on Shutdown below
+	t.Cleanup(func() { s.App().Shutdown() })
+	mix := []telemetrytest.Request{
+		{Method: "POST", Path: "/predict", Body: `{"user_id":"u1","top_k":5}`},
+		{Method: "GET", Path: "/health"},
+		{Method: "GET", Path: "/ready"},
+		{Method: "POST", Path: "/predict", Body: `{"user_id":"nobody"}`},
+		{Method: "GET", Path: "/v1/movies/A1"},
+		{Method: "DELETE", Path: "/predict"},
+		{Method: "GET", Path: "/no/such/route"},
+		{Method: "PATCH", Path: "/health"},
+	}
+	telemetrytest.MixedTraffic(t, "http://"+ln.Addr().String(), mix, 300, 16, reg,
+		[]string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "other"},
+		[]string{routePredict, routeHealth, routeReady, routeMetrics, routeModel, routeMovie, routeSimilar, routeOpenAPI, routeDocs, "other"})
 }

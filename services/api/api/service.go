@@ -83,9 +83,7 @@ type Service struct {
 	early   map[int64][]recommend.Delta
 	earlyN  int
 
-	app       *fiber.App
-	endpoints map[string]bool
-	series    sync.Map // httpKey -> *httpSeries
+	app *fiber.App
 }
 
 // errVersionMismatch marks a snapshot whose embedded version is not the

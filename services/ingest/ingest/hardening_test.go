@@ -14,6 +14,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/telemetry/telemetrytest"
 	"github.com/swipeflix/swipeflix/services/ingest/ingest"
 )
 
@@ -205,4 +206,24 @@ func TestUnavailableAnswerIsHonest(t *testing.T) {
 	if strings.Contains(r.Error, "nothing was accepted") || !strings.Contains(r.Error, "same event_id") {
 		t.Errorf("503 body %q: must tell the client to retry with the same event ids, and promise nothing", r.Error)
 	}
+}
+
+// Under concurrent requests of mixed methods the HTTP metrics keep exact
+// label values and the registry keeps gathering (issue 10, defect 1).
+func TestMetricsSurviveMixedTraffic(t *testing.T) {
+	k := embeddedtest.StartTestKafka(t)
+	f := newFixture(t, k.Brokers(), nil)
+	addr := serve(t, f)
+	mix := []telemetrytest.Request{
+		{Method: "POST", Path: "/v1/ratings", Body: rating("m1", "u1", "m1", 4)},
+		{Method: "GET", Path: "/health"},
+		{Method: "POST", Path: "/v1/swipes", Body: "garbage"},
+		{Method: "GET", Path: "/nothing/here"},
+		{Method: "PUT", Path: "/v1/ratings"},
+		{Method: "OPTIONS", Path: "/health"},
+	}
+	telemetrytest.MixedTraffic(t, "http://"+addr, mix, 200, 16, f.reg,
+		[]string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "other"},
+		// "/v1" is the token check's route: no token is configured here.
+		[]string{"/health", "/ready", "/metrics", "/v1/ratings", "/v1/swipes", "/v1", "other"})
 }

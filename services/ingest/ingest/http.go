@@ -15,6 +15,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
 // Endpoint kinds: which field an endpoint requires.
@@ -48,47 +49,31 @@ func (s *Service) newApp() *fiber.App {
 		StreamRequestBody: true,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		ErrorHandler: func(c *fiber.Ctx, err error) error {
-			code := fiber.StatusInternalServerError
-			var fe *fiber.Error
-			if errors.As(err, &fe) {
-				code = fe.Code
-			}
-			if code == fiber.StatusRequestEntityTooLarge {
-				return c.Status(code).JSON(errorResponse{Error: s.tooLarge()})
-			}
-			return c.Status(code).JSON(errorResponse{Error: err.Error()})
-		},
+		ErrorHandler:      s.handleError,
 	})
-	app.Use(s.instrument)
+	app.Use(s.metrics.http.FiberMiddleware(s.handleError))
 	app.Get("/health", s.handleHealth)
 	app.Get("/ready", s.handleReady)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))
 	v1 := app.Group("/v1", s.authenticate)
 	v1.Post("/ratings", s.handleEvents(kindRating))
 	v1.Post("/swipes", s.handleEvents(kindSwipe))
+	app.Use(telemetry.FiberNotFound)
 	return app
 }
 
-// instrument records every request's count and latency by route.
-func (s *Service) instrument(c *fiber.Ctx) error {
-	start := time.Now()
-	err := c.Next()
-	status := c.Response().StatusCode()
-	if err != nil {
-		var fe *fiber.Error
-		if errors.As(err, &fe) {
-			status = fe.Code
-		} else {
-			status = fiber.StatusInternalServerError
-		}
+// handleError turns an error from a handler or from fasthttp (a body over
+// the server's limit, say) into a JSON answer.
+func (s *Service) handleError(c *fiber.Ctx, err error) error {
+	code := fiber.StatusInternalServerError
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		code = fe.Code
 	}
-	endpoint := c.Route().Path
-	if status == fiber.StatusNotFound && endpoint == "/" {
-		endpoint = "unmatched"
+	if code == fiber.StatusRequestEntityTooLarge {
+		return c.Status(code).JSON(errorResponse{Error: s.tooLarge()})
 	}
-	s.metrics.http.Observe(c.Method(), endpoint, status, time.Since(start))
-	return err
+	return c.Status(code).JSON(errorResponse{Error: err.Error()})
 }
 
 // bodyLimit is the HTTP server's own cap on a body: room above

@@ -37,7 +37,7 @@ func (s *Service) routes() http.Handler {
 	mux.Handle("/v1/models", reg)
 	mux.Handle("/v1/models/", reg)
 	mux.HandleFunc("POST /v1/retrain", s.authorized(s.retrainHandler))
-	return s.instrument(mux)
+	return s.metrics.http.ServeMux(mux, time.Now)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -91,19 +91,4 @@ func (s *Service) retrainHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	s.requestRefit(reason)
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "refit requested", "reason": reason})
-}
-
-// instrument counts requests and their latency by route pattern (the path
-// part of it; "unmatched" for none).
-func (s *Service) instrument(next *http.ServeMux) http.Handler {
-	return s.metrics.http.Middleware(next, func(r *http.Request) string {
-		_, pattern := next.Handler(r)
-		if pattern == "" {
-			return "unmatched"
-		}
-		if _, p, ok := strings.Cut(pattern, " "); ok {
-			return p
-		}
-		return pattern
-	}, time.Now)
 }
