@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/swipeflix/swipeflix/pkg/embedded"
+	"github.com/swipeflix/swipeflix/pkg/endpoints"
 	"github.com/swipeflix/swipeflix/pkg/eval"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
@@ -74,8 +75,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	dataDir := envOr("SWIPEFLIX_DATA_DIR", "var")
-	url := os.Getenv("NATS_URL")
+	dataDir := clientDataDir()
+	e, _ := endpoints.Read(dataDir)
+	url := endpoints.Pick(os.Getenv("NATS_URL"), e.NATSURL)
 	if url == "" {
 		n, err := embedded.StartNATS(embedded.NATSConfig{StoreDir: filepath.Join(dataDir, "nats"), Port: 0, Logger: log})
 		if err != nil {

@@ -3,7 +3,6 @@ module github.com/swipeflix/swipeflix/cmd/swipeflix
 go 1.26.8
 
 require (
-	github.com/prometheus/client_golang v1.25.0
 	github.com/swipeflix/swipeflix/pkg v0.0.0
 	github.com/swipeflix/swipeflix/services/api v0.0.0
 	github.com/swipeflix/swipeflix/services/drift v0.0.0
@@ -38,6 +37,7 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
+	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a polling reader.
@@ -284,13 +286,12 @@ func TestWatchPrintsModelsAndDriftReports(t *testing.T) {
 func TestStarterPublishesOnce(t *testing.T) {
 	ctx := testCtx(t)
 	k := embeddedtest.StartTestKafka(t)
-	env := Env{Logger: discardLogger(), Brokers: k.Brokers(), DataDir: t.TempDir()}
 	file := writeRatings(t, 12)
 	out := &bytes.Buffer{}
-	s := starterLoader{path: file, env: env, out: out}
+	s := starterLoader{path: file, brokers: k.Brokers, dataDir: t.TempDir(), log: discardLogger(), out: out}
 	for i := range 2 {
-		if err := s.Run(ctx); !errors.Is(err, errDone) {
-			t.Fatalf("starter run %d: %v, want errDone", i, err)
+		if err := s.Run(ctx); !errors.Is(err, svcmain.ErrDone) {
+			t.Fatalf("starter run %d: %v, want ErrDone", i, err)
 		}
 	}
 	if got := strings.Count(out.String(), "starter data: 12 events"); got != 1 {
@@ -309,44 +310,50 @@ func TestStarterPublishesOnce(t *testing.T) {
 	}
 }
 
-func TestSelectTargets(t *testing.T) {
-	all, err := selectTargets("all")
-	if err != nil || len(all) != len(targets) {
-		t.Fatalf("all: %d targets, %v", len(all), err)
-	}
-	one, err := selectTargets("ingest, ingest")
-	if err != nil || len(one) != 1 || one[0].name != "ingest" {
-		t.Fatalf("ingest,ingest: %v, %v", names(one), err)
-	}
-	if _, err := selectTargets("ingest,nope"); err == nil || !strings.Contains(err.Error(), `"nope"`) {
-		t.Fatalf("unknown target: %v", err)
-	}
-	err = realMain(context.Background(), []string{"-target", "nope"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "-target") {
-		t.Fatalf("run with an unknown target: %v", err)
+func TestUnknownTarget(t *testing.T) {
+	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
+	err := realMain(context.Background(), []string{"-target", "ingest,nope"}, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), `unknown target "nope"`) || !strings.Contains(err.Error(), "trainer") {
+		t.Fatalf("run with an unknown target: %v, want it named with the known ones", err)
 	}
 }
 
-type funcRunner func(context.Context) error
-
-func (f funcRunner) Run(ctx context.Context) error { return f(ctx) }
-
-// A failing service stops the others, and its error is the one returned.
-func TestRunAllStopsOnFirstFailure(t *testing.T) {
-	boom := errors.New("boom")
-	stopped := make(chan struct{})
-	err := runAll(context.Background(), []namedRunner{
-		{"waits", funcRunner(func(ctx context.Context) error { <-ctx.Done(); close(stopped); return nil })},
-		{"oneshot", funcRunner(func(context.Context) error { return errDone })},
-		{"fails", funcRunner(func(context.Context) error { return boom })},
-	})
-	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "fails") {
-		t.Fatalf("runAll = %v, want boom named after its target", err)
+// An unknown subcommand or a stray argument is a usage error (exit 2)
+// that starts nothing; help and version exit 0 (issue 10, defect 11).
+func TestCommandLineErrors(t *testing.T) {
+	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"synth"}, 2, `unknown subcommand "synth"`},
+		{[]string{"-target", "ingest", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"run", "stray"}, 2, `unexpected argument "stray"`},
+		{[]string{"-no-such-flag"}, 2, "no-such-flag"},
+		{[]string{"catalog"}, 2, "want a subcommand"},
+		{[]string{"catalog", "frobnicate"}, 2, `unknown subcommand "frobnicate"`},
+		{[]string{"models", "frobnicate"}, 2, `unknown subcommand "frobnicate"`},
+		{[]string{"watch", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"catalog", "-h"}, 0, ""},
+		{[]string{"models", "-h"}, 0, ""},
+		{[]string{"-version"}, 0, ""},
+		{[]string{"help"}, 0, ""},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := realMain(context.Background(), tc.args, nil, &stdout, &stderr)
+		code := svcmain.ExitCode(&stderr, "swipeflix", err)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, stderr.String(), tc.code, tc.want)
+		}
+		if tc.code == 2 && !strings.Contains(stderr.String(), "usage:") {
+			t.Errorf("%v: no usage printed with the error", tc.args)
+		}
 	}
-	select {
-	case <-stopped:
-	default:
-		t.Fatal("the healthy runner was not stopped")
+	var stdout bytes.Buffer
+	if err := realMain(context.Background(), []string{"catalog", "-h"}, nil, &stdout, io.Discard); err != nil ||
+		!strings.Contains(stdout.String(), "catalog load [flags] DIR") {
+		t.Errorf("catalog -h: %v, %q", err, stdout.String())
 	}
 }
 

@@ -11,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/endpoints"
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
@@ -27,7 +29,7 @@ import (
 func runPublish(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) error {
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	brokers := fs.String("brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "comma-separated Kafka brokers (KAFKA_BROKERS)")
+	brokers := fs.String("brokers", defaultBrokers(), "comma-separated Kafka brokers (default: $KAFKA_BROKERS, else those `make run` chose (SWIPEFLIX_DATA_DIR/endpoints.json), else 127.0.0.1:9092)")
 	perSec := fs.Float64("rate", 0, "events per second at most (0: as fast as Kafka acknowledges)")
 	ndjson := fs.Bool("ndjson", false, "FILE holds NDJSON events, not a ratings dataset (stdin always does)")
 	source := fs.String("source", "publish", "source field of events made from dataset rows")
@@ -236,4 +238,12 @@ func countLines(path string) int64 {
 			return n
 		}
 	}
+}
+
+// defaultBrokers are the brokers a client uses without -brokers:
+// KAFKA_BROKERS, else those of the running `make run`, else the default
+// port.
+func defaultBrokers() string {
+	e, _ := endpoints.Read(clientDataDir())
+	return endpoints.Pick(os.Getenv("KAFKA_BROKERS"), strings.Join(e.KafkaBrokers, ","), "127.0.0.1:9092")
 }

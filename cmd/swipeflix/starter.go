@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
 // sharedStarter is where `make run` looks for real data: the MovieLens
@@ -58,22 +60,24 @@ func resolveStarter(value, shared, dataDir string) (ratings, catalogDir string, 
 // ids being deterministic, but slow). Loading the catalog belongs to the
 // trainer and api, which read the movies file themselves.
 type starterLoader struct {
-	path string
-	env  Env
-	out  io.Writer
+	path    string
+	brokers func() []string // the graph's, once module kafka started
+	dataDir string
+	log     *slog.Logger
+	out     io.Writer
 }
 
 func (s starterLoader) Run(ctx context.Context) error {
-	marker := filepath.Join(s.env.DataDir, "starter-published")
+	marker := filepath.Join(s.dataDir, "starter-published")
 	abs, err := filepath.Abs(s.path)
 	if err != nil {
 		return fmt.Errorf("starter %s: %w", s.path, err)
 	}
 	if prev, err := os.ReadFile(marker); err == nil && bytes.Equal(bytes.TrimSpace(prev), []byte(abs)) {
-		s.env.Logger.Info("starter data already published", "file", abs)
-		return errDone
+		s.log.Info("starter data already published", "file", abs)
+		return svcmain.ErrDone
 	}
-	pub := newPublisher(s.env.Brokers, 0)
+	pub := newPublisher(s.brokers(), 0)
 	defer pub.close()
 	pub.warn = s.out
 	err = pub.dataset(ctx, s.path, "starter")
@@ -86,10 +90,10 @@ func (s starterLoader) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("starter %s: %w", s.path, err)
 	}
-	s.env.Logger.Info("starter data published", "file", abs, "events", pub.sent, "invalid", pub.bad)
+	s.log.Info("starter data published", "file", abs, "events", pub.sent, "invalid", pub.bad)
 	fmt.Fprintf(s.out, "starter data: %d events from %s\n", pub.sent, abs)
 	if err := os.WriteFile(marker, []byte(abs+"\n"), 0o644); err != nil {
 		return fmt.Errorf("starter marker: %w", err)
 	}
-	return errDone
+	return svcmain.ErrDone
 }

@@ -8,29 +8,38 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/swipeflix/swipeflix/pkg/endpoints"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
 // runWatch is `swipeflix watch`: it prints the serving model (from the KV
 // manifest, so it shows the current one at start), every new model or
 // rollback after it, and every drift report, until interrupted.
-func runWatch(ctx context.Context, args []string, stdout io.Writer) error {
+func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
-	url := fs.String("nats", envOr("NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (NATS_URL)")
+	fs.SetOutput(stderr)
+	url := fs.String("nats", defaultNATSURL(), "NATS server URL (default: $NATS_URL, else the one `make run` chose (SWIPEFLIX_DATA_DIR/endpoints.json), else nats://127.0.0.1:4222)")
 	asJSON := fs.Bool("json", false, "print each manifest and report as one JSON line")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return svcmain.Usagef(usage, "watch: unexpected argument %q", fs.Arg(0))
 	}
 	bus, err := modelbus.Connect(ctx, *url, nil)
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
 	defer bus.Close()
+	fmt.Fprintf(stderr, "watching %s for models (%s) and drift reports (%s); waiting...\n",
+		*url, modelbus.SubjectModelUpdated, modelbus.SubjectDriftReport)
 
 	// Either subscription failing ends both.
 	ctx, cancel := context.WithCancel(ctx)
@@ -128,4 +137,11 @@ func (l *lockedWriter) println(s string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintln(l.w, s)
+}
+
+// defaultNATSURL is the NATS server a client uses without -nats: NATS_URL,
+// else the one of the running `make run`, else the default port.
+func defaultNATSURL() string {
+	e, _ := endpoints.Read(clientDataDir())
+	return endpoints.Pick(os.Getenv("NATS_URL"), e.NATSURL, "nats://127.0.0.1:4222")
 }

@@ -16,13 +16,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 )
 
-// Topic names seeded into the embedded broker. They are repeated here rather
-// than imported from kafkabus so that this package depends on no adapter.
+// Topic names seeded into the embedded broker: the event log's, as
+// package kafkabus names them.
 const (
-	RatingsTopic = "swipeflix.ratings"
-	DLQTopic     = "swipeflix.ratings.dlq"
+	RatingsTopic = kafkabus.Ratings
+	DLQTopic     = kafkabus.DLQ
 )
 
 // DefaultKafkaPort is the port the embedded broker tries first.

@@ -77,6 +77,9 @@ func StartNATS(cfg NATSConfig) (*NATS, error) {
 // URL is the client URL, for NATS_URL.
 func (n *NATS) URL() string { return n.srv.ClientURL() }
 
+// Clients is the number of client connections open now.
+func (n *NATS) Clients() int { return n.srv.NumClients() }
+
 // FellBack reports whether the requested port was taken and a free one used.
 func (n *NATS) FellBack() bool { return n.fellBack }
 

@@ -31,11 +31,53 @@ const (
 // may retry later (ingest answers 503).
 var ErrUnavailable = errors.New("kafka unavailable")
 
-// Message is a Kafka record as kafka-go represents it.
-type Message = kafka.Message
+// Message is one Kafka record as SwipeFlix sees it, whatever client reads
+// or writes it.
+type Message struct {
+	// Topic is where the record is (or goes; empty: the producer's topic).
+	Topic     string
+	Partition int
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	// Time is the record's timestamp: the broker's append time or the
+	// producer's create time, as the topic is configured; never the
+	// event time a client claims in the value.
+	Time time.Time
+	// HighWaterMark is, on a consumed record, the partition's end offset
+	// when it was fetched: HighWaterMark - Offset - 1 records follow it.
+	HighWaterMark int64
+}
 
 // Header is a Kafka record header.
-type Header = kafka.Header
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+func toKafka(m Message) kafka.Message {
+	km := kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}
+	if len(m.Headers) > 0 {
+		km.Headers = make([]kafka.Header, len(m.Headers))
+		for i, h := range m.Headers {
+			km.Headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return km
+}
+
+func fromKafka(km kafka.Message) Message {
+	m := Message{Topic: km.Topic, Partition: km.Partition, Offset: km.Offset, Key: km.Key, Value: km.Value,
+		Time: km.Time, HighWaterMark: km.HighWaterMark}
+	if len(km.Headers) > 0 {
+		m.Headers = make([]Header, len(km.Headers))
+		for i, h := range km.Headers {
+			m.Headers[i] = Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return m
+}
 
 // ProducerConfig configures a Producer.
 type ProducerConfig struct {
@@ -118,9 +160,13 @@ func (p *Producer) Publish(ctx context.Context, msgs []Message) error {
 			msgs[i].Topic = p.topic
 		}
 	}
+	kms := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		kms[i] = toKafka(m)
+	}
 	wctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	if err := p.w.WriteMessages(wctx, msgs...); err != nil {
+	if err := p.w.WriteMessages(wctx, kms...); err != nil {
 		return classify(ctx, fmt.Sprintf("publish %d messages", len(msgs)), err)
 	}
 	return nil

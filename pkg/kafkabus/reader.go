@@ -71,13 +71,17 @@ func (g *GroupReader) Fetch(ctx context.Context) (Message, error) {
 		}
 		return Message{}, fmt.Errorf("fetch from %s: %w", g.r.Config().Topic, err)
 	}
-	return m, nil
+	return fromKafka(m), nil
 }
 
 // Commit commits, for each partition among msgs, the offset after the
 // highest message, and returns once the coordinator stored it.
 func (g *GroupReader) Commit(ctx context.Context, msgs ...Message) error {
-	if err := g.r.CommitMessages(ctx, msgs...); err != nil {
+	kms := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		kms[i] = kafka.Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	}
+	if err := g.r.CommitMessages(ctx, kms...); err != nil {
 		return fmt.Errorf("commit %d offsets: %w", len(msgs), err)
 	}
 	return nil

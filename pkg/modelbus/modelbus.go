@@ -48,6 +48,7 @@ var (
 // Bus talks to one NATS server or cluster.
 type Bus struct {
 	nc      *nats.Conn
+	js      jetstream.JetStream
 	ownConn bool
 	objs    jetstream.ObjectStore
 	kv      jetstream.KeyValue
@@ -97,7 +98,7 @@ func New(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open kv bucket %s: %w", RegistryBucket, err)
 	}
-	return &Bus{nc: nc, objs: objs, kv: kv, log: log}, nil
+	return &Bus{nc: nc, js: js, objs: objs, kv: kv, log: log}, nil
 }
 
 // Conn is the underlying connection, for other subjects.
@@ -133,6 +134,19 @@ func (b *Bus) Publish(ctx context.Context, m Manifest, snapshot []byte) (Manifes
 // later). It fills in the manifest's object name when empty, its sha256 and
 // its size, and returns it.
 func (b *Bus) Store(ctx context.Context, m Manifest, snapshot []byte) (Manifest, error) {
+	m, err := Describe(m, snapshot)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("store model: %w", err)
+	}
+	if _, err := b.objs.PutBytes(ctx, m.Object, snapshot); err != nil {
+		return Manifest{}, fmt.Errorf("store model %d: put object %s: %w", m.Version, m.Object, err)
+	}
+	return m, nil
+}
+
+// Describe fills in m's object name (when empty), sha256 and size from
+// snapshot and validates the result.
+func Describe(m Manifest, snapshot []byte) (Manifest, error) {
 	if m.Object == "" {
 		m.Object = ObjectName(m.Version)
 	}
@@ -140,10 +154,7 @@ func (b *Bus) Store(ctx context.Context, m Manifest, snapshot []byte) (Manifest,
 	m.SHA256 = hex.EncodeToString(sum[:])
 	m.Size = int64(len(snapshot))
 	if err := m.Validate(); err != nil {
-		return Manifest{}, fmt.Errorf("store model: %w", err)
-	}
-	if _, err := b.objs.PutBytes(ctx, m.Object, snapshot); err != nil {
-		return Manifest{}, fmt.Errorf("store model %d: put object %s: %w", m.Version, m.Object, err)
+		return Manifest{}, err
 	}
 	return m, nil
 }
@@ -293,17 +304,6 @@ func (b *Bus) PublishDriftReport(ctx context.Context, report []byte) error {
 // SubscribeDriftReports calls fn with each drift report until ctx ends.
 func (b *Bus) SubscribeDriftReports(ctx context.Context, fn func(report []byte)) error {
 	return b.subscribe(ctx, SubjectDriftReport, func(msg *nats.Msg) { fn(msg.Data) })
-}
-
-// RequestRetrain asks the trainer for a full refit; reason is free text
-// for its log.
-func (b *Bus) RequestRetrain(ctx context.Context, reason string) error {
-	return b.publish(ctx, SubjectRetrain, []byte(reason))
-}
-
-// SubscribeRetrain calls fn for each retrain request until ctx ends.
-func (b *Bus) SubscribeRetrain(ctx context.Context, fn func(reason string)) error {
-	return b.subscribe(ctx, SubjectRetrain, func(msg *nats.Msg) { fn(string(msg.Data)) })
 }
 
 func (b *Bus) publish(ctx context.Context, subject string, data []byte) error {

@@ -199,11 +199,20 @@ func TestDeltas(t *testing.T) {
 
 func TestRetrainAndDriftSubjects(t *testing.T) {
 	ctx, b, _ := setup(t)
-	reason := subscribeUntil(ctx, t, func(ctx context.Context, out chan<- string) error {
-		return b.SubscribeRetrain(ctx, func(r string) { out <- r })
-	}, func() error { return b.RequestRetrain(ctx, "manual") })
-	if reason != "manual" {
-		t.Fatalf("retrain reason %q", reason)
+	req := subscribeUntil(ctx, t, func(ctx context.Context, out chan<- modelbus.RetrainRequest) error {
+		return b.SubscribeRetrain(ctx, func(r modelbus.RetrainRequest, err error) {
+			if err == nil {
+				out <- r
+			}
+		})
+	}, func() error {
+		return b.RequestRetrain(ctx, modelbus.RetrainRequest{Reason: "manual", Requester: "test", Token: "t0k"})
+	})
+	if req.Reason != "manual" || req.Requester != "test" || req.Authorize("t0k") != nil {
+		t.Fatalf("retrain request %+v", req)
+	}
+	if err := req.Authorize("other"); !errors.Is(err, modelbus.ErrRetrainRefused) {
+		t.Errorf("wrong token: %v", err)
 	}
 	report := subscribeUntil(ctx, t, func(ctx context.Context, out chan<- string) error {
 		return b.SubscribeDriftReports(ctx, func(r []byte) { out <- string(r) })
@@ -245,9 +254,11 @@ func TestNoDeadlineContext(t *testing.T) {
 	sctx, stop := context.WithCancel(ctx)
 	got := make(chan string, 100)
 	done := make(chan error, 1)
-	go func() { done <- b.SubscribeRetrain(sctx, func(r string) { got <- r }) }()
+	go func() {
+		done <- b.SubscribeRetrain(sctx, func(r modelbus.RetrainRequest, _ error) { got <- r.Reason })
+	}()
 	for seen := false; !seen; {
-		if err := b.RequestRetrain(ctx, "no deadline"); err != nil {
+		if err := b.RequestRetrain(ctx, modelbus.RetrainRequest{Reason: "no deadline"}); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -301,5 +312,21 @@ func TestNewOnCallersConnection(t *testing.T) {
 	b.Close()
 	if nc.IsClosed() {
 		t.Fatal("Close closed a connection the Bus does not own")
+	}
+}
+
+func TestDecodeRetrainRequest(t *testing.T) {
+	r, err := modelbus.DecodeRetrainRequest([]byte("  by hand \n"))
+	if err != nil || r.Reason != "by hand" || r.Token != "" {
+		t.Errorf("plain text: %+v, %v", r, err)
+	}
+	if err := r.Authorize("secret"); !errors.Is(err, modelbus.ErrRetrainRefused) {
+		t.Errorf("a plain-text request passed a token check: %v", err)
+	}
+	if err := r.Authorize(""); err != nil {
+		t.Errorf("no token configured: %v", err)
+	}
+	if _, err := modelbus.DecodeRetrainRequest([]byte(`{"reason": 7}`)); err == nil {
+		t.Error("a malformed JSON request decoded")
 	}
 }

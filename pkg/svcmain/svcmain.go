@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -57,7 +58,7 @@ func Main(name, version string, run Func) {
 // with "name version" on stdout, otherwise builds the logger, logs the
 // start and runs p.Run. It returns the exit code.
 func (p Program) Exec(ctx context.Context, args []string, sys OS) int {
-	if len(args) == 1 && (args[0] == "-version" || args[0] == "--version") {
+	if slices.Contains(args, "-version") || slices.Contains(args, "--version") {
 		fmt.Fprintln(sys.Stdout, p.Name, p.Version)
 		return 0
 	}
@@ -69,33 +70,44 @@ func (p Program) Exec(ctx context.Context, args []string, sys OS) int {
 	return ExitCode(sys.Stderr, p.Name, err)
 }
 
-// Configure parses args with the flags register defines on a flag set
-// named name, then calls fromEnv, so that environment variables override
-// flags (the order every SwipeFlix service documents). Errors name the
-// flag or the variable.
-func Configure(name string, args []string, register func(*flag.FlagSet), fromEnv func() error) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	return fromEnv()
-}
-
 // SignalContext returns a context that ends on SIGINT or SIGTERM, and the
 // function that stops listening for them.
 func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// UsageError is a command line that does not parse: an unknown
+// subcommand, a stray argument, a bad flag. ExitCode prints it with the
+// usage and exits 2.
+type UsageError struct {
+	Err   error
+	Usage string
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a UsageError with usage and a formatted message.
+func Usagef(usage, format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...), Usage: usage}
+}
+
 // ExitCode is the exit code for err: 0 for nil and for flag.ErrHelp (the
-// flag set has printed the usage), else 1 after printing "name: err" on
+// flag set has printed the usage); 2 for a UsageError or a flag error,
+// after printing it and the usage; else 1 after printing "name: err" on
 // stderr.
 func ExitCode(stderr io.Writer, name string, err error) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		if ue.Usage != "" {
+			fmt.Fprint(stderr, ue.Usage)
+		}
+		return 2
+	}
 	return 1
 }
 

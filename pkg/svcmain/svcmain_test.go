@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -117,36 +118,16 @@ func TestRunSeesTheContextEnd(t *testing.T) {
 	}
 }
 
-func TestConfigureFlagsThenEnvironment(t *testing.T) {
-	addr, topK := ":8000", 10
-	register := func(fs *flag.FlagSet) {
-		fs.StringVar(&addr, "api.addr", addr, "listen address")
-		fs.IntVar(&topK, "api.default-top-k", topK, "default top_k")
+func TestUsageErrorExitsTwo(t *testing.T) {
+	var stderr bytes.Buffer
+	code := svcmain.ExitCode(&stderr, "swipeflix", svcmain.Usagef("usage: swipeflix ...\n", "unknown subcommand %q", "synth"))
+	if code != 2 || !strings.Contains(stderr.String(), `unknown subcommand "synth"`) || !strings.Contains(stderr.String(), "usage: swipeflix") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
-	env := map[string]string{"API_ADDR": ":9000"}
-	fromEnv := func() error {
-		if v := env["API_ADDR"]; v != "" {
-			addr = v
-		}
-		return nil
+	if code := svcmain.ExitCode(&stderr, "x", errors.New("boom")); code != 1 {
+		t.Errorf("a plain error exits %d, want 1", code)
 	}
-	if err := svcmain.Configure("api", []string{"-api.addr", ":1", "-api.default-top-k", "5"}, register, fromEnv); err != nil {
-		t.Fatal(err)
-	}
-	if addr != ":9000" || topK != 5 {
-		t.Errorf("addr %q, top_k %d; want the environment's :9000 over the flag, and the flag's 5", addr, topK)
-	}
-
-	var usage bytes.Buffer
-	err := svcmain.Configure("api", []string{"-no-such-flag"}, func(fs *flag.FlagSet) {
-		fs.SetOutput(&usage)
-		register(fs)
-	}, func() error { return errors.New("fromEnv must not run after a bad flag") })
-	if err == nil || !strings.Contains(err.Error(), "no-such-flag") {
-		t.Errorf("unknown flag: %v, want an error naming it", err)
-	}
-	if err := svcmain.Configure("api", nil, register, func() error { return errors.New(`API_ADDR="": bad`) }); err == nil ||
-		!strings.Contains(err.Error(), "API_ADDR") {
-		t.Errorf("environment error: %v, want it returned", err)
+	if code := svcmain.ExitCode(&stderr, "x", fmt.Errorf("wrapped: %w", flag.ErrHelp)); code != 0 {
+		t.Errorf("help exits %d, want 0", code)
 	}
 }

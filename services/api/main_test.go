@@ -18,6 +18,7 @@ import (
 var discard = slog.New(slog.DiscardHandler)
 
 func TestRealMainRejectsBadSettings(t *testing.T) {
+	isolate(t)
 	if err := realMain(context.Background(), []string{"-api.body-limit", "1"}, discard); err == nil || !strings.Contains(err.Error(), "body limit") {
 		t.Errorf("bad flag value: %v, want an error naming the body limit", err)
 	}
@@ -72,7 +73,9 @@ func TestRealMainServes(t *testing.T) {
 	ln.Close() // realMain listens itself; another process could take the port meanwhile (unlikely)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- realMain(runCtx, []string{"-api.addr", addr, "-api.nats-url", n.URL()}, discard) }()
+	go func() {
+		done <- realMain(runCtx, []string{"-api.addr", addr, "-nats.url", n.URL(), "-data-dir", t.TempDir()}, discard)
+	}()
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -92,4 +95,13 @@ func TestRealMainServes(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("realMain after shutdown: %v", err)
 	}
+}
+
+// isolate keeps a test's realMain off the repository and the default
+// ports: its data in a temporary folder, embedded brokers on free ports.
+func isolate(t *testing.T) {
+	t.Helper()
+	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
+	t.Setenv("SWIPEFLIX_KAFKA_PORT", "0")
+	t.Setenv("SWIPEFLIX_NATS_PORT", "0")
 }

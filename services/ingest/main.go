@@ -1,13 +1,16 @@
-// Command ingest runs the SwipeFlix ingest service alone (the swipeflix
-// binary runs it as one target among others). Settings come from flags,
-// overridden by environment variables (INGEST_ADDR, KAFKA_BROKERS,
-// SWIPEFLIX_INGEST_TOKENS, ...); SWIPEFLIX_LOG_LEVEL sets the log level.
+// Command ingest runs the SwipeFlix ingest service alone, built by the same
+// module graph as the swipeflix binary's -target ingest. Settings are flags
+// or environment variables (INGEST_ADDR, KAFKA_BROKERS,
+// SWIPEFLIX_INGEST_TOKENS, ...; -h lists them); SWIPEFLIX_LOG_LEVEL sets the
+// log level.
 package main
 
 import (
 	"context"
 	"log/slog"
+	"os"
 
+	"github.com/swipeflix/swipeflix/pkg/modules"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/ingest/ingest"
 )
@@ -15,16 +18,9 @@ import (
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-func main() { svcmain.Main("ingest", version, run) }
+func main() { svcmain.Main(ingest.Name, version, run) }
 
 func run(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := ingest.DefaultConfig()
-	if err := svcmain.Configure("ingest", args, cfg.RegisterFlags, cfg.FromEnv); err != nil {
-		return err
-	}
-	svc, err := ingest.New(cfg, ingest.Deps{Logger: log})
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx)
+	return modules.RunService(ctx, args, log, os.Stderr, cfg.RegisterSettings, ingest.Module(&cfg))
 }

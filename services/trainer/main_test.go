@@ -8,6 +8,7 @@ import (
 )
 
 func TestRealMainRejectsBadSettings(t *testing.T) {
+	isolate(t)
 	tests := []struct {
 		name string
 		args []string
@@ -30,4 +31,13 @@ func TestRealMainRejectsBadSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// isolate keeps a test's realMain off the repository and the default
+// ports: its data in a temporary folder, embedded brokers on free ports.
+func isolate(t *testing.T) {
+	t.Helper()
+	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
+	t.Setenv("SWIPEFLIX_KAFKA_PORT", "0")
+	t.Setenv("SWIPEFLIX_NATS_PORT", "0")
 }

@@ -34,10 +34,23 @@ import (
 // maxBody bounds a request body.
 const maxBody = 64 << 10
 
+// Registry is the model registry the routes read and change
+// (*store.Store).
+type Registry interface {
+	List(ctx context.Context, opt store.ListOptions) ([]store.ModelRecord, error)
+	Get(ctx context.Context, version int64) (store.ModelRecord, error)
+	Current(ctx context.Context) (store.ModelRecord, error)
+	StageHistory(ctx context.Context, version int64) ([]store.StageChange, error)
+	Promote(ctx context.Context, version int64, by, reason string) (store.ModelRecord, error)
+	Rollback(ctx context.Context, by, reason string) (store.ModelRecord, error)
+}
+
+var _ Registry = (*store.Store)(nil)
+
 // Config configures the handler.
 type Config struct {
 	// Store is the registry.
-	Store *store.Store
+	Store Registry
 	// Token guards the POST routes; empty refuses them all.
 	Token string
 	// OnChange runs after a promotion or rollback with the new production

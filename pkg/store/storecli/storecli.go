@@ -2,7 +2,7 @@
 // `swipeflix` binary only dispatches to them:
 //
 //	swipeflix migrate                    apply pending schema migrations
-//	swipeflix catalog load -data DIR     load a MovieLens-format catalog
+//	swipeflix catalog load DIR           load a MovieLens-format catalog
 //	swipeflix catalog get ID             print one movie
 //	swipeflix models list|current|get|history|promote|rollback
 //
@@ -25,8 +25,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/swipeflix/swipeflix/pkg/endpoints"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/admin"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
 // DefaultTrainerURL is where models commands find the admin API.
@@ -87,21 +89,49 @@ func Migrate(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 	return nil
 }
 
+// CatalogUsage is the usage of `swipeflix catalog`.
+const CatalogUsage = `usage:
+  swipeflix catalog load [flags] DIR   load the movies (and tags) of a MovieLens-format folder into the catalog
+  swipeflix catalog get [flags] ID     print one movie as JSON
+flags: -database-url URL (default $DATABASE_URL; empty: the embedded store), -data-dir DIR (default $SWIPEFLIX_DATA_DIR or ./var)
+`
+
+// isHelp reports whether arg asks for the usage.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
+// usageError is a command line that does not parse: the caller prints the
+// usage and exits 2.
+func usageError(usage, format string, args ...any) error {
+	return &svcmain.UsageError{Err: fmt.Errorf(format, args...), Usage: usage}
+}
+
 // Catalog is `swipeflix catalog load|get`.
 func Catalog(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
-		return errors.New("catalog: want a subcommand: load -data DIR | get ID")
+		return usageError(CatalogUsage, "catalog: want a subcommand: load DIR | get ID")
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, CatalogUsage)
+		return nil
 	}
 	fs := flag.NewFlagSet("catalog "+args[0], flag.ContinueOnError)
 	cfg := storeFlags(fs, getenv)
 	switch args[0] {
 	case "load":
-		data := fs.String("data", "", "MovieLens-format folder (movies file, optional tags file); required")
-		if _, err := parse(fs, args[1:], stdout); err != nil {
+		data := fs.String("data", "", "MovieLens-format folder, the same as the DIR argument")
+		pos, err := parse(fs, args[1:], stdout)
+		if err != nil {
 			return err
 		}
-		if *data == "" {
-			return errors.New("catalog load: -data is required")
+		switch {
+		case len(pos) == 1 && *data == "":
+			*data = pos[0]
+		case len(pos) > 1 || (len(pos) == 1 && *data != ""):
+			return usageError(CatalogUsage, "catalog load: want one folder, got %q", pos)
+		case *data == "":
+			return usageError(CatalogUsage, "catalog load: want a folder: swipeflix catalog load DIR")
 		}
 		s, err := store.Open(ctx, cfg())
 		if err != nil {
@@ -121,7 +151,7 @@ func Catalog(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 			return err
 		}
 		if len(pos) != 1 {
-			return errors.New("catalog get: want one movie id")
+			return usageError(CatalogUsage, "catalog get: want one movie id")
 		}
 		s, err := store.Open(ctx, cfg())
 		if err != nil {
@@ -134,7 +164,7 @@ func Catalog(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 		}
 		return printJSON(stdout, m)
 	}
-	return fmt.Errorf("catalog: unknown subcommand %q (want load or get)", args[0])
+	return usageError(CatalogUsage, "catalog: unknown subcommand %q (want load or get)", args[0])
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -143,18 +173,35 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// ModelsUsage is the usage of `swipeflix models`.
+const ModelsUsage = `usage:
+  swipeflix models list [-stage S] [-limit N]     the registry, newest first
+  swipeflix models current                       the production model
+  swipeflix models get V | history V             one model, or its stage changes
+  swipeflix models promote V [-by WHO] [-reason WHY]   make V production (admin token)
+  swipeflix models rollback [-by WHO] [-reason WHY]    back to the previous production model (admin token)
+flags: -addr URL (default $SWIPEFLIX_TRAINER_URL, else the trainer 'make run' started (SWIPEFLIX_DATA_DIR/endpoints.json),
+else http://127.0.0.1:8002), -json; the admin token is $SWIPEFLIX_ADMIN_TOKEN
+`
+
 // Models is `swipeflix models ...`, a client of the trainer's admin API.
 func Models(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
-		return errors.New("models: want a subcommand: list | current | get V | history V | promote V | rollback")
+		return usageError(ModelsUsage, "models: want a subcommand: list | current | get V | history V | promote V | rollback")
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, ModelsUsage)
+		return nil
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("models "+sub, flag.ContinueOnError)
-	base := getenv("SWIPEFLIX_TRAINER_URL")
-	if base == "" {
-		base = DefaultTrainerURL
+	dir := getenv("SWIPEFLIX_DATA_DIR")
+	if dir == "" {
+		dir = "var"
 	}
-	addr := fs.String("addr", base, "trainer admin URL (default $SWIPEFLIX_TRAINER_URL)")
+	e, _ := endpoints.Read(dir)
+	base := endpoints.Pick(getenv("SWIPEFLIX_TRAINER_URL"), e.Trainer, DefaultTrainerURL)
+	addr := fs.String("addr", base, "trainer admin URL")
 	asJSON := fs.Bool("json", false, "print JSON")
 	user := getenv("USER")
 	if user == "" {
@@ -176,7 +223,7 @@ func Models(ctx context.Context, args []string, stdout io.Writer, getenv func(st
 		return err
 	}
 	if (sub == "list" || sub == "current" || sub == "rollback") && len(pos) > 0 {
-		return fmt.Errorf("models %s: unexpected argument %q", sub, pos[0])
+		return usageError(ModelsUsage, "models %s: unexpected argument %q", sub, pos[0])
 	}
 	c := &admin.Client{BaseURL: *addr, Token: getenv("SWIPEFLIX_ADMIN_TOKEN")}
 	versionArg := func() (int64, error) {
@@ -229,7 +276,7 @@ func Models(ctx context.Context, args []string, stdout io.Writer, getenv func(st
 		}
 		recs = []store.ModelRecord{r}
 	default:
-		return fmt.Errorf("models: unknown subcommand %q", sub)
+		return usageError(ModelsUsage, "models: unknown subcommand %q", sub)
 	}
 	if err != nil {
 		return fmt.Errorf("models %s: %w", sub, err)

@@ -6,11 +6,10 @@
 package api
 
 import (
-	"flag"
-	"os"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
 // Config configures the api service. DefaultConfig fills every field;
@@ -34,6 +33,8 @@ type Config struct {
 	// failed for a reason other than a bad checksum or format, or before
 	// re-opening a lost manifest watch or delta subscription.
 	RetryBackoff time.Duration
+	// Limits are the HTTP server's timeouts and connection cap.
+	Limits svcmain.HTTPLimits
 }
 
 // DefaultConfig is the configuration of the embedded run.
@@ -46,6 +47,7 @@ func DefaultConfig() Config {
 		CacheEntries:    50000,
 		ShutdownTimeout: 10 * time.Second,
 		RetryBackoff:    2 * time.Second,
+		Limits:          svcmain.DefaultHTTPLimits(),
 	}
 }
 
@@ -73,27 +75,14 @@ func (c Config) Validate() error {
 	return p.Err()
 }
 
-// RegisterFlags binds the settings to command-line flags on fs, with the
-// values already in c as defaults.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "api.addr", c.Addr, "HTTP listen address of the api")
-	fs.StringVar(&c.NATSURL, "api.nats-url", c.NATSURL, "NATS server URL (model bus)")
-	fs.IntVar(&c.BodyLimit, "api.body-limit", c.BodyLimit, "largest request body in bytes")
-	fs.IntVar(&c.DefaultTopK, "api.default-top-k", c.DefaultTopK, "recommendations returned when top_k is absent")
-	fs.IntVar(&c.CacheEntries, "api.cache-entries", c.CacheEntries, "answers cached per serving model (0 turns the cache off)")
-	fs.DurationVar(&c.ShutdownTimeout, "api.shutdown-timeout", c.ShutdownTimeout, "time in-flight requests get to finish at shutdown")
-	fs.DurationVar(&c.RetryBackoff, "api.retry-backoff", c.RetryBackoff, "wait before retrying a failed download or a lost subscription")
-}
-
-// FromEnv overrides c from the environment: API_ADDR, NATS_URL,
-// API_BODY_LIMIT, API_DEFAULT_TOP_K, API_CACHE_ENTRIES. A malformed value
-// is an error naming the variable.
-func (c *Config) FromEnv() error {
-	env := envconfig.New(os.Getenv)
-	env.String("API_ADDR", &c.Addr)
-	env.String("NATS_URL", &c.NATSURL)
-	env.Int("API_BODY_LIMIT", &c.BodyLimit)
-	env.Int("API_DEFAULT_TOP_K", &c.DefaultTopK)
-	env.Int("API_CACHE_ENTRIES", &c.CacheEntries)
-	return env.Err()
+// RegisterSettings declares the api's own settings, each once with its
+// flag and environment variable. The NATS server is the infrastructure's
+// (package modules).
+func (c *Config) RegisterSettings(s *envconfig.Settings) {
+	s.String(&c.Addr, "api.addr", "API_ADDR", "HTTP listen address of the api")
+	s.Int(&c.BodyLimit, "api.body-limit", "API_BODY_LIMIT", "largest request body in bytes")
+	s.Int(&c.DefaultTopK, "api.default-top-k", "API_DEFAULT_TOP_K", "recommendations returned when top_k is absent")
+	s.Int(&c.CacheEntries, "api.cache-entries", "API_CACHE_ENTRIES", "answers cached per serving model (0 turns the cache off)")
+	s.Duration(&c.ShutdownTimeout, "api.shutdown-timeout", "API_SHUTDOWN_TIMEOUT", "time in-flight requests get to finish at shutdown")
+	s.Duration(&c.RetryBackoff, "api.retry-backoff", "API_RETRY_BACKOFF", "wait before retrying a failed download or a lost subscription")
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/swipeflix/swipeflix/pkg/envconfig"
 )
 
 func TestConfigValidateNamesTheField(t *testing.T) {
@@ -37,23 +39,22 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 	}
 }
 
-func TestConfigFlagsAndEnv(t *testing.T) {
+func TestConfigSettings(t *testing.T) {
+	env := map[string]string{"API_BODY_LIMIT": "4096", "API_CACHE_ENTRIES": "0"}
 	c := DefaultConfig()
-	fs := flag.NewFlagSet("api", flag.ContinueOnError)
-	c.RegisterFlags(fs)
-	if err := fs.Parse([]string{"-api.addr", ":9000", "-api.default-top-k", "20"}); err != nil {
+	s := envconfig.NewSettings(flag.NewFlagSet("api", flag.ContinueOnError), func(k string) string { return env[k] })
+	c.RegisterSettings(s)
+	if err := s.Parse([]string{"-api.addr", ":9000", "-api.default-top-k", "20"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("NATS_URL", "nats://elsewhere:4222")
-	t.Setenv("API_BODY_LIMIT", "4096")
-	if err := c.FromEnv(); err != nil {
-		t.Fatal(err)
-	}
-	if c.Addr != ":9000" || c.DefaultTopK != 20 || c.NATSURL != "nats://elsewhere:4222" || c.BodyLimit != 4096 {
+	if c.Addr != ":9000" || c.DefaultTopK != 20 || c.BodyLimit != 4096 || c.CacheEntries != 0 {
 		t.Fatalf("config %+v", c)
 	}
-	t.Setenv("API_DEFAULT_TOP_K", "many")
-	if err := c.FromEnv(); err == nil || !strings.Contains(err.Error(), "API_DEFAULT_TOP_K") {
+	env["API_DEFAULT_TOP_K"] = "many"
+	c = DefaultConfig()
+	s = envconfig.NewSettings(flag.NewFlagSet("api", flag.ContinueOnError), func(k string) string { return env[k] })
+	c.RegisterSettings(s)
+	if err := s.Parse(nil); err == nil || !strings.Contains(err.Error(), "API_DEFAULT_TOP_K") {
 		t.Fatalf("bad env value: %v, want an error naming API_DEFAULT_TOP_K", err)
 	}
 }

@@ -46,15 +46,12 @@ const (
 )
 
 func (s *Service) newApp() *fiber.App {
-	app := fiber.New(fiber.Config{
+	app := fiber.New(s.cfg.Limits.Fiber(fiber.Config{
 		AppName:               "swipeflix-api",
 		BodyLimit:             s.cfg.BodyLimit,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.handleError,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
-	})
+	}))
 	app.Use(s.metrics.http.FiberMiddleware(s.handleError))
 	app.Post(routePredict, s.predict)
 	app.Get(routeHealth, s.health)

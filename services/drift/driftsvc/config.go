@@ -7,8 +7,6 @@
 package driftsvc
 
 import (
-	"flag"
-	"os"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
@@ -120,49 +118,19 @@ func (c Config) Validate() error {
 	return p.Err()
 }
 
-// RegisterFlags binds the settings to command-line flags on fs, with the
-// values already in c as defaults.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "drift.addr", c.Addr, "HTTP listen address of the drift service")
-	envconfig.ListVar(fs, &c.Brokers, "drift.kafka-brokers", "comma-separated Kafka brokers")
-	fs.StringVar(&c.GroupID, "drift.group", c.GroupID, "Kafka consumer group of the drift service")
-	fs.StringVar(&c.NATSURL, "drift.nats-url", c.NATSURL, "NATS server URL")
-	fs.DurationVar(&c.Interval, "drift.interval", c.Interval, "time between drift reports")
-	fs.StringVar(&c.Reference, "drift.reference", c.Reference, "reference window: first_n, period or pinned")
-	fs.IntVar(&c.ReferenceEvents, "drift.reference-events", c.ReferenceEvents, "events in the first_n reference window")
-	fs.Func("drift.reference-from", "start of the period reference (RFC 3339)", timeFlag(&c.ReferenceFrom))
-	fs.Func("drift.reference-to", "end of the period reference (RFC 3339, exclusive)", timeFlag(&c.ReferenceTo))
-	fs.IntVar(&c.CurrentEvents, "drift.current-events", c.CurrentEvents, "events in the sliding current window")
-	fs.DurationVar(&c.CurrentSpan, "drift.current-span", c.CurrentSpan, "slide the current window by event time over this span instead of by count")
-	fs.IntVar(&c.MinCurrent, "drift.min-current", c.MinCurrent, "fewest current events a report is made from")
-	fs.BoolVar(&c.RetrainOnDrift, "drift.retrain-on-drift", c.RetrainOnDrift, "ask the trainer for a refit when dataset drift starts")
-}
-
-// FromEnv overrides c from the environment variables the deployment sets:
-// DRIFT_ADDR, KAFKA_BROKERS, NATS_URL, DRIFT_INTERVAL, DRIFT_REFERENCE,
-// DRIFT_REFERENCE_EVENTS, DRIFT_REFERENCE_FROM, DRIFT_REFERENCE_TO,
-// DRIFT_CURRENT_EVENTS, DRIFT_CURRENT_SPAN, DRIFT_RETRAIN_ON_DRIFT. A
-// malformed value is an error naming the variable.
-func (c *Config) FromEnv() error {
-	env := envconfig.New(os.Getenv)
-	env.String("DRIFT_ADDR", &c.Addr)
-	env.String("NATS_URL", &c.NATSURL)
-	env.String("DRIFT_REFERENCE", &c.Reference)
-	env.List("KAFKA_BROKERS", &c.Brokers)
-	env.Duration("DRIFT_INTERVAL", &c.Interval)
-	env.Duration("DRIFT_CURRENT_SPAN", &c.CurrentSpan)
-	env.Int("DRIFT_REFERENCE_EVENTS", &c.ReferenceEvents)
-	env.Int("DRIFT_CURRENT_EVENTS", &c.CurrentEvents)
-	env.Time("DRIFT_REFERENCE_FROM", &c.ReferenceFrom)
-	env.Time("DRIFT_REFERENCE_TO", &c.ReferenceTo)
-	env.Bool("DRIFT_RETRAIN_ON_DRIFT", &c.RetrainOnDrift)
-	return env.Err()
-}
-
-// timeFlag parses an RFC 3339 flag value into dst.
-func timeFlag(dst *time.Time) func(string) error {
-	return func(s string) (err error) {
-		*dst, err = time.Parse(time.RFC3339, s)
-		return err
-	}
+// RegisterSettings declares the drift service's own settings, each once
+// with its flag and environment variable. The brokers and the NATS server
+// are the infrastructure's (package modules).
+func (c *Config) RegisterSettings(s *envconfig.Settings) {
+	s.String(&c.Addr, "drift.addr", "DRIFT_ADDR", "HTTP listen address of the drift service")
+	s.String(&c.GroupID, "drift.group", "DRIFT_GROUP", "Kafka consumer group of the drift service")
+	s.Duration(&c.Interval, "drift.interval", "DRIFT_INTERVAL", "time between drift reports")
+	s.String(&c.Reference, "drift.reference", "DRIFT_REFERENCE", "reference window: first_n, period or pinned")
+	s.Int(&c.ReferenceEvents, "drift.reference-events", "DRIFT_REFERENCE_EVENTS", "events in the first_n reference window")
+	s.Time(&c.ReferenceFrom, "drift.reference-from", "DRIFT_REFERENCE_FROM", "start of the period reference (RFC 3339)")
+	s.Time(&c.ReferenceTo, "drift.reference-to", "DRIFT_REFERENCE_TO", "end of the period reference (RFC 3339, exclusive)")
+	s.Int(&c.CurrentEvents, "drift.current-events", "DRIFT_CURRENT_EVENTS", "events in the sliding current window")
+	s.Duration(&c.CurrentSpan, "drift.current-span", "DRIFT_CURRENT_SPAN", "slide the current window by event time over this span instead of by count")
+	s.Int(&c.MinCurrent, "drift.min-current", "DRIFT_MIN_CURRENT", "fewest current events a report is made from")
+	s.Bool(&c.RetrainOnDrift, "drift.retrain-on-drift", "DRIFT_RETRAIN_ON_DRIFT", "ask the trainer for a refit when dataset drift starts")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
+	"github.com/swipeflix/swipeflix/pkg/envconfig"
 )
 
 func TestConfigValidateNamesTheField(t *testing.T) {
@@ -51,21 +52,21 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
-	t.Setenv("KAFKA_BROKERS", "k1:9092, k2:9092")
-	t.Setenv("DRIFT_INTERVAL", "5s")
-	t.Setenv("DRIFT_CURRENT_SPAN", "1h")
-	t.Setenv("DRIFT_RETRAIN_ON_DRIFT", "true")
+func TestConfigSettings(t *testing.T) {
+	env := map[string]string{"DRIFT_INTERVAL": "5s", "DRIFT_CURRENT_SPAN": "1h", "DRIFT_RETRAIN_ON_DRIFT": "true"}
 	c := DefaultConfig()
-	if err := c.FromEnv(); err != nil {
+	s := envconfig.NewSettings(flag.NewFlagSet("t", flag.ContinueOnError), func(k string) string { return env[k] })
+	c.RegisterSettings(s)
+	if err := s.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(c.Brokers, "|") != "k1:9092|k2:9092" || c.Interval != 5*time.Second ||
-		c.CurrentSpan != time.Hour || !c.RetrainOnDrift {
+	if c.Interval != 5*time.Second || c.CurrentSpan != time.Hour || !c.RetrainOnDrift {
 		t.Errorf("config from env: %+v", c)
 	}
-	t.Setenv("DRIFT_REFERENCE_EVENTS", "many")
-	if err := c.FromEnv(); err == nil || !strings.Contains(err.Error(), "DRIFT_REFERENCE_EVENTS") {
+	env["DRIFT_REFERENCE_EVENTS"] = "many"
+	s = envconfig.NewSettings(flag.NewFlagSet("t", flag.ContinueOnError), func(k string) string { return env[k] })
+	c.RegisterSettings(s)
+	if err := s.Parse(nil); err == nil || !strings.Contains(err.Error(), "DRIFT_REFERENCE_EVENTS") {
 		t.Errorf("bad DRIFT_REFERENCE_EVENTS: err = %v, want one naming the variable", err)
 	}
 }
@@ -278,11 +279,11 @@ func TestHistogramBinsWideNumericFeatures(t *testing.T) {
 	}
 }
 
-func TestRegisterFlags(t *testing.T) {
+func TestRegisterSettingsFlags(t *testing.T) {
 	c := DefaultConfig()
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	c.RegisterFlags(fs)
-	err := fs.Parse([]string{"-drift.kafka-brokers=a:1,b:2", "-drift.reference=period",
+	s := envconfig.NewSettings(flag.NewFlagSet("t", flag.ContinueOnError), func(string) string { return "" })
+	c.RegisterSettings(s)
+	err := s.Parse([]string{"-drift.reference=period",
 		"-drift.reference-from=2026-01-01T00:00:00Z", "-drift.reference-to=2026-01-02T00:00:00Z",
 		"-drift.current-span=2h", "-drift.retrain-on-drift"})
 	if err != nil {
@@ -291,14 +292,15 @@ func TestRegisterFlags(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Brokers) != 2 || c.Reference != RefPeriod || c.ReferenceTo.Sub(c.ReferenceFrom) != 24*time.Hour ||
+	if c.Reference != RefPeriod || c.ReferenceTo.Sub(c.ReferenceFrom) != 24*time.Hour ||
 		c.CurrentSpan != 2*time.Hour || !c.RetrainOnDrift {
 		t.Errorf("flags gave %+v", c)
 	}
-	fs = flag.NewFlagSet("t", flag.ContinueOnError)
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	c.RegisterFlags(fs)
-	if err := fs.Parse([]string{"-drift.reference-from=yesterday"}); err == nil {
+	s = envconfig.NewSettings(fs, func(string) string { return "" })
+	c.RegisterSettings(s)
+	if err := s.Parse([]string{"-drift.reference-from=yesterday"}); err == nil {
 		t.Error("a reference start that is not RFC 3339: no error")
 	}
 }

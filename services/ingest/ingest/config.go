@@ -1,13 +1,12 @@
 package ingest
 
 import (
-	"flag"
-	"os"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
 // Config configures the ingest service. DefaultConfig fills every field;
@@ -36,6 +35,8 @@ type Config struct {
 	// a request that would pass it waits up to InflightWait, then gets 503.
 	MaxInflightBodyBytes int64
 	InflightWait         time.Duration
+	// Limits are the HTTP server's timeouts and connection cap.
+	Limits svcmain.HTTPLimits
 }
 
 // DefaultConfig is the configuration of the embedded run.
@@ -51,6 +52,7 @@ func DefaultConfig() Config {
 		// Eight bodies of the largest size at once.
 		MaxInflightBodyBytes: 8 * events.DefaultMaxBatchBytes,
 		InflightWait:         2 * time.Second,
+		Limits:               svcmain.DefaultHTTPLimits(),
 	}
 }
 
@@ -89,28 +91,14 @@ func (c Config) Validate() error {
 	return p.Err()
 }
 
-// RegisterFlags binds the settings to flags on fs, with c's values as
-// defaults. Tokens have no flag: command lines show up in ps.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "ingest.addr", c.Addr, "HTTP listen address of the ingest service")
-	envconfig.ListVar(fs, &c.Brokers, "ingest.kafka-brokers", "comma-separated Kafka brokers")
-	fs.Int64Var(&c.MaxBodyBytes, "ingest.max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
-	fs.DurationVar(&c.KafkaTimeout, "ingest.kafka-timeout", c.KafkaTimeout, "longest wait for Kafka's acknowledgement before answering 503")
-	fs.DurationVar(&c.MaxClockSkew, "ingest.max-clock-skew", c.MaxClockSkew, "how far ahead of this clock an event time may be")
-	fs.Int64Var(&c.MaxInflightBodyBytes, "ingest.max-inflight-body-bytes", c.MaxInflightBodyBytes, "request body bytes read at once, across requests")
-}
-
-// FromEnv overrides c from INGEST_ADDR, KAFKA_BROKERS,
-// SWIPEFLIX_INGEST_TOKENS, INGEST_MAX_BODY_BYTES and INGEST_KAFKA_TIMEOUT.
-// A malformed value is an error naming the variable.
-func (c *Config) FromEnv() error {
-	env := envconfig.New(os.Getenv)
-	env.String("INGEST_ADDR", &c.Addr)
-	env.List("KAFKA_BROKERS", &c.Brokers)
-	env.List("SWIPEFLIX_INGEST_TOKENS", &c.Tokens)
-	env.Int64("INGEST_MAX_BODY_BYTES", &c.MaxBodyBytes)
-	env.Duration("INGEST_KAFKA_TIMEOUT", &c.KafkaTimeout)
-	env.Duration("SWIPEFLIX_MAX_CLOCK_SKEW", &c.MaxClockSkew)
-	env.Int64("INGEST_MAX_INFLIGHT_BODY_BYTES", &c.MaxInflightBodyBytes)
-	return env.Err()
+// RegisterSettings declares the service's own settings, each once with its
+// flag and environment variable. The brokers and the clock skew are the
+// infrastructure's (package modules), shared by every service. Tokens have
+// no flag: command lines show up in ps.
+func (c *Config) RegisterSettings(s *envconfig.Settings) {
+	s.String(&c.Addr, "ingest.addr", "INGEST_ADDR", "HTTP listen address of the ingest service")
+	s.SecretList(&c.Tokens, "SWIPEFLIX_INGEST_TOKENS")
+	s.Int64(&c.MaxBodyBytes, "ingest.max-body-bytes", "INGEST_MAX_BODY_BYTES", "largest accepted request body in bytes")
+	s.Duration(&c.KafkaTimeout, "ingest.kafka-timeout", "INGEST_KAFKA_TIMEOUT", "longest wait for Kafka's acknowledgement before answering 503")
+	s.Int64(&c.MaxInflightBodyBytes, "ingest.max-inflight-body-bytes", "INGEST_MAX_INFLIGHT_BODY_BYTES", "request body bytes read at once, across requests")
 }

@@ -38,7 +38,7 @@ type errorResponse struct {
 }
 
 func (s *Service) newApp() *fiber.App {
-	app := fiber.New(fiber.Config{
+	app := fiber.New(s.cfg.Limits.Fiber(fiber.Config{
 		AppName:               "swipeflix-ingest",
 		DisableStartupMessage: true,
 		// Leave room above MaxBodyBytes so that DecodeBatch, not fasthttp,
@@ -47,10 +47,8 @@ func (s *Service) newApp() *fiber.App {
 		// Bodies are read by the handler, after the token check, so a
 		// request without a token costs its headers, not its body.
 		StreamRequestBody: true,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
 		ErrorHandler:      s.handleError,
-	})
+	}))
 	app.Use(s.metrics.http.FiberMiddleware(s.handleError))
 	app.Get("/health", s.handleHealth)
 	app.Get("/ready", s.handleReady)

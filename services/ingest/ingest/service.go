@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,7 +95,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	select {
 	case serveErr = <-errc:
 	case <-ctx.Done():
-		if err := s.app.ShutdownWithTimeout(10 * time.Second); err != nil {
+		if err := s.app.ShutdownWithTimeout(s.cfg.Limits.ShutdownTimeout); err != nil {
 			s.log.Warn("ingest shutdown", "err", err)
 		}
 		<-errc

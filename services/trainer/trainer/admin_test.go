@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
 )
@@ -76,10 +77,13 @@ func TestRollbackThroughAdminEndpoint(t *testing.T) {
 	r := e.start(t, e.config(), nil)
 	waitFor(t, "model v1", func() bool { _, ok := e.current(t); return ok })
 
-	// A retrain request over NATS publishes v2 (same data, same seed: not worse).
+	// A retrain request over NATS publishes v2 (a few more events, same
+	// seed: not worse; with nothing new it would publish nothing).
+	e.publish(t, []events.Event{events.NewSwipe("more-1", "newcomer", "1", events.Like, time.Now(), "test")})
+	waitFor(t, "the new event in the state", func() bool { return r.svc.pairs.Load() == int64(len(evs)+1) })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := e.bus.RequestRetrain(ctx, "test"); err != nil {
+	if err := e.bus.RequestRetrain(ctx, modelbus.RetrainRequest{Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "model v2", func() bool { m, _ := e.current(t); return m.Version == 2 })

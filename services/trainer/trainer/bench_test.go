@@ -19,14 +19,14 @@ func benchService(b *testing.B, ratings int) (*Service, []dataset.Rating) {
 	b.Helper()
 	syn := dataset.Generate(dataset.SizedConfig(ratings, 1))
 	rs := syn.Ratings()
-	s, err := New(DefaultConfig(), Deps{})
+	s, err := build(DefaultConfig(), Deps{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for i, r := range rs {
-		s.state.Update(Entry{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time, EventID: fmt.Sprint(i)})
+		s.loop.state.Update(Entry{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time, EventID: fmt.Sprint(i)})
 	}
-	train, _ := Split(s.state.Entries(), 10)
+	train, _ := Split(s.loop.state.Entries(), 10)
 	cfg := recommend.DefaultConfig()
 	cfg.Workers = 1
 	m, err := recommend.Fit(recommend.TrainSet{Interactions: train}, cfg)
@@ -34,14 +34,14 @@ func benchService(b *testing.B, ratings int) (*Service, []dataset.Rating) {
 		b.Fatal(err)
 	}
 	m.Version = 1
-	s.working = m
+	s.loop.working = m
 	return s, rs
 }
 
 // BenchmarkHandle is one valid message through decode, weights and the
 // rating state.
 func BenchmarkHandle(b *testing.B) {
-	s, err := New(DefaultConfig(), Deps{})
+	s, err := build(DefaultConfig(), Deps{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func BenchmarkHandle(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		m := msgs[i%len(msgs)]
 		m.Offset = int64(i)
-		s.handle(ctx, m)
+		s.loop.handle(ctx, loopDeps{}, m)
 	}
 }
 
@@ -72,8 +72,8 @@ func BenchmarkFoldOneUser(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		s.dirty[user] = struct{}{}
-		if _, err := s.foldDirty(ctx); err != nil {
+		s.loop.dirty[user] = struct{}{}
+		if _, err := s.loop.foldDirty(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,8 +1,8 @@
 package trainer
 
 import (
-	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,34 +11,38 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
 // Config configures the trainer. DefaultConfig fills every field;
-// RegisterFlags and FromEnv override them.
+// RegisterSettings declares the ones a deployment sets.
 type Config struct {
 	// Addr is the HTTP listen address (health, metrics, registry, admin).
 	Addr string
-	// Brokers are the Kafka bootstrap addresses; Group is the consumer group.
+	// Brokers are the Kafka bootstrap addresses; Group is the consumer
+	// group whose committed offsets trail the checkpoint (for lag tools).
 	Brokers []string
 	Group   string
-	// NATSURL is the NATS server carrying snapshots, deltas and requests.
-	NATSURL string
-	// DatabaseURL selects PostgreSQL for the registry and catalog; empty
-	// means the embedded SQLite file in DataDir.
-	DatabaseURL string
-	// DataDir holds the checkpoint, the registry spool and, without
-	// DatabaseURL, the embedded store.
+	// DataDir holds the checkpoint and the registry spool.
 	DataDir string
-	// CatalogDir, when set, is a MovieLens-format folder whose movies (and
-	// tags) are loaded into the store's catalog at start, for titles,
-	// genres and content features.
-	CatalogDir string
 	// AdminToken guards the admin endpoints (bearer token). Empty disables
 	// them: they answer 403.
 	AdminToken string
+	// RetrainToken, when set, is required in every retrain request that
+	// arrives over NATS (modelbus.RetrainRequest.Token).
+	RetrainToken string
+	// Instance names this trainer in the lease that makes one trainer the
+	// active one: the same instance restarting takes the lease back at
+	// once; another waits until it lapses (LeaseTTL after the last renewal).
+	Instance string
+	LeaseTTL time.Duration
 	// Weights maps swipes to rating-scale values.
 	Weights events.Weights
+	// MaxClockSkew is how far ahead of this clock an event time may be;
+	// later events go to the dead-letter topic.
+	MaxClockSkew time.Duration
 	// Model holds the recommender's hyperparameters for every fit.
 	Model recommend.Config
 	// MinEvents is how many (user, movie) pairs the state must hold before
@@ -46,23 +50,36 @@ type Config struct {
 	MinEvents int
 	// RefitInterval, RefitEvery (events) and RefitGrowth (the state grew
 	// by this factor since the last fit, e.g. during a starter load) each
-	// trigger a full refit; zero disables that trigger.
+	// trigger a full refit; zero disables that trigger. A refit that would
+	// cover no event the serving model does not publishes nothing.
 	RefitInterval time.Duration
 	RefitEvery    int
 	RefitGrowth   float64
+	// BehindEvents is the consumer lag from which the trainer counts as
+	// catching up: automatic refits then run at most every RefitMinGap,
+	// and one more runs as soon as the backlog drained.
+	BehindEvents int64
+	RefitMinGap  time.Duration
 	// HoldoutPercent of (user, movie) pairs are held out of fits to
 	// evaluate them; GateTolerance is the quality gate's relative slack.
 	HoldoutPercent int
 	GateTolerance  float64
+	// Retention says which snapshots the object store keeps after each
+	// publish.
+	Retention modelbus.Retention
 	// DeltaInterval is the longest a change waits before it goes out in a
 	// delta.
 	DeltaInterval time.Duration
 	// CheckpointInterval and CheckpointEvery (events, 0 = off) trigger a
-	// checkpoint of the rating state and the Kafka offsets it covers.
+	// checkpoint of the rating state and the Kafka offsets it covers; a
+	// failed write is retried every CheckpointRetry.
 	CheckpointInterval time.Duration
 	CheckpointEvery    int
+	CheckpointRetry    time.Duration
 	// LagInterval is how often consumer lag is measured.
 	LagInterval time.Duration
+	// Limits are the HTTP server's timeouts and connection cap.
+	Limits svcmain.HTTPLimits
 }
 
 // DefaultConfig is the configuration of the embedded run.
@@ -71,19 +88,25 @@ func DefaultConfig() Config {
 		Addr:               ":8002",
 		Brokers:            []string{"127.0.0.1:9092"},
 		Group:              "swipeflix-trainer",
-		NATSURL:            "nats://127.0.0.1:4222",
 		DataDir:            "./var",
+		LeaseTTL:           10 * time.Second,
 		Weights:            events.DefaultWeights(),
+		MaxClockSkew:       events.DefaultMaxSkew,
 		Model:              recommend.DefaultConfig(),
 		MinEvents:          50,
 		RefitInterval:      10 * time.Minute,
 		RefitEvery:         20000,
 		RefitGrowth:        2,
+		BehindEvents:       5000,
+		RefitMinGap:        time.Minute,
 		HoldoutPercent:     10,
 		GateTolerance:      0.02,
+		Retention:          modelbus.DefaultRetention(),
 		DeltaInterval:      200 * time.Millisecond,
 		CheckpointInterval: 5 * time.Second,
+		CheckpointRetry:    2 * time.Second,
 		LagInterval:        5 * time.Second,
+		Limits:             svcmain.DefaultHTTPLimits(),
 	}
 }
 
@@ -92,6 +115,20 @@ func (c Config) checkpointPath() string {
 	return filepath.Join(c.DataDir, "trainer", "checkpoint.json")
 }
 func (c Config) spoolPath() string { return filepath.Join(c.DataDir, "trainer", "registry-spool.json") }
+
+// instance is Instance or, by default, this host and data directory: a
+// restart in place is the same instance.
+func (c Config) instance() string {
+	if c.Instance != "" {
+		return c.Instance
+	}
+	host, _ := os.Hostname()
+	dir, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		dir = c.DataDir
+	}
+	return host + ":" + dir
+}
 
 // Validate names every setting that is wrong.
 func (c Config) Validate() error {
@@ -105,11 +142,11 @@ func (c Config) Validate() error {
 	if c.Group == "" {
 		p.Add("group", "required")
 	}
-	if c.NATSURL == "" {
-		p.Add("nats url", "required")
-	}
 	if c.DataDir == "" {
 		p.Add("data dir", "required")
+	}
+	if c.LeaseTTL < time.Second {
+		p.Add("lease ttl", "must be >= 1s, got %s", c.LeaseTTL)
 	}
 	if c.MinEvents < 1 {
 		p.Add("min events", "must be >= 1, got %d", c.MinEvents)
@@ -118,18 +155,27 @@ func (c Config) Validate() error {
 		p.Add("refit", "interval and every must be >= 0 and growth 0 or > 1 (got %s, %d, %v)",
 			c.RefitInterval, c.RefitEvery, c.RefitGrowth)
 	}
+	if c.BehindEvents < 1 || c.RefitMinGap < 0 {
+		p.Add("catch-up", "behind events must be >= 1 and the refit gap >= 0 (got %d, %s)", c.BehindEvents, c.RefitMinGap)
+	}
 	if c.HoldoutPercent < 0 || c.HoldoutPercent > 50 {
 		p.Add("holdout percent", "must be 0..50, got %d", c.HoldoutPercent)
 	}
 	if c.GateTolerance < 0 || c.GateTolerance >= 1 {
 		p.Add("gate tolerance", "must be in [0, 1), got %v", c.GateTolerance)
 	}
-	if c.DeltaInterval <= 0 || c.CheckpointInterval <= 0 || c.LagInterval <= 0 {
-		p.Add("intervals", "delta, checkpoint and lag intervals must be > 0 (got %s, %s, %s)",
-			c.DeltaInterval, c.CheckpointInterval, c.LagInterval)
+	if c.Retention.Rollback < 0 || c.Retention.Extra < 0 || c.Retention.MaxAge < 0 {
+		p.Add("retention", "counts and age must be >= 0 (got %+v)", c.Retention)
+	}
+	if c.DeltaInterval <= 0 || c.CheckpointInterval <= 0 || c.CheckpointRetry <= 0 || c.LagInterval <= 0 {
+		p.Add("intervals", "delta, checkpoint, checkpoint retry and lag intervals must be > 0 (got %s, %s, %s, %s)",
+			c.DeltaInterval, c.CheckpointInterval, c.CheckpointRetry, c.LagInterval)
 	}
 	if c.CheckpointEvery < 0 {
 		p.Add("checkpoint every", "must be >= 0, got %d", c.CheckpointEvery)
+	}
+	if c.MaxClockSkew < 0 {
+		p.Add("max clock skew", "must be >= 0, got %s", c.MaxClockSkew)
 	}
 	for name, v := range map[string]float64{"like": c.Weights.Like, "superlike": c.Weights.Superlike,
 		"dislike": c.Weights.Dislike, "skip": c.Weights.Skip} {
@@ -140,45 +186,28 @@ func (c Config) Validate() error {
 	return p.Err()
 }
 
-// RegisterFlags binds the settings to command-line flags on fs, with the
-// values already in c as defaults.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "trainer.addr", c.Addr, "HTTP listen address of the trainer")
-	envconfig.ListVar(fs, &c.Brokers, "trainer.kafka-brokers", "comma-separated Kafka brokers")
-	fs.StringVar(&c.Group, "trainer.group", c.Group, "Kafka consumer group of the trainer")
-	fs.StringVar(&c.NATSURL, "trainer.nats-url", c.NATSURL, "NATS server URL")
-	fs.StringVar(&c.DataDir, "trainer.data-dir", c.DataDir, "directory of the checkpoint, registry spool and embedded store")
-	fs.StringVar(&c.CatalogDir, "trainer.catalog", c.CatalogDir, "MovieLens-format folder whose movies are loaded into the catalog at start")
-	fs.IntVar(&c.MinEvents, "trainer.min-events", c.MinEvents, "ratings needed before the first fit")
-	fs.DurationVar(&c.RefitInterval, "trainer.refit-interval", c.RefitInterval, "full refit every interval (0: never)")
-	fs.IntVar(&c.RefitEvery, "trainer.refit-every", c.RefitEvery, "full refit every N applied events (0: never)")
-	fs.IntVar(&c.HoldoutPercent, "trainer.holdout-percent", c.HoldoutPercent, "percent of (user, movie) pairs held out for evaluation")
-	fs.Float64Var(&c.GateTolerance, "trainer.gate-tolerance", c.GateTolerance, "relative slack of the quality gate")
-	fs.Func("trainer.weights", "swipe weights, e.g. like=4,superlike=5,dislike=1,skip=ignore", func(s string) error {
-		return parseWeights(s, &c.Weights)
-	})
-}
-
-// FromEnv overrides c from the environment through getenv (os.Getenv in a
-// main): KAFKA_BROKERS, NATS_URL, DATABASE_URL, SWIPEFLIX_DATA_DIR,
-// SWIPEFLIX_ADMIN_TOKEN, SWIPEFLIX_CATALOG_DIR, SWIPEFLIX_REFIT_INTERVAL, SWIPEFLIX_REFIT_EVERY,
-// SWIPEFLIX_MIN_EVENTS, SWIPEFLIX_SWIPE_WEIGHTS, SWIPEFLIX_GATE_TOLERANCE,
-// TRAINER_ADDR. A malformed value is an error naming the variable.
-func (c *Config) FromEnv(getenv func(string) string) error {
-	env := envconfig.New(getenv)
-	env.String("TRAINER_ADDR", &c.Addr)
-	env.String("NATS_URL", &c.NATSURL)
-	env.String("DATABASE_URL", &c.DatabaseURL)
-	env.String("SWIPEFLIX_DATA_DIR", &c.DataDir)
-	env.String("SWIPEFLIX_ADMIN_TOKEN", &c.AdminToken)
-	env.String("SWIPEFLIX_CATALOG_DIR", &c.CatalogDir)
-	env.List("KAFKA_BROKERS", &c.Brokers)
-	env.Duration("SWIPEFLIX_REFIT_INTERVAL", &c.RefitInterval)
-	env.Int("SWIPEFLIX_REFIT_EVERY", &c.RefitEvery)
-	env.Int("SWIPEFLIX_MIN_EVENTS", &c.MinEvents)
-	env.Float("SWIPEFLIX_GATE_TOLERANCE", &c.GateTolerance)
-	env.Func("SWIPEFLIX_SWIPE_WEIGHTS", func(s string) error { return parseWeights(s, &c.Weights) })
-	return env.Err()
+// RegisterSettings declares the trainer's own settings, each once with its
+// flag and environment variable. The brokers, the NATS server, the store,
+// the data directory, the catalog and the clock skew are the
+// infrastructure's (package modules). Tokens have no flag: command lines
+// show up in ps.
+func (c *Config) RegisterSettings(s *envconfig.Settings) {
+	s.String(&c.Addr, "trainer.addr", "TRAINER_ADDR", "HTTP listen address of the trainer")
+	s.String(&c.Group, "trainer.group", "SWIPEFLIX_TRAINER_GROUP", "Kafka consumer group whose offsets trail the checkpoint")
+	s.Secret(&c.AdminToken, "SWIPEFLIX_ADMIN_TOKEN")
+	s.Secret(&c.RetrainToken, "SWIPEFLIX_RETRAIN_TOKEN")
+	s.String(&c.Instance, "trainer.instance", "SWIPEFLIX_TRAINER_INSTANCE", "name of this trainer in the active-trainer lease (default: host and data dir)")
+	s.Int(&c.MinEvents, "trainer.min-events", "SWIPEFLIX_MIN_EVENTS", "ratings needed before the first fit")
+	s.Duration(&c.RefitInterval, "trainer.refit-interval", "SWIPEFLIX_REFIT_INTERVAL", "full refit every interval (0: never)")
+	s.Int(&c.RefitEvery, "trainer.refit-every", "SWIPEFLIX_REFIT_EVERY", "full refit every N applied events (0: never)")
+	s.Duration(&c.RefitMinGap, "trainer.refit-min-gap", "SWIPEFLIX_REFIT_MIN_GAP", "least time between automatic refits while catching up")
+	s.Int(&c.HoldoutPercent, "trainer.holdout-percent", "SWIPEFLIX_HOLDOUT_PERCENT", "percent of (user, movie) pairs held out for evaluation")
+	s.Float(&c.GateTolerance, "trainer.gate-tolerance", "SWIPEFLIX_GATE_TOLERANCE", "relative slack of the quality gate")
+	s.Int(&c.Retention.Rollback, "trainer.keep-rollback", "SWIPEFLIX_KEEP_ROLLBACK", "earlier serving snapshots kept for rollback")
+	s.Int(&c.Retention.Extra, "trainer.keep-extra", "SWIPEFLIX_KEEP_EXTRA", "other snapshots kept (newest first)")
+	s.Duration(&c.Retention.MaxAge, "trainer.keep-max-age", "SWIPEFLIX_KEEP_MAX_AGE", "age after which any snapshot but the serving one goes (0: none)")
+	s.Var("trainer.weights", "SWIPEFLIX_SWIPE_WEIGHTS", "swipe weights, e.g. like=4,superlike=5,dislike=1,skip=ignore",
+		func(v string) error { return parseWeights(v, &c.Weights) }, func() string { return formatWeights(c.Weights) })
 }
 
 // parseWeights reads "like=4,superlike=5,dislike=1,skip=ignore" (any
@@ -211,6 +240,14 @@ func parseWeights(s string, w *events.Weights) error {
 		}
 	}
 	return nil
+}
+
+func formatWeights(w events.Weights) string {
+	skip := "ignore"
+	if !w.IgnoreSkip {
+		skip = strconv.FormatFloat(w.Skip, 'g', -1, 64)
+	}
+	return fmt.Sprintf("like=%g,superlike=%g,dislike=%g,skip=%s", w.Like, w.Superlike, w.Dislike, skip)
 }
 
 // topic is the ratings topic the trainer consumes.

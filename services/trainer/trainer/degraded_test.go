@@ -108,9 +108,12 @@ func TestPostgresOutageKeepsPublishing(t *testing.T) {
 	})
 
 	proxy.setDown(true)
+	// Something new to cover: a refit of the same data publishes nothing.
+	e.publish(t, []events.Event{events.NewSwipe("during-outage", "newcomer", "1", events.Like, time.Now(), "test")})
+	waitFor(t, "the new event in the state", func() bool { return r.svc.pairs.Load() == int64(len(evs)+1) })
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := e.bus.RequestRetrain(rctx, "outage test"); err != nil {
+	if err := e.bus.RequestRetrain(rctx, modelbus.RetrainRequest{Reason: "outage test"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "v2 published over NATS with the database down", func() bool {
@@ -167,13 +170,18 @@ func TestStartsDuringPostgresOutage(t *testing.T) {
 	proxy := startPGProxy(t, u.Host)
 	u.Host = proxy.ln.Addr().String()
 	proxy.setDown(true)
-	e.store = nil
+	// As module store opens it: tolerant of a database that does not answer.
+	down, err := store.Open(context.Background(), store.Config{DatabaseURL: u.String(), TolerateUnavailable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { down.Close() })
+	e.store = down
 
 	cfg := e.config()
-	cfg.DatabaseURL = u.String()
-	cfg.CatalogDir = t.TempDir()
+	e.catalogDir = t.TempDir()
 	syn := dataset.Generate(dataset.SynthConfig{Seed: 9, Users: 40, Movies: 60, Ratings: 900})
-	if err := syn.WriteDir(cfg.CatalogDir, dataset.CSV); err != nil {
+	if err := syn.WriteDir(e.catalogDir, dataset.CSV); err != nil {
 		t.Fatal(err)
 	}
 	var evs []events.Event

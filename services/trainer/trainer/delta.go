@@ -11,99 +11,113 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
-// defaultRefoldBatch is how many users of an install's backlog one flush
-// folds in.
-const defaultRefoldBatch = 64
-
 // maxDeltaBytes keeps each delta message under NATS's default 1 MiB payload.
 const maxDeltaBytes = 900 << 10
+
+// deltaOutbox numbers the deltas of the working version and keeps those
+// that failed to publish, in order, for the next flush.
+type deltaOutbox struct {
+	version int64
+	seq     int64
+	unsent  [][]byte
+	// newestMillis is the broker time (Unix ms) of the newest event folded
+	// into the next delta, for the freshness histogram.
+	newestMillis int64
+}
+
+// reset starts the deltas of a newly installed version. Sequence numbers
+// start from the install time in microseconds, so they keep increasing for
+// a version across trainer restarts.
+func (o *deltaOutbox) reset(version int64, now time.Time) {
+	o.version, o.seq, o.unsent = version, now.UnixMicro(), nil
+}
 
 // flush folds every user changed since the last flush into the working
 // model (new movies first) and publishes the result as deltas tagged with
 // the serving version.
-func (s *Service) flush(ctx context.Context) {
-	if s.working == nil {
+func (l *foldLoop) flush(ctx context.Context) {
+	if l.working == nil {
 		return
 	}
-	s.lastFlush = s.now()
-	v := s.working.Version
-	if len(s.unsent) > 0 && s.unsentVersion == v {
-		s.unsent = s.publishDeltas(ctx, v, s.unsent)
+	l.lastFlush = l.s.now()
+	if len(l.deltas.unsent) > 0 {
+		l.deltas.unsent = l.publishDeltas(ctx, l.deltas.unsent)
 	}
-	payloads, err := s.foldDirty(ctx)
+	payloads, err := l.foldDirty(ctx)
 	if err != nil {
-		s.log.Error("fold in", "version", v, "err", err)
+		l.s.log.Error("fold in", "version", l.working.Version, "err", err)
 		return
 	}
 	switch {
 	case len(payloads) == 0:
-	case len(s.unsent) > 0:
+	case len(l.deltas.unsent) > 0:
 		// Keep the order: these go out after the ones still waiting.
-		s.unsent = append(s.unsent, payloads...)
+		l.deltas.unsent = append(l.deltas.unsent, payloads...)
 	default:
-		s.unsentVersion = v
-		s.unsent = s.publishDeltas(ctx, v, payloads)
+		l.deltas.unsent = l.publishDeltas(ctx, payloads)
 	}
 }
 
 // foldDirty folds every user changed since the last call into the working
 // model, new movies first so the users' fold-ins weigh them, and returns
-// the encoded deltas.
-func (s *Service) foldDirty(ctx context.Context) ([][]byte, error) {
-	if len(s.dirty) == 0 && len(s.refold) == 0 {
+// the encoded deltas. Events that arrive together (a backlog) change each
+// user once: a user is folded in once per flush, whatever their number of
+// events.
+func (l *foldLoop) foldDirty(ctx context.Context) ([][]byte, error) {
+	if len(l.dirty) == 0 && len(l.refold) == 0 {
 		return nil, nil
 	}
-	v := s.working.Version
+	v := l.working.Version
 	// Users changed by events all go now; an install's backlog follows in
 	// batches, so a new model does not hold up fresh swipes.
-	for u := range s.dirty {
-		delete(s.refold, u)
+	for u := range l.dirty {
+		delete(l.refold, u)
 	}
 	n := 0
-	for u := range s.refold {
-		if n == s.refoldBatch {
+	for u := range l.refold {
+		if n == l.refoldBatch {
 			break
 		}
-		s.dirty[u] = struct{}{}
-		delete(s.refold, u)
+		l.dirty[u] = struct{}{}
+		delete(l.refold, u)
 		n++
 	}
-	users := slices.Sorted(maps.Keys(s.dirty))
-	clear(s.dirty)
+	users := slices.Sorted(maps.Keys(l.dirty))
+	clear(l.dirty)
 	var movies []recommend.MovieDelta
 	newMovie := map[string]bool{}
 	for _, u := range users {
-		for _, r := range s.state.Rated(u) {
+		for _, r := range l.state.Rated(u) {
 			if newMovie[r.Movie] {
 				continue
 			}
-			if _, known := s.working.Movie(r.Movie); !known {
+			if _, known := l.working.Movie(r.Movie); !known {
 				newMovie[r.Movie] = true
-				movies = append(movies, s.working.FoldMovie(s.catalogMovie(ctx, r.Movie), s.state.Raters(r.Movie)))
+				movies = append(movies, l.working.FoldMovie(l.catalogMovie(ctx, r.Movie), l.state.Raters(r.Movie)))
 			}
 		}
 	}
 	if len(movies) > 0 {
-		if err := s.working.Apply(recommend.Delta{BaseVersion: v, Movies: movies}); err != nil {
+		if err := l.working.Apply(recommend.Delta{BaseVersion: v, Movies: movies}); err != nil {
 			return nil, fmt.Errorf("apply movie fold-ins to %d: %w", v, err)
 		}
 	}
 	deltaUsers := make([]recommend.UserDelta, 0, len(users))
 	for _, u := range users {
-		deltaUsers = append(deltaUsers, s.working.FoldUser(u, s.state.Rated(u)))
+		deltaUsers = append(deltaUsers, l.working.FoldUser(u, l.state.Rated(u)))
 	}
-	if err := s.working.Apply(recommend.Delta{BaseVersion: v, Users: deltaUsers}); err != nil {
+	if err := l.working.Apply(recommend.Delta{BaseVersion: v, Users: deltaUsers}); err != nil {
 		return nil, fmt.Errorf("apply user fold-ins to %d: %w", v, err)
 	}
-	payloads, err := s.encodeDeltas(v, movies, deltaUsers)
-	s.newestMillis = 0
+	payloads, err := l.deltas.encode(v, movies, deltaUsers)
+	l.deltas.newestMillis = 0
 	return payloads, err
 }
 
-// encodeDeltas splits the fold-ins into deltas that each fit a NATS message.
-func (s *Service) encodeDeltas(v int64, movies []recommend.MovieDelta, users []recommend.UserDelta) ([][]byte, error) {
-	s.seq++
-	d := recommend.Delta{BaseVersion: v, Seq: s.seq, NewestEventMillis: s.newestMillis, Movies: movies, Users: users}
+// encode splits the fold-ins into deltas that each fit a NATS message.
+func (o *deltaOutbox) encode(v int64, movies []recommend.MovieDelta, users []recommend.UserDelta) ([][]byte, error) {
+	o.seq++
+	d := recommend.Delta{BaseVersion: v, Seq: o.seq, NewestEventMillis: o.newestMillis, Movies: movies, Users: users}
 	b, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("encode delta %d/%d: %w", v, d.Seq, err)
@@ -111,48 +125,44 @@ func (s *Service) encodeDeltas(v int64, movies []recommend.MovieDelta, users []r
 	if len(b) <= maxDeltaBytes || len(users) < 2 && len(movies) < 2 {
 		return [][]byte{b}, nil
 	}
-	s.seq--
+	o.seq--
 	// Too big: movies go out first, then the users in halves.
-	var out [][]byte
-	if len(movies) > 0 && len(users) > 0 {
-		first, err := s.encodeDeltas(v, movies, nil)
+	split := func(a, b func() ([][]byte, error)) ([][]byte, error) {
+		first, err := a()
 		if err != nil {
 			return nil, err
 		}
-		rest, err := s.encodeDeltas(v, nil, users)
+		rest, err := b()
 		return append(first, rest...), err
 	}
-	if len(movies) > 1 {
+	switch {
+	case len(movies) > 0 && len(users) > 0:
+		return split(func() ([][]byte, error) { return o.encode(v, movies, nil) },
+			func() ([][]byte, error) { return o.encode(v, nil, users) })
+	case len(movies) > 1:
 		h := len(movies) / 2
-		a, err := s.encodeDeltas(v, movies[:h], nil)
-		if err != nil {
-			return nil, err
-		}
-		b, err := s.encodeDeltas(v, movies[h:], nil)
-		return append(a, b...), err
+		return split(func() ([][]byte, error) { return o.encode(v, movies[:h], nil) },
+			func() ([][]byte, error) { return o.encode(v, movies[h:], nil) })
+	default:
+		h := len(users) / 2
+		return split(func() ([][]byte, error) { return o.encode(v, nil, users[:h]) },
+			func() ([][]byte, error) { return o.encode(v, nil, users[h:]) })
 	}
-	h := len(users) / 2
-	a, err := s.encodeDeltas(v, nil, users[:h])
-	if err != nil {
-		return nil, err
-	}
-	rest, err := s.encodeDeltas(v, nil, users[h:])
-	out = append(out, a...)
-	return append(out, rest...), err
 }
 
 // publishDeltas sends payloads in order and returns those not sent.
-func (s *Service) publishDeltas(ctx context.Context, v int64, payloads [][]byte) [][]byte {
+func (l *foldLoop) publishDeltas(ctx context.Context, payloads [][]byte) [][]byte {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	v := l.deltas.version
 	for i, p := range payloads {
-		if err := s.bus.PublishDelta(ctx, v, p); err != nil {
+		if err := l.s.deps.Bus.PublishDelta(ctx, v, p); err != nil {
 			if ctx.Err() == nil {
-				s.log.Error("publish delta, will retry", "version", v, "err", err)
+				l.s.log.Error("publish delta, will retry", "version", v, "err", err)
 			}
 			return payloads[i:]
 		}
-		s.metrics.deltasPublished.Inc()
+		l.s.metrics.deltasPublished.Inc()
 	}
 	return nil
 }

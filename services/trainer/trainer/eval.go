@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/swipeflix/swipeflix/pkg/eval"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
@@ -37,19 +38,17 @@ type scorer interface {
 	Recommend(q recommend.Query) (recommend.Result, error)
 }
 
-// Evaluate scores m on holdout. It is pure: the same model and holdout give
-// the same scores.
+// Evaluate scores m on holdout with pkg/eval's metrics. It is pure: the
+// same model and holdout give the same scores.
 func Evaluate(m scorer, holdout []recommend.Interaction) (Scores, error) {
 	var s Scores
 	if len(holdout) == 0 {
 		return s, nil
 	}
 	relevant := map[string]map[string]bool{}
-	var se, ae float64
+	var errs eval.ErrorStats
 	for _, it := range holdout {
-		d := m.Predict(it.User, it.Movie) - it.Value
-		se += d * d
-		ae += math.Abs(d)
+		errs.Add(m.Predict(it.User, it.Movie), it.Value)
 		if it.Value >= RelevantAt {
 			if relevant[it.User] == nil {
 				relevant[it.User] = map[string]bool{}
@@ -58,24 +57,18 @@ func Evaluate(m scorer, holdout []recommend.Interaction) (Scores, error) {
 		}
 	}
 	s.Pairs = len(holdout)
-	s.RMSE = math.Sqrt(se / float64(len(holdout)))
-	s.MAE = ae / float64(len(holdout))
+	s.RMSE, s.MAE = errs.RMSE(), errs.MAE()
 	var sum float64
 	for user, rel := range relevant {
-		res, err := m.Recommend(recommend.Query{User: user, K: 10})
+		res, err := m.Recommend(recommend.Query{User: user, K: eval.K})
 		if err != nil {
 			return Scores{}, fmt.Errorf("evaluate: recommend for %s: %w", user, err)
 		}
-		var dcg, idcg float64
+		ranked := make([]string, len(res.Items))
 		for i, it := range res.Items {
-			if rel[it.MovieID] {
-				dcg += 1 / math.Log2(float64(i+2))
-			}
+			ranked[i] = it.MovieID
 		}
-		for i := 0; i < min(10, len(rel)); i++ {
-			idcg += 1 / math.Log2(float64(i+2))
-		}
-		sum += dcg / idcg
+		sum += eval.NDCG(ranked, rel, eval.K)
 	}
 	s.Users = len(relevant)
 	if s.Users > 0 {

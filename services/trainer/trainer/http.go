@@ -32,8 +32,8 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("GET /health", s.health)
 	mux.HandleFunc("GET /ready", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
-	reg := admin.NewHandler(admin.Config{Store: s.st, Token: s.cfg.AdminToken,
-		OnChange: storebus.SetCurrent(s.bus), Logger: s.log})
+	reg := admin.NewHandler(admin.Config{Store: s.deps.Registry, Token: s.cfg.AdminToken,
+		OnChange: storebus.SetCurrent(s.deps.Bus), Logger: s.log})
 	mux.Handle("/v1/models", reg)
 	mux.Handle("/v1/models/", reg)
 	mux.HandleFunc("POST /v1/retrain", s.authorized(s.retrainHandler))
@@ -48,9 +48,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (s *Service) health(w http.ResponseWriter, _ *http.Request) {
 	h := Health{Status: "ok", Service: serviceName, ModelVersion: s.version.Load(), Pairs: s.pairs.Load()}
-	if s.retry != nil {
-		h.RegistryDegraded, h.RegistryPending = s.retry.Degraded(), s.retry.Pending()
-	}
+	h.RegistryDegraded, h.RegistryPending = s.retry.Degraded(), s.retry.Pending()
 	if h.RegistryDegraded {
 		h.Status = "degraded"
 	}
@@ -89,6 +87,6 @@ func (s *Service) retrainHandler(w http.ResponseWriter, r *http.Request) {
 	if q := r.URL.Query().Get("reason"); q != "" {
 		reason += ": " + q
 	}
-	s.requestRefit(reason)
+	s.loop.requestRefit(reason)
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "refit requested", "reason": reason})
 }

@@ -17,6 +17,9 @@ type metrics struct {
 	events          *prometheus.CounterVec
 	refits          *prometheus.CounterVec
 	deltasPublished prometheus.Counter
+	retrain         *prometheus.CounterVec
+	checkpoints     *prometheus.CounterVec
+	refused         prometheus.Counter
 	// Shared with the other services of the process (one registry).
 	consumer *telemetry.Consumer
 	model    *telemetry.Model
@@ -33,8 +36,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		refits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "swipeflix_model_refits_total",
-			Help: "Full refits, by result (published, rejected by the quality gate, failed).",
+			Help: "Full refits, by result (published, rejected by the quality gate, unchanged: nothing new to cover, failed).",
 		}, []string{"result"}),
+		retrain: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swipeflix_trainer_retrain_requests_total",
+			Help: "Retrain requests received over NATS, by result (accepted, refused: bad token or payload).",
+		}, []string{"result"}),
+		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swipeflix_trainer_checkpoints_total",
+			Help: "Checkpoint writes, by result (written, failed: retried on a timer).",
+		}, []string{"result"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "swipeflix_trainer_models_refused_total",
+			Help: "Serving manifests whose snapshot did not load (checksum, format, version): the trainer keeps folding into the last good model.",
+		}),
 		deltasPublished: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "swipeflix_model_deltas_published_total",
 			Help: "Incremental model deltas published on swipeflix.model.delta.",
@@ -50,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if m.http, err = telemetry.NewHTTP(reg, serviceName); err != nil {
 		return nil, fmt.Errorf("trainer metrics: %w", err)
 	}
-	for _, c := range []prometheus.Collector{m.events, m.refits, m.deltasPublished} {
+	for _, c := range []prometheus.Collector{m.events, m.refits, m.deltasPublished, m.retrain, m.checkpoints, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register trainer metrics: %w", err)
 		}
@@ -58,8 +73,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.applied = m.events.WithLabelValues("applied")
 	m.stale = m.events.WithLabelValues("stale")
 	m.invalid = m.events.WithLabelValues("invalid")
-	for _, r := range []string{"published", "rejected", "failed"} {
+	for _, r := range []string{"published", "rejected", "unchanged", "failed"} {
 		m.refits.WithLabelValues(r)
+	}
+	for _, r := range []string{"accepted", "refused"} {
+		m.retrain.WithLabelValues(r)
+	}
+	for _, r := range []string{"written", "failed"} {
+		m.checkpoints.WithLabelValues(r)
 	}
 	return m, nil
 }

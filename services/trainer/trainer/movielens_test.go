@@ -12,6 +12,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/dataset"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
 )
 
 // TestMovieLensStream streams ml-latest-small through Kafka into a trainer
@@ -56,7 +57,7 @@ func TestMovieLensStream(t *testing.T) {
 	t.Logf("published %d events to Kafka in %s", len(msgs), time.Since(start).Round(time.Millisecond))
 
 	cfg := DefaultConfig()
-	cfg.Addr, cfg.Brokers, cfg.NATSURL, cfg.DataDir = "127.0.0.1:0", e.kafka.Brokers(), e.nats.URL(), e.dataDir
+	cfg.Addr, cfg.Brokers, cfg.DataDir = "127.0.0.1:0", e.kafka.Brokers(), e.dataDir
 	start = time.Now()
 	r := e.start(t, cfg, nil)
 	waitFor(t, "first model", func() bool { _, ok := e.current(t); return ok })
@@ -73,7 +74,7 @@ func TestMovieLensStream(t *testing.T) {
 	// A refit on request, compared by the gate with the serving model.
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := e.bus.RequestRetrain(rctx, "measure"); err != nil {
+	if err := e.bus.RequestRetrain(rctx, modelbus.RetrainRequest{Reason: "measure"}); err != nil {
 		t.Fatal(err)
 	}
 	asked := time.Now()

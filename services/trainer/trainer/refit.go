@@ -7,13 +7,32 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/swipeflix/swipeflix/pkg/dataset"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/storebus"
 )
+
+// storeListAll lists every registry record.
+var storeListAll = store.ListOptions{}
+
+// refitter decides when the loop refits and runs each refit off the loop.
+// Its fields belong to the loop, except what the refit goroutine returns
+// through done.
+type refitter struct {
+	running      bool
+	pending      string    // a request that came while a refit ran
+	lastStart    time.Time // when the last refit started
+	lastFitLen   int       // pairs the last refit covered
+	sinceRefit   int       // events applied since the last refit started
+	caughtUpOwed bool      // a refit ran (or was due) while behind: one more when the backlog drains
+	done         chan refitResult
+	wg           sync.WaitGroup
+}
 
 // refitJob is what a refit works from: a copy of the rating state taken by
 // the loop, so the loop keeps folding in while the refit runs.
@@ -24,86 +43,118 @@ type refitJob struct {
 	offsets map[int32]int64
 	hash    string
 	base    *recommend.Model // the serving model as published; nil if none
+	serving modelbus.Manifest
 }
 
 // refitResult is a refit's outcome, handed back to the loop.
 type refitResult struct {
 	version   int64
 	published bool
+	unchanged bool // the serving model already covers every event
 	why       string
 	in        install
 	err       error
 }
 
-// autoRefit starts the first fit once enough pairs arrived, and a refit
-// when the state grew by RefitGrowth since the last one (a starter load).
-// Both wait until the consumer has caught up, so a bulk load is fitted
-// once, not at every step.
-func (s *Service) autoRefit(ctx context.Context) {
-	if s.refitting || len(s.msgs) > 0 {
+// autoRefit starts the refits the state calls for: the first model once
+// enough pairs arrived, a refit when the state grew by RefitGrowth or took
+// RefitEvery events. While the trainer catches up on a backlog these run at
+// most every RefitMinGap, and one more runs as soon as the backlog drained,
+// so a bulk load ends with a model that covers all of it.
+func (l *foldLoop) autoRefit(ctx context.Context, d loopDeps) {
+	r := &l.refit
+	if r.done == nil {
+		r.done = make(chan refitResult, 1)
+	}
+	if r.running {
 		return
 	}
-	n := s.state.Len()
+	cfg := l.s.cfg
+	n := l.state.Len()
+	behind := l.behind(d)
+	throttled := behind && l.s.now().Sub(r.lastStart) < cfg.RefitMinGap
+	var reason string
 	switch {
-	case s.working == nil && s.lastFitLen == 0 && n >= s.cfg.MinEvents:
-		s.startRefit(ctx, fmt.Sprintf("first model: %d pairs", n))
-	case s.cfg.RefitGrowth > 0 && s.lastFitLen > 0 && float64(n) >= float64(s.lastFitLen)*s.cfg.RefitGrowth:
-		s.startRefit(ctx, fmt.Sprintf("state grew from %d to %d pairs", s.lastFitLen, n))
+	case l.working == nil && r.lastFitLen == 0 && n >= cfg.MinEvents:
+		reason = fmt.Sprintf("first model: %d pairs", n)
+	case cfg.RefitGrowth > 0 && r.lastFitLen > 0 && float64(n) >= float64(r.lastFitLen)*cfg.RefitGrowth:
+		reason = fmt.Sprintf("state grew from %d to %d pairs", r.lastFitLen, n)
+	case cfg.RefitEvery > 0 && r.sinceRefit >= cfg.RefitEvery:
+		reason = fmt.Sprintf("%d events since the last refit", r.sinceRefit)
+	case !behind && r.caughtUpOwed && r.sinceRefit > 0:
+		reason = fmt.Sprintf("backlog drained: %d events since the last refit", r.sinceRefit)
+	default:
+		return
 	}
+	if throttled {
+		r.caughtUpOwed = true
+		return
+	}
+	r.caughtUpOwed = behind
+	l.startRefit(ctx, reason)
 }
 
 // startRefit copies the state and fits a new model in a goroutine that the
 // loop waits for. A request while a refit runs is remembered and run next.
-func (s *Service) startRefit(ctx context.Context, reason string) {
-	if s.refitting {
-		s.refitPending = reason
+func (l *foldLoop) startRefit(ctx context.Context, reason string) {
+	r := &l.refit
+	if r.done == nil {
+		r.done = make(chan refitResult, 1)
+	}
+	if r.running {
+		r.pending = reason
 		return
 	}
 	if ctx.Err() != nil {
 		return
 	}
-	if s.state.Len() == 0 {
-		s.log.Info("refit skipped: no ratings yet", "reason", reason)
+	if l.state.Len() == 0 {
+		l.s.log.Info("refit skipped: no ratings yet", "reason", reason)
 		return
 	}
-	entries := s.state.Entries()
-	s.lastVersion++
-	job := refitJob{reason: reason, version: s.lastVersion, entries: entries, hash: hashEntries(entries),
-		offsets: make(map[int32]int64, len(s.offsets)), base: s.base}
-	for p, o := range s.offsets {
+	entries := l.state.Entries()
+	job := refitJob{reason: reason, version: l.lastVersion + 1, entries: entries, hash: hashEntries(entries),
+		offsets: make(map[int32]int64, len(l.offsets)), base: l.base, serving: l.manifest}
+	for p, o := range l.offsets {
 		job.offsets[p] = o
 	}
-	s.refitting, s.sinceRefit, s.lastFitLen = true, 0, len(entries)
-	s.log.Info("refit started", "version", job.version, "pairs", len(entries), "reason", reason)
-	s.wg.Add(1)
+	r.running, r.sinceRefit, r.lastFitLen, r.lastStart = true, 0, len(entries), l.s.now()
+	l.s.log.Info("refit started", "version", job.version, "pairs", len(entries), "reason", reason)
+	r.wg.Add(1)
 	go func() {
-		defer s.wg.Done()
-		res := s.refit(ctx, job)
+		defer r.wg.Done()
+		res := l.s.refit(ctx, job)
 		select {
-		case s.refitDone <- res:
+		case r.done <- res:
 		case <-ctx.Done():
 		}
 	}()
 }
 
 // finishRefit installs a published model and starts a refit that waited.
-func (s *Service) finishRefit(ctx context.Context, res refitResult) {
-	s.refitting = false
+func (l *foldLoop) finishRefit(ctx context.Context, res refitResult) {
+	r := &l.refit
+	r.running = false
 	switch {
 	case res.err != nil:
-		s.metrics.refits.WithLabelValues("failed").Inc()
-		s.log.Error("refit failed", "version", res.version, "err", res.err)
+		l.s.metrics.refits.WithLabelValues("failed").Inc()
+		l.s.log.Error("refit failed", "version", res.version, "err", res.err)
+	case res.unchanged:
+		l.s.metrics.refits.WithLabelValues("unchanged").Inc()
+		l.s.log.Info("refit publishes nothing: the serving model covers every event", "serving", l.manifest.Version)
 	case res.published:
-		s.metrics.refits.WithLabelValues("published").Inc()
-		s.log.Info("model published", "version", res.version, "gate", res.why, "metrics", res.in.manifest.Metrics)
-		s.install(res.in)
+		l.lastVersion = max(l.lastVersion, res.version)
+		l.s.metrics.refits.WithLabelValues("published").Inc()
+		l.s.log.Info("model published", "version", res.version, "gate", res.why, "metrics", res.in.manifest.Metrics)
+		l.install(res.in)
 	default:
-		s.metrics.refits.WithLabelValues("rejected").Inc()
-		s.log.Warn("model rejected by the quality gate", "version", res.version, "gate", res.why)
+		l.lastVersion = max(l.lastVersion, res.version)
+		l.s.metrics.refits.WithLabelValues("rejected").Inc()
+		l.s.log.Warn("model rejected by the quality gate", "version", res.version, "gate", res.why)
 	}
-	if r := s.refitPending; r != "" {
-		s.refitPending = ""
-		s.startRefit(ctx, r)
+	if p := r.pending; p != "" {
+		r.pending = ""
+		l.startRefit(ctx, p)
 	}
 }
 
@@ -165,9 +216,7 @@ func (c candidate) manifest(version int64, created time.Time, offsets map[int32]
 		"gate_tolerance":  strconv.FormatFloat(gate.Tolerance, 'g', -1, 64),
 		"gate_reason":     c.why,
 	}
-	if b, err := json.Marshal(cfg); err == nil {
-		params["model_config"] = string(b)
-	}
+	params["model_config"] = modelConfig(cfg)
 	if base != nil {
 		metrics["serving_rmse"] = c.serving.RMSE
 		metrics["serving_ndcg@10"] = c.serving.NDCG10
@@ -180,25 +229,31 @@ func (c candidate) manifest(version int64, created time.Time, offsets map[int32]
 }
 
 // refit runs off the loop: fit, evaluate, gate, publish or record the
-// rejection, register.
+// rejection, register, prune old snapshots.
 func (s *Service) refit(ctx context.Context, job refitJob) refitResult {
 	res := refitResult{version: job.version}
-	movies := s.catalog(ctx)
-	c, err := fitCandidate(job.entries, movies, s.cfg.Model, s.cfg.HoldoutPercent, s.gate, job.base, job.version)
+	if job.base != nil && job.hash == job.serving.DatasetHash && modelConfig(s.cfg.Model) == job.serving.Params["model_config"] {
+		// The same events and settings: the fit would be the serving model.
+		res.unchanged = true
+		return res
+	}
+	movies := s.catalogInfos(ctx)
+	gate := Gate{Tolerance: s.cfg.GateTolerance}
+	c, err := fitCandidate(job.entries, movies, s.cfg.Model, s.cfg.HoldoutPercent, gate, job.base, job.version)
 	if err != nil {
 		res.err = err
 		return res
 	}
 	res.why = c.why
-	m := c.manifest(job.version, s.now(), job.offsets, job.hash, s.cfg.Model, s.cfg.HoldoutPercent, s.gate, job.reason, job.base)
+	m := c.manifest(job.version, s.now(), job.offsets, job.hash, s.cfg.Model, s.cfg.HoldoutPercent, gate, job.reason, job.base)
 	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if c.passed {
-		if m, err = s.bus.Publish(pctx, m, c.snapshot); err != nil {
+		if m, err = s.deps.Bus.Publish(pctx, m, c.snapshot); err != nil {
 			res.err = err
 			return res
 		}
-	} else if stored, err := s.bus.Store(pctx, m, c.snapshot); err != nil {
+	} else if stored, err := s.deps.Bus.Store(pctx, m, c.snapshot); err != nil {
 		// The rejection is still recorded; the snapshot just cannot be
 		// promoted later.
 		s.log.Warn("store rejected snapshot", "version", m.Version, "err", err)
@@ -206,6 +261,11 @@ func (s *Service) refit(ctx context.Context, job refitJob) refitResult {
 		m = stored
 	}
 	s.register(pctx, m, c.passed, c.why)
+	if deleted, err := s.deps.Bus.Prune(pctx, s.cfg.Retention, s.now()); err != nil {
+		s.log.Warn("prune old snapshots", "err", err)
+	} else if len(deleted) > 0 {
+		s.log.Info("old snapshots pruned", "deleted", deleted)
+	}
 	if !c.passed {
 		return res
 	}
@@ -229,43 +289,36 @@ func (s *Service) register(ctx context.Context, m modelbus.Manifest, published b
 		s.log.Error("registry record", "version", m.Version, "err", err)
 		return
 	}
-	if err := s.reg.Register(ctx, rec); err != nil {
+	if err := s.retry.Register(ctx, rec); err != nil {
 		s.log.Error("register model", "version", m.Version, "err", err)
 		return
 	}
 	if published {
-		if err := s.reg.Promote(ctx, m.Version, "trainer", "quality gate passed: "+why); err != nil {
+		if err := s.retry.Promote(ctx, m.Version, "trainer", "quality gate passed: "+why); err != nil {
 			s.log.Error("promote model", "version", m.Version, "err", err)
 		}
 	}
 }
 
-// catalog returns the movie catalog for a fit and remembers it for
-// catalogMovie. When the store cannot be read it falls back to the last
-// catalog read; without one, movies get placeholder titles and no content.
-func (s *Service) catalog(ctx context.Context) []recommend.MovieInfo {
-	var out []recommend.MovieInfo
-	for m, err := range s.st.AllMovies(ctx) {
-		if err != nil {
-			s.catMu.Lock()
-			defer s.catMu.Unlock()
-			s.log.Warn("read catalog for refit, using the last one read", "movies", len(s.catList), "err", err)
-			return s.catList
-		}
-		out = append(out, movieInfo(m))
+// catalogInfos is the movie catalog for a fit.
+func (s *Service) catalogInfos(ctx context.Context) []recommend.MovieInfo {
+	ms := s.deps.Catalog.Movies(ctx)
+	out := make([]recommend.MovieInfo, len(ms))
+	for i, m := range ms {
+		out[i] = movieInfo(m)
 	}
-	byID := make(map[string]recommend.MovieInfo, len(out))
-	for _, m := range out {
-		byID[m.ID] = m
-	}
-	s.catMu.Lock()
-	s.catList, s.catByID = out, byID
-	s.catMu.Unlock()
 	return out
 }
 
-// registryStore is the part of *store.Store the one-shot train path uses.
-type registryStore interface {
-	Register(ctx context.Context, r store.ModelRecord) error
-	Promote(ctx context.Context, version int64, by, reason string) (store.ModelRecord, error)
+func movieInfo(m dataset.Movie) recommend.MovieInfo {
+	return recommend.MovieInfo{ID: m.ID, Title: m.Title, Year: m.Year, Genres: m.Genres, Tags: m.Tags, Overview: m.Overview}
+}
+
+// modelConfig is the manifest's record of the fit settings.
+func modelConfig(cfg recommend.Config) string {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }

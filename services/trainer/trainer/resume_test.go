@@ -81,16 +81,15 @@ func TestCrashResumeMatchesUninterruptedReplay(t *testing.T) {
 		at       int
 		noCommit bool
 	}{{at: 60}, {at: 177, noCommit: true}, {at: 95}, {at: 250}} {
-		svc, err := New(cfg, Deps{Bus: e.bus, Store: e.store})
-		if err != nil {
-			t.Fatal(err)
-		}
 		ctx, cancel := context.WithCancel(context.Background())
-		svc.crashOnStop, svc.noCommit = true, c.noCommit
-		svc.afterMessage = func(n int) {
+		hooks := &Hooks{CrashOnStop: true, NoCommit: c.noCommit, AfterMessage: func(n int) {
 			if n == c.at {
 				cancel()
 			}
+		}}
+		svc, err := New(cfg, e.deps(t, nil, hooks))
+		if err != nil {
+			t.Fatal(err)
 		}
 		done := make(chan error, 1)
 		go func() { done <- svc.Run(ctx) }()

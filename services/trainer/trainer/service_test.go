@@ -23,6 +23,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/modules"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/pgtest"
@@ -36,6 +37,25 @@ type env struct {
 	store   *store.Store
 	dataDir string
 	prod    *kafkabus.Producer
+	// catalogDir, when set, is loaded into the catalog the trainers read,
+	// as module catalog does.
+	catalogDir string
+}
+
+// deps are the collaborators of a trainer on e, as module trainer builds
+// them.
+func (e *env) deps(t testing.TB, log *slog.Logger, hooks *Hooks) Deps {
+	t.Helper()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cat := modules.NewCatalogCache(e.store, log)
+	if e.catalogDir != "" {
+		if err := cat.LoadDir(context.Background(), e.catalogDir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return Deps{Logger: log, Bus: e.bus, Registry: e.store, Catalog: cat, Hooks: hooks}
 }
 
 func newEnv(t *testing.T) *env {
@@ -72,7 +92,6 @@ func (e *env) config() Config {
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Brokers = e.kafka.Brokers()
-	cfg.NATSURL = e.nats.URL()
 	cfg.DataDir = e.dataDir
 	cfg.AdminToken = "test-admin-token"
 	cfg.Model = recommend.Config{Factors: 6, RatingFactors: 6, Iterations: 5, Seed: 7, Workers: 1}
@@ -99,7 +118,9 @@ func (e *env) start(t *testing.T, cfg Config, hook func(s *Service)) *running {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	svc, err := New(cfg, Deps{Logger: log, Registerer: reg, Gatherer: reg, Bus: e.bus, Store: e.store})
+	d := e.deps(t, log, nil)
+	d.Registerer, d.Gatherer = reg, reg
+	svc, err := New(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,14 +273,14 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	e := newEnv(t)
 	evs, syn := synthEvents(40, 60, 900)
 	cfg := e.config()
-	cfg.CatalogDir = t.TempDir()
-	if err := syn.WriteDir(cfg.CatalogDir, dataset.CSV); err != nil {
+	e.catalogDir = t.TempDir()
+	if err := syn.WriteDir(e.catalogDir, dataset.CSV); err != nil {
 		t.Fatal(err)
 	}
 	e.publish(t, evs)
 	deltas := e.watchDeltas(t)
 	// Small batches, so the install's backlog takes several flushes.
-	r := e.start(t, cfg, func(s *Service) { s.refoldBatch = 4 })
+	r := e.start(t, cfg, func(s *Service) { s.loop.refoldBatch = 4 })
 
 	// Model v1 appears in the KV with a full manifest.
 	waitFor(t, "model v1", func() bool { _, ok := e.current(t); return ok })
@@ -368,7 +389,7 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	// the install's backlog, a few per flush.
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := e.bus.RequestRetrain(rctx, "test"); err != nil {
+	if err := e.bus.RequestRetrain(rctx, modelbus.RetrainRequest{Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "model v2", func() bool { m, _ := e.current(t); return m.Version == 2 })
@@ -475,20 +496,6 @@ func post(t *testing.T, url, token, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-func TestRunFailsOnMissingCatalog(t *testing.T) {
-	e := newEnv(t)
-	cfg := e.config()
-	cfg.CatalogDir = filepath.Join(t.TempDir(), "no-such-folder")
-	svc, err := New(cfg, Deps{Bus: e.bus, Store: e.store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = svc.Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "no-such-folder") {
-		t.Fatalf("Run = %v, want an error naming the catalog folder", err)
-	}
 }
 
 // lagGauges sums the trainer's consumer lag gauges and counts partitions.

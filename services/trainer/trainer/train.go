@@ -11,8 +11,16 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/dataset"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
+	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/storebus"
 )
+
+// registryStore is the part of the registry the one-shot train path
+// writes (*store.Store).
+type registryStore interface {
+	Register(ctx context.Context, r store.ModelRecord) error
+	Promote(ctx context.Context, version int64, by, reason string) (store.ModelRecord, error)
+}
 
 // TrainOptions configures TrainDataset.
 type TrainOptions struct {

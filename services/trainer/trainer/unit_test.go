@@ -2,12 +2,14 @@ package trainer
 
 import (
 	"errors"
+	"flag"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
@@ -208,31 +210,36 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
+func TestConfigSettings(t *testing.T) {
 	env := map[string]string{
-		"KAFKA_BROKERS": "k1:9092, k2:9092", "SWIPEFLIX_REFIT_INTERVAL": "90s", "SWIPEFLIX_REFIT_EVERY": "500",
-		"SWIPEFLIX_SWIPE_WEIGHTS": "like=3.5,skip=2", "SWIPEFLIX_ADMIN_TOKEN": "s3cret",
+		"SWIPEFLIX_REFIT_INTERVAL": "90s", "SWIPEFLIX_REFIT_EVERY": "500",
+		"SWIPEFLIX_SWIPE_WEIGHTS": "like=3.5,skip=2", "SWIPEFLIX_ADMIN_TOKEN": "s3cret", "SWIPEFLIX_RETRAIN_TOKEN": "r",
 	}
 	cfg := DefaultConfig()
-	if err := cfg.FromEnv(func(k string) string { return env[k] }); err != nil {
+	s := envconfig.NewSettings(flag.NewFlagSet("t", flag.ContinueOnError), func(k string) string { return env[k] })
+	cfg.RegisterSettings(s)
+	if err := s.Parse([]string{"-trainer.min-events", "7"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Brokers) != 2 || cfg.RefitInterval.Seconds() != 90 || cfg.RefitEvery != 500 ||
+	if cfg.RefitInterval.Seconds() != 90 || cfg.RefitEvery != 500 || cfg.MinEvents != 7 || cfg.RetrainToken != "r" ||
 		cfg.Weights.Like != 3.5 || cfg.Weights.Skip != 2 || cfg.Weights.IgnoreSkip || cfg.AdminToken != "s3cret" {
-		t.Errorf("FromEnv gave %+v", cfg)
+		t.Errorf("settings gave %+v", cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
 	}
 
 	bad := map[string]string{"SWIPEFLIX_REFIT_EVERY": "many", "SWIPEFLIX_SWIPE_WEIGHTS": "love=5"}
-	err := DefaultConfig().FromEnvErr(bad)
+	c := DefaultConfig()
+	s = envconfig.NewSettings(flag.NewFlagSet("t", flag.ContinueOnError), func(k string) string { return bad[k] })
+	c.RegisterSettings(s)
+	err := s.Parse(nil)
 	for _, want := range []string{"SWIPEFLIX_REFIT_EVERY", "SWIPEFLIX_SWIPE_WEIGHTS", "love"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to name %s", err, want)
 		}
 	}
-	c := DefaultConfig()
+	c = DefaultConfig()
 	c.HoldoutPercent, c.Weights.Dislike = 80, 0
 	err = c.Validate()
 	for _, want := range []string{"holdout percent", "weights.dislike"} {
@@ -240,9 +247,4 @@ func TestConfigFromEnv(t *testing.T) {
 			t.Errorf("Validate err = %v, want it to name %s", err, want)
 		}
 	}
-}
-
-// FromEnvErr is FromEnv over a map, for tests.
-func (c Config) FromEnvErr(env map[string]string) error {
-	return c.FromEnv(func(k string) string { return env[k] })
 }

@@ -1,0 +1,217 @@
+package kafkabus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// PartitionReaderConfig configures a PartitionReader.
+type PartitionReaderConfig struct {
+	Brokers []string
+	Topic   string
+	// Group is the consumer group whose committed offsets Commit writes
+	// (for lag tools); the reader never joins it.
+	Group string
+	// From maps a partition to the offset to start at; a partition it does
+	// not name starts at its first offset.
+	From map[int]int64
+	// MaxWait bounds how long a fetch waits for new records (default 100ms).
+	MaxWait time.Duration
+	// Rediscover is how often the topic's partitions are looked up again,
+	// so that partitions added later are read too (default 30s).
+	Rediscover time.Duration
+	Logger     *slog.Logger
+}
+
+// PartitionReader reads every partition of one topic, each from the
+// offset its caller's checkpoint says, without consumer-group membership.
+// A consumer that must see every partition (the trainer's rating state
+// needs all of them) gains nothing from group assignment, and membership
+// costs a restart the dead member's session timeout; reading partitions
+// directly lets a restarted process resume at once. Who may read is
+// decided elsewhere (a lease). Commit writes the group's committed offsets
+// with simple commits, so lag tools keep working; they only trail the
+// caller's checkpoint.
+type PartitionReader struct {
+	cfg PartitionReaderConfig
+	cl  *kafka.Client
+
+	mu   sync.Mutex
+	pos  map[int]int64 // next offset to read
+	high map[int]int64 // high watermark seen with the last fetch
+}
+
+// NewPartitionReader returns a reader; Run starts it.
+func NewPartitionReader(cfg PartitionReaderConfig) *PartitionReader {
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 100 * time.Millisecond
+	}
+	if cfg.Rediscover <= 0 {
+		cfg.Rediscover = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &PartitionReader{cfg: cfg, pos: map[int]int64{}, high: map[int]int64{},
+		cl: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}}
+	for p, o := range cfg.From {
+		r.pos[p] = o
+	}
+	return r
+}
+
+// Run sends every record of every partition to out, in offset order per
+// partition, until ctx ends (nil). Partitions are looked up at start and
+// every Rediscover; a partition whose fetches fail is retried.
+func (r *PartitionReader) Run(ctx context.Context, out chan<- Message) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	started := map[int]bool{}
+	t := time.NewTicker(r.cfg.Rediscover)
+	defer t.Stop()
+	for {
+		parts, err := r.partitions(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			r.cfg.Logger.Warn("look up partitions", "topic", r.cfg.Topic, "err", err)
+		}
+		for _, p := range parts {
+			if started[p] {
+				continue
+			}
+			started[p] = true
+			wg.Go(func() { r.readPartition(ctx, p, out) })
+		}
+		wait := r.cfg.Rediscover
+		if len(started) == 0 {
+			wait = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (r *PartitionReader) partitions(ctx context.Context) ([]int, error) {
+	md, err := r.cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{r.cfg.Topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", r.cfg.Topic, err)
+	}
+	var parts []int
+	for _, t := range md.Topics {
+		if t.Name != r.cfg.Topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("metadata of %s: %w", r.cfg.Topic, t.Error)
+		}
+		for _, p := range t.Partitions {
+			parts = append(parts, p.ID)
+		}
+	}
+	sort.Ints(parts)
+	return parts, nil
+}
+
+// readPartition reads one partition from its position until ctx ends,
+// reopening the reader after a failure.
+func (r *PartitionReader) readPartition(ctx context.Context, partition int, out chan<- Message) {
+	for ctx.Err() == nil {
+		err := r.readFrom(ctx, partition, out)
+		if ctx.Err() != nil {
+			return
+		}
+		r.cfg.Logger.Warn("read partition; retrying", "topic", r.cfg.Topic, "partition", partition, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *PartitionReader) readFrom(ctx context.Context, partition int, out chan<- Message) error {
+	r.mu.Lock()
+	offset, ok := r.pos[partition]
+	r.mu.Unlock()
+	if !ok {
+		offset = kafka.FirstOffset
+	}
+	kr := kafka.NewReader(kafka.ReaderConfig{Brokers: r.cfg.Brokers, Topic: r.cfg.Topic, Partition: partition,
+		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: r.cfg.MaxWait,
+		ReadBackoffMin: 50 * time.Millisecond, ReadBackoffMax: 500 * time.Millisecond})
+	defer kr.Close() //nolint:errcheck // nothing to flush on a reader
+	if err := kr.SetOffset(offset); err != nil {
+		return fmt.Errorf("seek to %d: %w", offset, err)
+	}
+	r.cfg.Logger.Info("reading partition", "topic", r.cfg.Topic, "partition", partition, "from", offset)
+	for {
+		km, err := kr.FetchMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
+		select {
+		case out <- fromKafka(km):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.mu.Lock()
+		r.pos[partition] = km.Offset + 1
+		r.high[partition] = km.HighWaterMark
+		r.mu.Unlock()
+	}
+}
+
+// Lag returns, per partition read so far, how many records follow the
+// last one handed out (as of its fetch).
+func (r *PartitionReader) Lag() map[int]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[int]int64, len(r.high))
+	for p, h := range r.high {
+		out[p] = max(0, h-r.pos[p])
+	}
+	return out
+}
+
+// Commit writes, for each partition among msgs, the offset after the
+// highest message as the group's committed offset (a simple commit: the
+// reader is no member). It is bounded by the client's timeout.
+func (r *PartitionReader) Commit(ctx context.Context, msgs ...Message) error {
+	if len(msgs) == 0 || r.cfg.Group == "" {
+		return nil
+	}
+	offsets := map[int]int64{}
+	for _, m := range msgs {
+		offsets[m.Partition] = max(offsets[m.Partition], m.Offset+1)
+	}
+	commits := make([]kafka.OffsetCommit, 0, len(offsets))
+	for p, o := range offsets {
+		commits = append(commits, kafka.OffsetCommit{Partition: p, Offset: o})
+	}
+	resp, err := r.cl.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: r.cfg.Group, GenerationID: -1,
+		Topics: map[string][]kafka.OffsetCommit{r.cfg.Topic: commits}})
+	if err != nil {
+		return fmt.Errorf("commit %d offsets of %s: %w", len(offsets), r.cfg.Group, err)
+	}
+	var errs []error
+	for _, pc := range resp.Topics[r.cfg.Topic] {
+		if pc.Error != nil {
+			errs = append(errs, fmt.Errorf("partition %d: %w", pc.Partition, pc.Error))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("commit offsets of %s: %w", r.cfg.Group, err)
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package kafkabus_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+)
+
+// read runs r until n messages arrived and returns them.
+func read(ctx context.Context, t *testing.T, r *kafkabus.PartitionReader, n int) []kafkabus.Message {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	out := make(chan kafkabus.Message)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, out) }()
+	var got []kafkabus.Message
+	for len(got) < n {
+		select {
+		case m := <-out:
+			got = append(got, m)
+		case <-ctx.Done():
+			t.Fatalf("read %d of %d", len(got), n)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return got
+}
+
+// Every partition is read from the offset asked for, in order, without a
+// group; commits are the group's and Lag sees them.
+func TestPartitionReaderFromOffsets(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
+	defer p.Close()
+	const n = 90
+	if err := p.Publish(ctx, messages(n, 11)); err != nil {
+		t.Fatal(err)
+	}
+	all := read(ctx, t, kafkabus.NewPartitionReader(kafkabus.PartitionReaderConfig{
+		Brokers: k.Brokers(), Topic: kafkabus.Ratings, Group: "g"}), n)
+	perPart := map[int][]int64{}
+	for _, m := range all {
+		perPart[m.Partition] = append(perPart[m.Partition], m.Offset)
+		if m.Time.IsZero() || m.HighWaterMark == 0 {
+			t.Fatalf("message without broker time or high watermark: %+v", m)
+		}
+	}
+	if len(perPart) != 3 {
+		t.Fatalf("read %d partitions, want 3", len(perPart))
+	}
+	from := map[int]int64{}
+	rest := 0
+	for part, offs := range perPart {
+		for i, o := range offs {
+			if o != int64(i) {
+				t.Fatalf("partition %d: offsets %v, want 0, 1, 2, ... in order", part, offs)
+			}
+		}
+		from[part] = int64(len(offs) / 2)
+		rest += len(offs) - len(offs)/2
+	}
+	r := kafkabus.NewPartitionReader(kafkabus.PartitionReaderConfig{Brokers: k.Brokers(), Topic: kafkabus.Ratings, Group: "g", From: from})
+	tail := read(ctx, t, r, rest)
+	for _, m := range tail {
+		if m.Offset < from[m.Partition] {
+			t.Fatalf("partition %d: read offset %d, asked to start at %d", m.Partition, m.Offset, from[m.Partition])
+		}
+	}
+	if err := r.Commit(ctx, tail...); err != nil {
+		t.Fatal(err)
+	}
+	lag, err := kafkabus.Lag(ctx, k.Brokers(), "g", kafkabus.Ratings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum(lag) != 0 {
+		t.Errorf("lag after committing everything: %v", lag)
+	}
+	for part, l := range r.Lag() {
+		if l != 0 {
+			t.Errorf("reader lag of partition %d: %d, want 0", part, l)
+		}
+	}
+}

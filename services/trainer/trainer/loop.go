@@ -1,0 +1,400 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/recommend"
+)
+
+// dlqSender copies a message to the dead-letter topic.
+type dlqSender interface {
+	SendDLQ(ctx context.Context, msg kafkabus.Message, reason string) error
+}
+
+// committer commits consumed offsets to the consumer group.
+type committer interface {
+	Commit(ctx context.Context, msgs ...kafkabus.Message) error
+}
+
+// loopDeps are what the fold loop gets once the trainer is active.
+type loopDeps struct {
+	dlq         dlqSender
+	commit      committer // nil: never commit
+	checkpoints *checkpointer
+	lag         func() map[int]int64 // records behind, per partition
+}
+
+// install asks the loop to make a model the one it folds into.
+type install struct {
+	work, base *recommend.Model
+	manifest   modelbus.Manifest
+}
+
+// foldLoop owns the rating state and the working model: one goroutine
+// (run) handles every message, folds changed users in, publishes deltas,
+// and starts refits and checkpoints that run off it.
+type foldLoop struct {
+	s *Service
+
+	state       *State
+	offsets     map[int32]int64            // next offset per partition not yet in the state
+	lastMsg     map[int32]kafkabus.Message // the last message per partition, to commit
+	working     *recommend.Model           // the serving version plus the trainer's deltas
+	base        *recommend.Model           // the serving version as published, for the gate
+	manifest    modelbus.Manifest          // the serving version's manifest
+	dirty       map[string]struct{}        // users changed by events: folded in at the next flush
+	refold      map[string]struct{}        // users a newly installed model has not seen: folded in batches
+	refoldBatch int
+	deltas      deltaOutbox
+	sinceCP     int
+	handled     int
+	lastVersion int64
+	loggedKinds map[string]bool
+	lastFlush   time.Time
+	refit       refitter
+
+	msgs     chan kafkabus.Message
+	installs chan install
+	retrain  chan string
+
+	// refused holds the versions whose snapshots failed to load: they are
+	// never installed, so the trainer keeps folding into the last good one,
+	// as the api keeps serving it.
+	refusedMu sync.Mutex
+	refused   map[int64]bool
+}
+
+// defaultRefoldBatch is how many users of an install's backlog one flush
+// folds in.
+const defaultRefoldBatch = 64
+
+func newFoldLoop(s *Service) *foldLoop {
+	return &foldLoop{s: s, state: NewState(), offsets: map[int32]int64{}, lastMsg: map[int32]kafkabus.Message{},
+		dirty: map[string]struct{}{}, refold: map[string]struct{}{}, refoldBatch: defaultRefoldBatch,
+		loggedKinds: map[string]bool{}, refused: map[int64]bool{},
+		msgs: make(chan kafkabus.Message, 4096), installs: make(chan install, 4), retrain: make(chan string, 8)}
+}
+
+// restore loads the checkpoint into the state and the offsets.
+func (l *foldLoop) restore(cp *checkpointer) error {
+	c, err := cp.load()
+	switch {
+	case errors.Is(err, ErrNoCheckpoint):
+		l.s.log.Info("no checkpoint: reading the log from the start", "path", cp.path)
+		return nil
+	case err != nil:
+		return fmt.Errorf("trainer: %w", err)
+	}
+	l.state = Restore(c.Entries)
+	for p, o := range c.Offsets {
+		l.offsets[p] = o
+	}
+	l.s.pairs.Store(int64(l.state.Len()))
+	l.s.log.Info("checkpoint loaded", "pairs", l.state.Len(), "offsets", c.Offsets, "saved_at", c.SavedAt)
+	return nil
+}
+
+// startOffsets are where the reader starts: the checkpoint's offsets.
+func (l *foldLoop) startOffsets() map[int]int64 {
+	out := make(map[int]int64, len(l.offsets))
+	for p, o := range l.offsets {
+		out[int(p)] = o
+	}
+	return out
+}
+
+// requestRefit asks the loop for a refit; requests coalesce while one waits.
+func (l *foldLoop) requestRefit(reason string) {
+	select {
+	case l.retrain <- reason:
+	default:
+	}
+}
+
+// minFlushGap is the least time between two flushes triggered by messages.
+const minFlushGap = 20 * time.Millisecond
+
+// run is the loop. It returns nil when ctx ends, after a final checkpoint
+// (unless a test hook simulates a crash).
+func (l *foldLoop) run(ctx context.Context, d loopDeps) error {
+	cfg := l.s.cfg
+	deltaT := time.NewTicker(cfg.DeltaInterval)
+	defer deltaT.Stop()
+	cpT := time.NewTicker(cfg.CheckpointInterval)
+	defer cpT.Stop()
+	soonT := time.NewTimer(time.Hour)
+	soonT.Stop()
+	defer soonT.Stop()
+	var soon <-chan time.Time // armed while an early flush waits for minFlushGap
+	var refitC <-chan time.Time
+	if cfg.RefitInterval > 0 {
+		t := time.NewTicker(cfg.RefitInterval)
+		defer t.Stop()
+		refitC = t.C
+	}
+	l.s.log.Info("trainer running", "addr", l.s.Addr(), "pairs", l.state.Len(), "offsets", l.offsets)
+	for {
+		select {
+		case <-ctx.Done():
+			// Fold-ins not yet published are redone after a restart: the
+			// serving snapshot does not cover their offsets.
+			return l.stop(ctx, d)
+		case m := <-l.msgs:
+			l.handle(ctx, d, m)
+			// Once the reader has caught up, changes go out at once (at
+			// most one flush per minFlushGap) rather than at the next
+			// tick; under load the tick batches.
+			if len(l.msgs) == 0 && (len(l.dirty) > 0 || len(l.refold) > 0) && soon == nil {
+				if wait := minFlushGap - l.s.now().Sub(l.lastFlush); wait > 0 {
+					soonT.Reset(wait)
+					soon = soonT.C
+				} else {
+					l.flush(ctx)
+				}
+			}
+		case <-soon:
+			soon = nil
+			l.flush(ctx)
+			if len(l.refold) > 0 && len(l.msgs) == 0 {
+				// Drain an install's backlog between events, batch by batch.
+				soonT.Reset(minFlushGap)
+				soon = soonT.C
+			}
+		case <-deltaT.C:
+			if l.s.now().Sub(l.lastFlush) >= cfg.DeltaInterval/2 {
+				l.flush(ctx)
+			}
+			if len(l.refold) > 0 && len(l.msgs) == 0 && soon == nil {
+				soonT.Reset(minFlushGap)
+				soon = soonT.C
+			}
+			l.autoRefit(ctx, d)
+			if !l.manifest.CreatedAt.IsZero() {
+				l.s.metrics.model.SetAge(l.s.now().Sub(l.manifest.CreatedAt))
+			}
+		case <-cpT.C:
+			l.checkpoint(ctx, d)
+		case done := <-d.checkpoints.done:
+			l.checkpointWritten(ctx, d, done)
+		case <-refitC:
+			l.startRefit(ctx, "refit interval")
+		case reason := <-l.retrain:
+			l.startRefit(ctx, reason)
+		case res := <-l.refit.done:
+			l.finishRefit(ctx, res)
+		case in := <-l.installs:
+			l.install(in)
+		}
+	}
+}
+
+// stop waits for a running refit, then writes the final checkpoint and
+// commits the offsets it covers.
+func (l *foldLoop) stop(ctx context.Context, d loopDeps) error {
+	l.refit.wg.Wait()
+	if l.s.hooks.CrashOnStop {
+		d.checkpoints.wg.Wait()
+		return nil
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := l.finalCheckpoint(fctx, d); err != nil {
+		return fmt.Errorf("final %w", err)
+	}
+	return nil
+}
+
+// handle applies one message to the rating state.
+func (l *foldLoop) handle(ctx context.Context, d loopDeps, m kafkabus.Message) {
+	p := int32(m.Partition)
+	if next, ok := l.offsets[p]; ok && m.Offset < next {
+		return // already in the state: the checkpoint covers it
+	}
+	l.offsets[p] = m.Offset + 1
+	l.lastMsg[p] = m
+	l.sinceCP++
+	l.handled++
+	e, err := events.Decode(m.Value)
+	if err == nil {
+		err = e.CheckClock(l.s.now(), l.s.cfg.MaxClockSkew)
+	}
+	if err != nil {
+		l.s.metrics.invalid.Inc()
+		l.deadLetter(ctx, d, m, err)
+	} else {
+		v, ok := l.s.cfg.Weights.Signal(&e)
+		entry := Entry{User: e.UserID, Movie: e.MovieID, Value: float32(v), TS: e.TS.UnixNano(),
+			EventID: e.EventID, Partition: p, Offset: m.Offset}
+		if ok && l.state.Update(entry) {
+			l.s.metrics.applied.Inc()
+			l.dirty[e.UserID] = struct{}{}
+			l.refit.sinceRefit++
+			// Freshness counts from the broker's time, never the
+			// client's event time.
+			l.deltas.newestMillis = max(l.deltas.newestMillis, m.Time.UnixMilli())
+			l.s.pairs.Store(int64(l.state.Len()))
+		} else {
+			l.s.metrics.stale.Inc()
+		}
+	}
+	if l.s.cfg.CheckpointEvery > 0 && l.sinceCP >= l.s.cfg.CheckpointEvery {
+		l.checkpoint(ctx, d)
+	}
+	if hook := l.s.hooks.AfterMessage; hook != nil {
+		hook(l.handled)
+	}
+}
+
+// deadLetter counts a bad message, logs its kind once, and copies it to the
+// DLQ with the reason.
+func (l *foldLoop) deadLetter(ctx context.Context, d loopDeps, m kafkabus.Message, err error) {
+	label, kind := events.DLQReason(err)
+	l.s.metrics.consumer.DeadLettered(label)
+	if !l.loggedKinds[kind] {
+		l.loggedKinds[kind] = true
+		l.s.log.Warn("bad message copied to the dlq (logged once per kind)", "kind", kind,
+			"partition", m.Partition, "offset", m.Offset, "err", err)
+	}
+	if err := d.dlq.SendDLQ(ctx, m, "trainer: "+err.Error()); err != nil && ctx.Err() == nil {
+		l.s.log.Error("copy to dlq", "partition", m.Partition, "offset", m.Offset, "err", err)
+	}
+}
+
+// behind reports whether the loop is catching up on a backlog.
+func (l *foldLoop) behind(d loopDeps) bool {
+	n := int64(len(l.msgs))
+	for _, lag := range d.lag() {
+		n += lag
+	}
+	return n >= l.s.cfg.BehindEvents
+}
+
+// loadServing learns the highest version used so far (the registry's) and
+// installs the bus's current model, or the newest good one when current
+// does not load.
+func (l *foldLoop) loadServing(ctx context.Context) error {
+	if recs, err := l.s.deps.Registry.List(ctx, storeListAll); err == nil {
+		for _, r := range recs {
+			l.lastVersion = max(l.lastVersion, r.Version)
+		}
+	} else {
+		l.s.log.Warn("read registry versions", "err", err)
+	}
+	model, m, refused, err := l.s.deps.Bus.LoadNewest(ctx, nil)
+	for _, r := range refused {
+		l.refuse(r.Manifest, r.Err)
+	}
+	if err != nil {
+		return err
+	}
+	in, err := newInstall(model, m)
+	if err != nil {
+		return err
+	}
+	l.install(in)
+	return nil
+}
+
+// refuse remembers a version whose snapshot failed to load for good.
+func (l *foldLoop) refuse(m modelbus.Manifest, err error) {
+	l.s.metrics.refused.Inc()
+	l.s.log.Error("refuse model: it does not load; folding into the last good one", "version", m.Version, "err", err)
+	l.refusedMu.Lock()
+	l.refused[m.Version] = true
+	l.refusedMu.Unlock()
+}
+
+// newInstall makes the working and the published copy of a loaded model.
+func newInstall(model *recommend.Model, m modelbus.Manifest) (install, error) {
+	b, err := model.MarshalBinary()
+	if err != nil {
+		return install{}, fmt.Errorf("copy model %d: %w", m.Version, err)
+	}
+	base, err := recommend.Decode(b)
+	if err != nil {
+		return install{}, fmt.Errorf("copy model %d: %w", m.Version, err)
+	}
+	base.Version = model.Version
+	return install{work: model, base: base, manifest: m}, nil
+}
+
+// offerManifest handles a new value of the bus's `current` (a new version,
+// a promotion or a rollback): the loop must fold into that version from
+// now on, if it loads. It runs on the watch goroutine.
+func (l *foldLoop) offerManifest(ctx context.Context) func(modelbus.Manifest) {
+	return func(m modelbus.Manifest) {
+		if m.Version == l.s.version.Load() {
+			return
+		}
+		l.refusedMu.Lock()
+		refused := l.refused[m.Version]
+		l.refusedMu.Unlock()
+		if refused {
+			return
+		}
+		model, err := l.s.deps.Bus.Load(ctx, m)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if modelbus.Permanent(err) {
+				l.refuse(m, err)
+			} else {
+				l.s.log.Error("load current model", "version", m.Version, "err", err)
+			}
+			return
+		}
+		in, err := newInstall(model, m)
+		if err != nil {
+			l.s.log.Error("load current model", "version", m.Version, "err", err)
+			return
+		}
+		select {
+		case l.installs <- in:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// install makes in the model the loop folds into and marks for fold-in
+// every user whose ratings the snapshot did not see: pairs held out of its
+// fit and events at or after the offsets it covers.
+func (l *foldLoop) install(in install) {
+	v := in.manifest.Version
+	if l.working != nil && l.working.Version == v {
+		return
+	}
+	l.working, l.base, l.manifest = in.work, in.base, in.manifest
+	clear(l.refold)
+	l.deltas.reset(v, l.s.now())
+	l.lastVersion = max(l.lastVersion, v)
+	l.s.version.Store(v)
+	l.s.metrics.setVersion(v)
+	if p, ok := in.manifest.Metrics["pairs"]; ok && l.refit.lastFitLen == 0 {
+		l.refit.lastFitLen = int(p)
+	}
+	l.state.Each(func(e *Entry) {
+		next, ok := in.manifest.Offsets[e.Partition]
+		if !ok || e.Offset >= next || InHoldout(e.User, e.Movie, l.s.cfg.HoldoutPercent) {
+			l.refold[e.User] = struct{}{}
+		}
+	})
+	l.s.log.Info("model installed", "version", v, "users_to_fold", len(l.refold)+len(l.dirty))
+}
+
+// catalogMovie returns what the catalog knows of a movie, or a placeholder.
+func (l *foldLoop) catalogMovie(ctx context.Context, id string) recommend.MovieInfo {
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if mv, ok := l.s.deps.Catalog.Movie(ctx, id); ok {
+		return movieInfo(mv)
+	}
+	return recommend.MovieInfo{ID: id}
+}
