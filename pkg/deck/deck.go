@@ -268,6 +268,21 @@ func Deal(m Model, c *Catalog, user string, impressions []string, s Settings) ([
 		excluded[cd.MovieID] = true
 		cards = slices.Insert(cards, at, cd)
 	}
+	// Exploration found too few (a small catalog, all of it in the top
+	// list): the user's ranking further down, then popularity.
+	for _, r := range ranked {
+		if len(cards) >= s.Size {
+			break
+		}
+		if !excluded[r.MovieID] {
+			cd := c.card(r.MovieID)
+			cd.Reason = "matches your taste"
+			take(cd)
+		}
+	}
+	for _, cd := range c.popularSpread(s.Size-len(cards), excluded) {
+		take(cd)
+	}
 	return cards, nil
 }
 

@@ -34,6 +34,8 @@ type Config struct {
 	// failed for a reason other than a bad checksum or format, or before
 	// re-opening a lost manifest watch or delta subscription.
 	RetryBackoff time.Duration
+	// Deck configures the swipe deck, the page at / and CORS (deckconfig.go).
+	Deck DeckConfig
 }
 
 // DefaultConfig is the configuration of the embedded run.
@@ -46,6 +48,7 @@ func DefaultConfig() Config {
 		CacheEntries:    50000,
 		ShutdownTimeout: 10 * time.Second,
 		RetryBackoff:    2 * time.Second,
+		Deck:            defaultDeckConfig(),
 	}
 }
 
@@ -70,6 +73,7 @@ func (c Config) Validate() error {
 	if c.RetryBackoff <= 0 {
 		p.Add("retry backoff", "must be > 0, got %s", c.RetryBackoff)
 	}
+	c.Deck.validate(&p)
 	return p.Err()
 }
 
@@ -83,10 +87,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CacheEntries, "api.cache-entries", c.CacheEntries, "answers cached per serving model (0 turns the cache off)")
 	fs.DurationVar(&c.ShutdownTimeout, "api.shutdown-timeout", c.ShutdownTimeout, "time in-flight requests get to finish at shutdown")
 	fs.DurationVar(&c.RetryBackoff, "api.retry-backoff", c.RetryBackoff, "wait before retrying a failed download or a lost subscription")
+	c.Deck.registerFlags(fs)
 }
 
 // FromEnv overrides c from the environment: API_ADDR, NATS_URL,
-// API_BODY_LIMIT, API_DEFAULT_TOP_K, API_CACHE_ENTRIES. A malformed value
+// API_BODY_LIMIT, API_DEFAULT_TOP_K, API_CACHE_ENTRIES, and the deck's
+// (DeckConfig.fromEnv: API_INGEST_URL, API_CORS_ORIGINS, API_DECK_*). A malformed value
 // is an error naming the variable.
 func (c *Config) FromEnv() error {
 	env := envconfig.New(os.Getenv)
@@ -95,5 +101,6 @@ func (c *Config) FromEnv() error {
 	env.Int("API_BODY_LIMIT", &c.BodyLimit)
 	env.Int("API_DEFAULT_TOP_K", &c.DefaultTopK)
 	env.Int("API_CACHE_ENTRIES", &c.CacheEntries)
+	c.Deck.fromEnv(env)
 	return env.Err()
 }

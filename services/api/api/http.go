@@ -56,6 +56,7 @@ func (s *Service) newApp() *fiber.App {
 		IdleTimeout:           2 * time.Minute,
 	})
 	app.Use(s.observe)
+	s.useCORS(app)
 	app.Post(routePredict, s.predict)
 	app.Get(routeHealth, s.health)
 	app.Get(routeReady, s.ready)
@@ -71,6 +72,7 @@ func (s *Service) newApp() *fiber.App {
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 		return c.Send(docsPage)
 	})
+	s.deckRoutes(app)
 	s.endpoints = map[string]bool{}
 	for _, r := range app.GetRoutes(true) {
 		s.endpoints[r.Path] = true
