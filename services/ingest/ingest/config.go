@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"flag"
+	"net/url"
 	"os"
 	"time"
 
@@ -29,6 +30,10 @@ type Config struct {
 	KafkaTimeout time.Duration
 	// RetryAfter is the Retry-After advice sent with a 503.
 	RetryAfter time.Duration
+	// CORSOrigins are the origins (scheme://host[:port], "*" for any) whose
+	// pages may post events from a browser (INGEST_CORS_ORIGINS); empty
+	// allows none. The one-binary run allows the api's own page.
+	CORSOrigins []string
 }
 
 // DefaultConfig is the configuration of the embedded run.
@@ -64,6 +69,11 @@ func (c Config) Validate() error {
 	if c.RetryAfter < time.Second {
 		p.Add("retry after", "must be >= 1s, got %s", c.RetryAfter)
 	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); o != "*" && (err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || (u.Path != "" && u.Path != "/")) {
+			p.Add("cors origins", "%q: want scheme://host[:port] or *", o)
+		}
+	}
 	for i, t := range c.Tokens {
 		if t == "" {
 			p.Add("tokens", "token %d is empty", i)
@@ -79,10 +89,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	envconfig.ListVar(fs, &c.Brokers, "ingest.kafka-brokers", "comma-separated Kafka brokers")
 	fs.Int64Var(&c.MaxBodyBytes, "ingest.max-body-bytes", c.MaxBodyBytes, "largest accepted request body")
 	fs.DurationVar(&c.KafkaTimeout, "ingest.kafka-timeout", c.KafkaTimeout, "longest wait for Kafka's acknowledgement before answering 503")
+	envconfig.ListVar(fs, &c.CORSOrigins, "ingest.cors-origins", "comma-separated origins allowed to post events from a browser (* for any; empty for none)")
 }
 
 // FromEnv overrides c from INGEST_ADDR, KAFKA_BROKERS,
-// SWIPEFLIX_INGEST_TOKENS, INGEST_MAX_BODY_BYTES and INGEST_KAFKA_TIMEOUT.
+// SWIPEFLIX_INGEST_TOKENS, INGEST_MAX_BODY_BYTES, INGEST_KAFKA_TIMEOUT and
+// INGEST_CORS_ORIGINS.
 // A malformed value is an error naming the variable.
 func (c *Config) FromEnv() error {
 	env := envconfig.New(os.Getenv)
@@ -91,5 +103,6 @@ func (c *Config) FromEnv() error {
 	env.List("SWIPEFLIX_INGEST_TOKENS", &c.Tokens)
 	env.Int64("INGEST_MAX_BODY_BYTES", &c.MaxBodyBytes)
 	env.Duration("INGEST_KAFKA_TIMEOUT", &c.KafkaTimeout)
+	env.List("INGEST_CORS_ORIGINS", &c.CORSOrigins)
 	return env.Err()
 }

@@ -55,6 +55,7 @@ func (s *Service) newApp() *fiber.App {
 		},
 	})
 	app.Use(s.instrument)
+	app.Use(corsHandler(s.cfg.CORSOrigins))
 	app.Get("/health", s.handleHealth)
 	app.Get("/ready", s.handleReady)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))
