@@ -59,6 +59,9 @@ func buildIngest(e Env) (Runner, error) {
 		return nil, err
 	}
 	cfg.Brokers = e.Brokers
+	if os.Getenv("INGEST_CORS_ORIGINS") == "" {
+		cfg.CORSOrigins = pageOrigins() // the api's page posts swipes here (deckwiring.go)
+	}
 	return ingest.New(cfg, ingest.Deps{Logger: e.Logger, Registerer: e.Registry, Gatherer: e.Registry})
 }
 
@@ -89,5 +92,8 @@ func buildAPI(e Env) (Runner, error) {
 		return nil, err
 	}
 	cfg.NATSURL = e.NATSURL
+	if os.Getenv("API_INGEST_URL") == "" {
+		cfg.Deck.IngestURL = pageIngestURL() // where the page sends swipes (deckwiring.go)
+	}
 	return api.New(cfg, api.Deps{Logger: e.Logger, Registerer: e.Registry, Gatherer: e.Registry})
 }

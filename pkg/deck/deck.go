@@ -433,9 +433,17 @@ func (c *Catalog) explore(m Model, user string, seen []string, dealt []Card, n i
 		case exploreNewer:
 			cd.Reason = "explore: newer (" + strconv.Itoa(it.year) + ")"
 		default:
-			cd.Reason = "explore: less known (" + strconv.Itoa(it.raters) + " ratings)"
+			cd.Reason = "explore: less known (" + plural(it.raters, "rating") + ")"
 		}
 		out = append(out, cd)
 	}
 	return out
+}
+
+// plural writes n and noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
