@@ -11,8 +11,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
 // deckAnswer mirrors the POST /v1/deck response.
@@ -348,5 +352,26 @@ func TestDeckSurvivesRestart(t *testing.T) {
 	}
 	if httpGetJSON(t, second+"/v1/config", &cfg); cfg.Impressions != "nats-kv" {
 		t.Errorf("impressions kept in %q", cfg.Impressions)
+	}
+}
+
+// GET /v1/movies/{id} carries the tags and overview the catalog has.
+func TestMovieCarriesTagsAndOverview(t *testing.T) {
+	s, _ := newTestService(t, nil)
+	ts := trainSet()
+	ts.Movies[0].Tags = []string{"car chase", "heist"}
+	ts.Movies[0].Overview = "A crew plans one last job."
+	m, err := recommend.Fit(ts, recommend.Config{Factors: 4, RatingFactors: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Version = 9
+	s.swap(m, modelbus.Manifest{Version: 9, Object: modelbus.ObjectName(9), CreatedAt: time.Now()})
+	var a struct {
+		Movie movieBody `json:"movie"`
+	}
+	if status, raw := call(t, s, "GET", "/v1/movies/"+ts.Movies[0].ID, "", &a); status != 200 ||
+		!slices.Equal(a.Movie.Tags, []string{"car chase", "heist"}) || a.Movie.Overview != "A crew plans one last job." {
+		t.Fatalf("movie: %d %s", status, raw)
 	}
 }

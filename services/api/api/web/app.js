@@ -5,6 +5,7 @@
 
 (() => {
   const STORE_KEY = "swipeflix.user";
+  const TOKEN_KEY = "swipeflix.ingestToken";
   const KEEP = 5;          // cards kept in hand; below this the deck refills
   const REFILL = 8;        // cards in hand after a refill
   const POLL_MS = 40;      // /predict polling while waiting for a swipe to land
@@ -42,19 +43,22 @@
   }
 
   async function call(url, opts = {}) {
-    const res = await fetch(url, {
-      ...opts,
-      headers: opts.body ? { "Content-Type": "application/json" } : undefined,
-    });
+    const headers = {};
+    if (opts.body) headers["Content-Type"] = "application/json";
+    if (opts.token) headers.Authorization = "Bearer " + opts.token;
+    const res = await fetch(url, { method: opts.method, body: opts.body, headers });
     let body = null;
     try { body = await res.json(); } catch (_) { /* not JSON */ }
     if (!res.ok) {
       const why = body && body.error ? body.error : res.status + " " + res.statusText;
-      throw new Error(why);
+      const err = new Error(why);
+      err.status = res.status;
+      throw err;
     }
     return body;
   }
-  const post = (url, obj) => call(url, { method: "POST", body: JSON.stringify(obj) });
+  const post = (url, obj, token) => call(url, { method: "POST", body: JSON.stringify(obj), token });
+  const storedToken = () => { try { return localStorage.getItem(TOKEN_KEY) || ""; } catch (_) { return ""; } };
 
   // ---- profile -------------------------------------------------------
 
@@ -213,12 +217,17 @@
     state.sent.push(rec);
     if (!state.ingestURL) { rec.status = "failed"; status("No ingest address configured: swipes cannot be sent.", true); return false; }
     try {
-      await post(state.ingestURL.replace(/\/$/, "") + "/v1/swipes", ev);
+      await post(state.ingestURL.replace(/\/$/, "") + "/v1/swipes", ev, storedToken());
       rec.status = "accepted";
       return true;
     } catch (e) {
       rec.status = "failed";
-      status("Swipe not sent: " + e.message, true);
+      if (e.status === 401) {
+        $("token-form").hidden = false;
+        status("Ingest asks for a token: enter it beside the profile, then swipe again (undo brings the card back).", true);
+      } else {
+        status("Swipe not sent: " + e.message, true);
+      }
       return false;
     }
   }
@@ -229,10 +238,10 @@
     if (!card || animating) return;
     const node = $("deck").querySelector(".card.top");
     state.hand.shift();
-    state.history.push({ card, kind });
     const t0 = performance.now();
     const before = picksKey();
     const sending = sendEvent(card.movie_id, kind);
+    state.history.push({ card, kind, sending });
     announce(`${STAMP[kind][0].toLowerCase()}: ${displayTitle(card.title)}`);
     const finish = () => { animating = false; renderDeck(); focusDeck(); };
     if (node && !matchMedia("(prefers-reduced-motion: reduce)").matches) {
@@ -257,6 +266,8 @@
     renderDeck();
     focusDeck();
     announce("undone: " + displayTitle(last.card.title) + " is back on top");
+    // A swipe that never reached ingest needs no compensating event.
+    if (!(await last.sending)) return;
     const t0 = performance.now();
     const before = picksKey();
     afterSwipe(sendEvent(last.card.movie_id, "skip", "undo"), t0, before);
@@ -410,6 +421,13 @@
   $("btn-undo").addEventListener("click", undo);
   $("profile").addEventListener("submit", (e) => { e.preventDefault(); setUser($("user").value); });
   $("new-profile").addEventListener("click", () => setUser("guest-" + randomHex(4)));
+  $("token-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    try { localStorage.setItem(TOKEN_KEY, $("token").value.trim()); } catch (_) { /* storage off */ }
+    $("token").value = "";
+    status("Token saved in this browser.");
+  });
+  if (storedToken()) $("token-form").hidden = false;
   $("deck").tabIndex = -1;
 
   // ---- start ---------------------------------------------------------
