@@ -126,7 +126,7 @@ try {
   const st = await page.evaluate(() => {
     const s = window.swipeflix;
     return { sent: s.sent, dealt: s.dealt, picks: s.picks.map((p) => p.movie_id), reasons: s.reasons,
-      latencyMs: s.lastLatencyMs, modelVersion: s.modelVersion };
+      latencyMs: s.lastLatencyMs, latencies: s.latencies, modelVersion: s.modelVersion };
   });
   Object.assign(result, st);
   check(new Set(st.dealt).size === st.dealt.length, `a card was dealt twice: ${st.dealt}`);

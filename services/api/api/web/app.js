@@ -25,7 +25,7 @@
   // state is also exposed read-only as window.swipeflix for the browser tests.
   const state = {
     user: "", ingestURL: "", hand: [], shown: [], dealt: [], sent: [], history: [],
-    picks: [], firstPicks: null, modelVersion: "", lastLatencyMs: null,
+    picks: [], firstPicks: null, modelVersion: "", lastLatencyMs: null, latencies: [],
     refilling: null, exhausted: false, gen: 0, lastTs: 0, details: new Map(),
   };
   window.swipeflix = state;
@@ -361,6 +361,7 @@
     const took = performance.now() - t0;
     if (changed) {
       state.lastLatencyMs = Math.round(took);
+      state.latencies.push(state.lastLatencyMs);
       $("latency").textContent = `last swipe → new answer in ${state.lastLatencyMs} ms`;
       const reasons = changed.cold_start ? {} : await explain(changed);
       if (seq === swipeSeq && gen === state.gen) applyPicks(changed, reasons);
