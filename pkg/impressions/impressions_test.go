@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/swipeflix/swipeflix/pkg/embedded"
 	"github.com/swipeflix/swipeflix/pkg/impressions"
@@ -174,5 +175,59 @@ func TestKey(t *testing.T) {
 				t.Errorf("key %q of %q has %q", k, u, r)
 			}
 		}
+	}
+}
+
+// Memory forgets an arbitrary user once it holds MaxUsers.
+func TestMemoryBoundsUsers(t *testing.T) {
+	m := impressions.NewMemory(10, 2)
+	for _, u := range []string{"a", "b", "c"} {
+		if err := m.Update(context.Background(), u, dealNext(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := 0
+	for _, u := range []string{"a", "b", "c"} {
+		if len(dealt(t, m, u)) > 0 {
+			held++
+		}
+	}
+	if held != 2 {
+		t.Fatalf("holds %d users, want 2", held)
+	}
+}
+
+// Dealt reads a list without changing it; an unreadable value starts afresh.
+func TestKVDealtAndUnreadable(t *testing.T) {
+	n, err := embedded.StartNATS(embedded.NATSConfig{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	kv := openKV(t, n.URL(), 10)
+	ctx := context.Background()
+	if err := kv.Update(ctx, "dora", dealNext(2)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := kv.Dealt(ctx, "dora")
+	if err != nil || !slices.Equal(got, []string{"0", "1"}) {
+		t.Fatalf("Dealt: %v, %v", got, err)
+	}
+	js, err := jetstream.New(connect(t, n.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := js.KeyValue(ctx, impressions.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Put(ctx, impressions.Key("dora"), []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Update(ctx, "dora", dealNext(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := kv.Dealt(ctx, "dora"); !slices.Equal(got, []string{"0"}) {
+		t.Fatalf("after an unreadable value: %v", got)
 	}
 }
