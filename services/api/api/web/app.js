@@ -97,6 +97,10 @@
     if (m) title = m[2] + " " + m[1];
     return title;
   }
+  // prettyReason shows the movie in "because you liked X" as the cards do.
+  function prettyReason(r) {
+    return (r || "").replace(/^(because you liked )(.*)$/, (_, lead, t) => lead + displayTitle(t));
+  }
   function initials(title) {
     const words = displayTitle(title).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
     const skip = new Set(["the", "a", "an", "of", "and", "la", "le", "les", "el"]);
@@ -128,10 +132,10 @@
       el("h3", { textContent: displayTitle(c.title) }),
       el("div", { className: "meta", textContent: [c.year || "", c.explore ? "something new" : ""].filter(Boolean).join(" · ") }),
       chips(c.genres || []),
-      el("div", { className: "reason", textContent: c.reason || "" }));
+      el("div", { className: "reason", textContent: prettyReason(c.reason) }));
     node.append(poster, body);
     if (pos === 0) {
-      node.setAttribute("aria-label", `${displayTitle(c.title)}${c.year ? ", " + c.year : ""}. ${(c.genres || []).join(", ")}. ${c.reason || ""}`);
+      node.setAttribute("aria-label", `${displayTitle(c.title)}${c.year ? ", " + c.year : ""}. ${(c.genres || []).join(", ")}. ${prettyReason(c.reason)}`);
       addDetails(c, body);
       addDrag(node);
     } else {
@@ -307,7 +311,7 @@
       const li = el("li", {}, el("span", { textContent: displayTitle(p.title) }));
       li.dataset.movieId = p.movie_id;
       const why = state.reasons && state.reasons[p.movie_id];
-      if (why) li.append(el("span", { className: "why", textContent: why }));
+      if (why) li.append(el("span", { className: "why", textContent: prettyReason(why) }));
       if (old && old.size && !old.has(p.movie_id)) li.classList.add("fresh");
       return li;
     }));
