@@ -35,6 +35,8 @@ type Config struct {
 	RetryBackoff time.Duration
 	// Limits are the HTTP server's timeouts and connection cap.
 	Limits svcmain.HTTPLimits
+	// Deck configures the swipe deck, the page at / and CORS (deckconfig.go).
+	Deck DeckConfig
 }
 
 // DefaultConfig is the configuration of the embedded run.
@@ -48,6 +50,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 10 * time.Second,
 		RetryBackoff:    2 * time.Second,
 		Limits:          svcmain.DefaultHTTPLimits(),
+		Deck:            defaultDeckConfig(),
 	}
 }
 
@@ -72,6 +75,7 @@ func (c Config) Validate() error {
 	if c.RetryBackoff <= 0 {
 		p.Add("retry backoff", "must be > 0, got %s", c.RetryBackoff)
 	}
+	c.Deck.validate(&p)
 	return p.Err()
 }
 
@@ -85,4 +89,5 @@ func (c *Config) RegisterSettings(s *envconfig.Settings) {
 	s.Int(&c.CacheEntries, "api.cache-entries", "API_CACHE_ENTRIES", "answers cached per serving model (0 turns the cache off)")
 	s.Duration(&c.ShutdownTimeout, "api.shutdown-timeout", "API_SHUTDOWN_TIMEOUT", "time in-flight requests get to finish at shutdown")
 	s.Duration(&c.RetryBackoff, "api.retry-backoff", "API_RETRY_BACKOFF", "wait before retrying a failed download or a lost subscription")
+	c.Deck.registerSettings(s)
 }

@@ -63,18 +63,51 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 }
 
+// TestDocsPageIsSelfContained: /docs (Swagger UI) and / (the swipe deck)
+// load nothing from another origin, and every file they name is served.
 func TestDocsPageIsSelfContained(t *testing.T) {
 	s, _ := newTestService(t, nil)
-	status, raw := call(t, s, "GET", "/docs", "", nil)
-	page := string(raw)
-	if status != 200 || !strings.Contains(page, "/openapi.json") {
-		t.Fatalf("GET /docs: %d, page does not load /openapi.json", status)
-	}
-	for _, external := range []string{"<script src", "<link rel=\"stylesheet\"", "http://", "https://", "@import"} {
-		if strings.Contains(page, external) {
-			t.Errorf("docs page refers to %q: the machine may be offline", external)
+	ref := regexp.MustCompile(`(?:src|href)="([^"]*)"`)
+	for _, page := range []string{"/docs", "/"} {
+		status, raw := call(t, s, "GET", page, "", nil)
+		text := string(raw)
+		if status != 200 {
+			t.Fatalf("GET %s: %d", page, status)
+		}
+		if page == "/docs" && !strings.Contains(text+string(mustGet(t, s, "/docs/init.js")), "/openapi.json") {
+			t.Errorf("docs page does not load /openapi.json")
+		}
+		for _, external := range []string{"http://", "https://", "@import", "//cdn"} {
+			if strings.Contains(text, external) {
+				t.Errorf("%s refers to %q: the machine may be offline", page, external)
+			}
+		}
+		for _, m := range ref.FindAllStringSubmatch(text, -1) {
+			u := m[1]
+			if strings.HasPrefix(u, "data:") {
+				continue
+			}
+			if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") {
+				t.Errorf("%s names %q: want a path on this api", page, u)
+				continue
+			}
+			if st, _ := call(t, s, "GET", u, "", nil); st != 200 && !strings.HasPrefix(u, "/openapi.json") {
+				t.Errorf("%s names %s, which answers %d", page, u, st)
+			}
 		}
 	}
+	if st, _ := call(t, s, "GET", "/docs/..%2fopenapi.json", "", nil); st != 404 {
+		t.Errorf("an escaping asset name answers %d, want 404", st)
+	}
+}
+
+func mustGet(t *testing.T, s *Service, path string) []byte {
+	t.Helper()
+	st, raw := call(t, s, "GET", path, "", nil)
+	if st != 200 {
+		t.Fatalf("GET %s: %d", path, st)
+	}
+	return raw
 }
 
 // valueLists matches a label's documented values: "(`ok`, `refused`)".

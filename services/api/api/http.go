@@ -53,6 +53,7 @@ func (s *Service) newApp() *fiber.App {
 		ErrorHandler:          s.handleError,
 	}))
 	app.Use(s.metrics.http.FiberMiddleware(s.handleError))
+	s.useCORS(app)
 	app.Post(routePredict, s.predict)
 	app.Get(routeHealth, s.health)
 	app.Get(routeReady, s.ready)
@@ -68,6 +69,7 @@ func (s *Service) newApp() *fiber.App {
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 		return c.Send(docsPage)
 	})
+	s.deckRoutes(app)
 	app.Use(telemetry.FiberNotFound)
 	return app
 }

@@ -57,7 +57,9 @@ type serving struct {
 	version  string
 	loadedAt time.Time
 	// cache holds recent answers of this model; nil when disabled.
-	cache   *answerCache
+	cache *answerCache
+	// views are the deck's and the search's reading of the catalog.
+	views   *catalogViews
 	deltas  atomic.Int64
 	lastSeq atomic.Int64
 }
@@ -82,6 +84,8 @@ type Service struct {
 	deltaMu sync.Mutex
 	early   map[int64][]recommend.Delta
 	earlyN  int
+
+	deck deckState
 
 	app *fiber.App
 }
@@ -150,6 +154,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		defer bus.Close()
 		src = bus
 	}
+	s.openImpressions(ctx, src)
 	bg, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -328,7 +333,7 @@ func (s *Service) prepare(m modelbus.Manifest, data []byte) (*recommend.Model, e
 // between.
 func (s *Service) swap(model *recommend.Model, m modelbus.Manifest) {
 	sv := &serving{model: model, manifest: m, version: versionName(m.Version), loadedAt: s.now(),
-		cache: newAnswerCache(s.cfg.CacheEntries)}
+		cache: newAnswerCache(s.cfg.CacheEntries), views: newCatalogViews(model)}
 	s.deltaMu.Lock()
 	held := s.early[m.Version]
 	for v, ds := range s.early {

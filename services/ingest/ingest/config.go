@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"net/url"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
@@ -37,6 +38,10 @@ type Config struct {
 	InflightWait         time.Duration
 	// Limits are the HTTP server's timeouts and connection cap.
 	Limits svcmain.HTTPLimits
+	// CORSOrigins are the origins (scheme://host[:port], "*" for any) whose
+	// pages may post events from a browser (INGEST_CORS_ORIGINS); empty
+	// allows none. The one-binary run allows the api's own page.
+	CORSOrigins []string
 }
 
 // DefaultConfig is the configuration of the embedded run.
@@ -83,6 +88,11 @@ func (c Config) Validate() error {
 	if c.RetryAfter < time.Second {
 		p.Add("retry after", "must be >= 1s, got %s", c.RetryAfter)
 	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); o != "*" && (err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || (u.Path != "" && u.Path != "/")) {
+			p.Add("cors origins", "%q: want scheme://host[:port] or *", o)
+		}
+	}
 	for i, t := range c.Tokens {
 		if t == "" {
 			p.Add("tokens", "token %d is empty", i)
@@ -101,4 +111,5 @@ func (c *Config) RegisterSettings(s *envconfig.Settings) {
 	s.Int64(&c.MaxBodyBytes, "ingest.max-body-bytes", "INGEST_MAX_BODY_BYTES", "largest accepted request body in bytes")
 	s.Duration(&c.KafkaTimeout, "ingest.kafka-timeout", "INGEST_KAFKA_TIMEOUT", "longest wait for Kafka's acknowledgement before answering 503")
 	s.Int64(&c.MaxInflightBodyBytes, "ingest.max-inflight-body-bytes", "INGEST_MAX_INFLIGHT_BODY_BYTES", "request body bytes read at once, across requests")
+	s.List(&c.CORSOrigins, "ingest.cors-origins", "INGEST_CORS_ORIGINS", "comma-separated origins allowed to post events from a browser (* for any; empty for none)")
 }

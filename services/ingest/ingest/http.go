@@ -50,6 +50,7 @@ func (s *Service) newApp() *fiber.App {
 		ErrorHandler:      s.handleError,
 	}))
 	app.Use(s.metrics.http.FiberMiddleware(s.handleError))
+	app.Use(corsHandler(s.cfg.CORSOrigins))
 	app.Get("/health", s.handleHealth)
 	app.Get("/ready", s.handleReady)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))

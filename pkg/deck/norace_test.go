@@ -1,0 +1,5 @@
+//go:build !race
+
+package deck_test
+
+const raceEnabled = false
