@@ -41,14 +41,11 @@ func realMain(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	deps := driftsvc.Deps{Logger: log, Store: driftsvc.SQLReports{DB: st}}
+	deps := driftsvc.Deps{Logger: log, Store: driftsvc.SQLReports{DB: st}, Genres: driftsvc.NewStoreCatalog(st)}
 	if movies != "" {
-		deps.Genres, err = driftsvc.LoadGenres(movies)
-	} else {
-		deps.Genres, err = driftsvc.CatalogGenres(ctx, st)
-	}
-	if err != nil {
-		return err
+		if deps.Genres, err = driftsvc.LoadGenres(movies); err != nil {
+			return err
+		}
 	}
 	svc, err := driftsvc.New(cfg, deps)
 	if err != nil {

@@ -1,14 +1,16 @@
 // Package driftsvc is the drift service: it consumes swipeflix.ratings in
-// its own consumer group, keeps a reference window and a sliding current
-// window, and every interval compares them feature by feature (pkg/drift),
-// then publishes the report on NATS, stores it, exports Prometheus gauges
-// and serves it over HTTP as JSON and as an HTML page with charts. On
-// dataset drift it can ask the trainer for a refit.
+// its own consumer group into a sliding current window, keeps a reference
+// drawn from the events the serving model was trained on (or from a
+// configured period), and every interval compares the two feature by
+// feature (pkg/drift), then publishes the report on NATS, stores it,
+// exports Prometheus gauges and serves it over HTTP as JSON and as an HTML
+// page with charts. On dataset drift it can ask the trainer for a refit.
 package driftsvc
 
 import (
 	"flag"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
@@ -17,9 +19,13 @@ import (
 
 // Reference modes.
 const (
-	RefFirstN = "first_n" // the first ReferenceEvents events the group reads
-	RefPeriod = "period"  // events with ReferenceFrom <= ts < ReferenceTo
-	RefPinned = "pinned"  // the reference of the latest stored report
+	// RefModel: the events the serving model was trained on, below the
+	// offsets of the manifest under the NATS KV key `current`; the current
+	// window holds the events above them.
+	RefModel = "model"
+	// RefPeriod: the events with ReferenceFrom <= ts < ReferenceTo; the
+	// current window holds the events at or after ReferenceTo.
+	RefPeriod = "period"
 )
 
 // Config configures the drift service. DefaultConfig fills every field;
@@ -43,11 +49,19 @@ type Config struct {
 	RetrainSubject string
 	// Interval between reports.
 	Interval time.Duration
-	// Reference is RefFirstN, RefPeriod or RefPinned.
+	// Reference is RefModel or RefPeriod. ReferenceEvents is the size of
+	// the reference sample (see pkg/drift's Sampler) and Seed fixes which
+	// events it holds.
 	Reference       string
 	ReferenceEvents int
+	Seed            uint64
 	ReferenceFrom   time.Time
 	ReferenceTo     time.Time
+	// CatalogRefresh is the least time between two reloads of the
+	// catalog's genres, which the service reloads when a report counted
+	// movies the catalog did not know (at every report while the catalog
+	// is empty).
+	CatalogRefresh time.Duration
 	// CurrentEvents sizes the sliding current window by count, unless
 	// CurrentSpan > 0 slides it by event time instead.
 	CurrentEvents int
@@ -69,8 +83,10 @@ func DefaultConfig() Config {
 		ReportSubject:   "swipeflix.drift.report",
 		RetrainSubject:  "swipeflix.trainer.retrain",
 		Interval:        30 * time.Second,
-		Reference:       RefFirstN,
+		Reference:       RefModel,
 		ReferenceEvents: 1000,
+		Seed:            1,
+		CatalogRefresh:  time.Minute,
 		CurrentEvents:   1000,
 		MinCurrent:      100,
 		Drift:           drift.DefaultConfig(),
@@ -96,17 +112,23 @@ func (c Config) Validate() error {
 		p.Add("interval", "must be > 0, got %s", c.Interval)
 	}
 	switch c.Reference {
-	case RefFirstN, RefPinned:
-		if c.ReferenceEvents < 1 {
-			p.Add("reference events", "must be >= 1, got %d", c.ReferenceEvents)
-		}
+	case RefModel:
 	case RefPeriod:
 		if !c.ReferenceFrom.Before(c.ReferenceTo) {
 			p.Add("reference period", "from %s is not before to %s",
 				c.ReferenceFrom.Format(time.RFC3339), c.ReferenceTo.Format(time.RFC3339))
 		}
+	case "first_n", "pinned":
+		p.Add("reference", "%q was removed (the first events in arrival order are no deliberate reference): use %s "+
+			"(the serving model's training events) or %s", c.Reference, RefModel, RefPeriod)
 	default:
-		p.Add("reference", "must be %s, %s or %s, got %q", RefFirstN, RefPeriod, RefPinned, c.Reference)
+		p.Add("reference", "must be %s or %s, got %q", RefModel, RefPeriod, c.Reference)
+	}
+	if c.ReferenceEvents < 1 {
+		p.Add("reference events", "must be >= 1, got %d", c.ReferenceEvents)
+	}
+	if c.CatalogRefresh <= 0 {
+		p.Add("catalog refresh", "must be > 0, got %s", c.CatalogRefresh)
 	}
 	if c.CurrentSpan < 0 || (c.CurrentSpan == 0 && c.CurrentEvents < 1) {
 		p.Add("current window", "needs events >= 1 or a span > 0 (events %d, span %s)", c.CurrentEvents, c.CurrentSpan)
@@ -128,8 +150,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.GroupID, "drift.group", c.GroupID, "Kafka consumer group of the drift service")
 	fs.StringVar(&c.NATSURL, "drift.nats-url", c.NATSURL, "NATS server URL")
 	fs.DurationVar(&c.Interval, "drift.interval", c.Interval, "time between drift reports")
-	fs.StringVar(&c.Reference, "drift.reference", c.Reference, "reference window: first_n, period or pinned")
-	fs.IntVar(&c.ReferenceEvents, "drift.reference-events", c.ReferenceEvents, "events in the first_n reference window")
+	fs.StringVar(&c.Reference, "drift.reference", c.Reference,
+		"reference: model (the serving model's training events) or period (-drift.reference-from/-to)")
+	fs.IntVar(&c.ReferenceEvents, "drift.reference-events", c.ReferenceEvents, "size of the reference sample")
+	fs.Uint64Var(&c.Seed, "drift.seed", c.Seed, "seed of the reference sample")
+	fs.DurationVar(&c.CatalogRefresh, "drift.catalog-refresh", c.CatalogRefresh,
+		"least time between reloads of the catalog's genres when movies are missing")
 	fs.Func("drift.reference-from", "start of the period reference (RFC 3339)", timeFlag(&c.ReferenceFrom))
 	fs.Func("drift.reference-to", "end of the period reference (RFC 3339, exclusive)", timeFlag(&c.ReferenceTo))
 	fs.IntVar(&c.CurrentEvents, "drift.current-events", c.CurrentEvents, "events in the sliding current window")
@@ -140,9 +166,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // FromEnv overrides c from the environment variables the deployment sets:
 // DRIFT_ADDR, KAFKA_BROKERS, NATS_URL, DRIFT_INTERVAL, DRIFT_REFERENCE,
-// DRIFT_REFERENCE_EVENTS, DRIFT_REFERENCE_FROM, DRIFT_REFERENCE_TO,
-// DRIFT_CURRENT_EVENTS, DRIFT_CURRENT_SPAN, DRIFT_RETRAIN_ON_DRIFT. A
-// malformed value is an error naming the variable.
+// DRIFT_REFERENCE_EVENTS, DRIFT_SEED, DRIFT_REFERENCE_FROM,
+// DRIFT_REFERENCE_TO, DRIFT_CURRENT_EVENTS, DRIFT_CURRENT_SPAN,
+// DRIFT_RETRAIN_ON_DRIFT. A malformed value is an error naming the
+// variable.
 func (c *Config) FromEnv() error {
 	env := envconfig.New(os.Getenv)
 	env.String("DRIFT_ADDR", &c.Addr)
@@ -152,6 +179,10 @@ func (c *Config) FromEnv() error {
 	env.Duration("DRIFT_INTERVAL", &c.Interval)
 	env.Duration("DRIFT_CURRENT_SPAN", &c.CurrentSpan)
 	env.Int("DRIFT_REFERENCE_EVENTS", &c.ReferenceEvents)
+	env.Func("DRIFT_SEED", func(v string) (err error) {
+		c.Seed, err = strconv.ParseUint(v, 10, 64)
+		return err
+	})
 	env.Int("DRIFT_CURRENT_EVENTS", &c.CurrentEvents)
 	env.Time("DRIFT_REFERENCE_FROM", &c.ReferenceFrom)
 	env.Time("DRIFT_REFERENCE_TO", &c.ReferenceTo)
