@@ -18,7 +18,7 @@ const BASE = (process.env.BASE_URL || "http://localhost:8000").replace(/\/$/, ""
 const USER = process.env.USER_ID || "browser-" + Math.random().toString(16).slice(2, 10);
 const OUT = process.env.OUT_DIR || "browser-out";
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const TIMEOUT = Number(process.env.STEP_TIMEOUT_MS || 20000);
+const TIMEOUT = Number(process.env.STEP_TIMEOUT_MS || 60000); // bounds a broken step (race detector and a loaded machine are slow), never a speed
 mkdirSync(OUT, { recursive: true });
 
 const result = { user: USER, consoleErrors: [], steps: [] };

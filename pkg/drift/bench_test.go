@@ -25,13 +25,21 @@ func BenchmarkKSExact(b *testing.B) {
 }
 
 // BenchmarkCompare is one report: profile a current window against a
-// reference and run every feature's test, at both default regimes.
+// reference (a sample of n of 4n covered events) and run every feature's
+// test, at both default regimes.
 func BenchmarkCompare(b *testing.B) {
 	for _, n := range []int{1000, 5000} {
 		b.Run(fmt.Sprintf("%d_events", n), func(b *testing.B) {
 			s := NewSynth(rand.New(rand.NewPCG(2, 2)), 1000, 500, time.Unix(0, 0))
 			cfg := DefaultConfig()
-			ref := NewReference(s.Events(n, Shift{}), s, cfg.TopMovies)
+			sm, err := NewSampler(n, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, e := range s.Events(4*n, Shift{}) {
+				sm.Add(e)
+			}
+			ref := sm.Reference(cfg.PopularityBuckets)
 			cur := s.Events(n, Shift{})
 			b.ResetTimer()
 			for b.Loop() {
@@ -40,5 +48,22 @@ func BenchmarkCompare(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkSamplerAdd is the cost of taking one covered event into the
+// reference (a restart re-derives the reference from the whole log).
+func BenchmarkSamplerAdd(b *testing.B) {
+	s := NewSynth(rand.New(rand.NewPCG(3, 3)), 1000, 500, time.Unix(0, 0))
+	evs := s.Events(100000, Shift{})
+	sm, err := NewSampler(1000, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		sm.Add(evs[i%len(evs)])
+		i++
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 
 	"github.com/swipeflix/swipeflix/pkg/events"
 )
@@ -13,8 +14,8 @@ const (
 	FeatureRating     = "rating"           // numeric: the value of each rating
 	FeatureSwipeMix   = "swipe_mix"        // categorical: rating, like, superlike, dislike, skip
 	FeatureGenreMix   = "genre_mix"        // categorical: genres of the movies in the events
-	FeaturePopularity = "movie_popularity" // categorical: the reference's top movies plus "other"
-	FeatureActivity   = "user_activity"    // numeric: events per user in the window
+	FeaturePopularity = "movie_popularity" // categorical: the movie's popularity decile in the reference
+	FeatureActivity   = "user_activity"    // numeric: the reference's events of the event's (known) user
 	FeatureNewUsers   = "new_users"        // categorical: new or known user per event
 	FeatureNewMovies  = "new_movies"       // categorical: new or known movie per event
 )
@@ -27,7 +28,7 @@ func FeatureNames() []string {
 
 // Labels used by the categorical features.
 const (
-	LabelOther    = "other"
+	LabelUnseen   = "unseen" // movie_popularity of a movie the reference's known half has no event of
 	LabelNew      = "new"
 	LabelKnown    = "known"
 	LabelNoGenres = "(no genres listed)" // MovieLens' own label for a movie without genres
@@ -140,135 +141,100 @@ func align(a, b Distribution) (labels []string, ca, cb []float64) {
 	return labels, ca, cb
 }
 
-// Reference is the reference profile the current window is compared with:
-// the distribution of every feature, the reference's top movies, and the
-// users and movies it has seen.
+// Reference is the profile the current window is compared with: a sample
+// of the reference events, and what the reference's known half says about
+// users and movies (built by a Sampler, or by NewReference).
 type Reference struct {
-	Window        WindowInfo
-	Distributions map[string]Distribution
-	// TopMovies are the reference's most frequent movies (counted on its
-	// even-numbered events), most frequent first; movie_popularity counts
-	// every other movie as "other".
-	TopMovies []string
-	// KnownUsers and KnownMovies decide "new" in the current window: the
-	// ids of the reference's even half, or for a pinned reference the ids
-	// the caller passes.
-	KnownUsers  map[string]bool
-	KnownMovies map[string]bool
+	// Window spans the reference population by event time; Events is the
+	// sample's size and Population the number of events it was drawn from.
+	Window WindowInfo
+
+	sample   []events.Event // every sampled event
+	measured []events.Event // the sampled events of the measuring half
+	users    map[string]int // known half: events per user
+	bucket   map[string]int // known half: popularity bucket (1..buckets) per movie
+	buckets  int
 }
 
-// NewReference profiles the reference events. topN is the number of movies
-// movie_popularity tracks by name. genres may be nil (every movie then
-// counts as without genres).
+// NewReference profiles evs as a whole reference population: every event
+// is in the sample, and seed splits them into the known and the measuring
+// half (see Sampler).
 //
-// The reference is split in two interleaved halves, its even-numbered and
-// odd-numbered events. The even half decides which users and movies are
-// known and which movies are the top ones; movie_popularity, new_users and
-// new_movies take their reference counts from the odd half, the other
-// features from every event. An event (of the odd half or of the current
-// window) is "new" when its user (movie) does not occur in the even half.
-// For a stationary stream the odd half and the current window are then two
-// independent samples of one distribution given the even half, which is
-// what the tests assume. Choosing and counting on the same events would not
-// be: the top movies are top partly by chance and look less popular in any
-// later window (61 false alarms in 100 random ml-100k windows), and every
-// reference user is known by definition.
-func NewReference(evs []events.Event, genres GenreLookup, topN int) *Reference {
-	r := &Reference{
-		Window:      windowOf(evs),
-		KnownUsers:  make(map[string]bool),
-		KnownMovies: make(map[string]bool),
-	}
-	movieCounts := map[string]int{}
-	odd := make([]events.Event, 0, len(evs)/2)
+// The known half decides which users and movies are known, how active each
+// user is and how popular each movie is; movie_popularity, user_activity,
+// new_users and new_movies take their reference values from the measuring
+// half, the other features from every sampled event. For a stationary
+// stream the measuring half and the current window are then two
+// independent samples of one distribution given the known half, which is
+// what the tests assume. Deciding and counting on the same events would
+// not be: the popular movies are popular partly by chance and look less
+// popular in any later window (61 false alarms in 100 random ml-100k
+// windows with the first version's top-20 movies), and every reference user
+// is known by definition.
+func NewReference(evs []events.Event, buckets int, seed uint64) *Reference {
+	s, _ := NewSampler(max(1, len(evs)), seed) // size >= 1: no error
 	for i := range evs {
-		if i%2 == 1 {
-			odd = append(odd, evs[i])
-			continue
-		}
-		r.KnownUsers[evs[i].UserID] = true
-		r.KnownMovies[evs[i].MovieID] = true
-		movieCounts[evs[i].MovieID]++
+		s.Add(evs[i])
 	}
-	r.TopMovies = topMovies(movieCounts, topN)
-	newUser := func(e *events.Event) bool { return !r.KnownUsers[e.UserID] }
-	newMovie := func(e *events.Event) bool { return !r.KnownMovies[e.MovieID] }
-	r.Distributions = profile(evs, genres, r.TopMovies, newUser, newMovie)
-	half := profile(odd, nil, r.TopMovies, newUser, newMovie)
-	for _, name := range []string{FeaturePopularity, FeatureNewUsers, FeatureNewMovies} {
-		r.Distributions[name] = half[name]
+	if r := s.Reference(buckets); r != nil {
+		return r
 	}
-	return r
+	return &Reference{users: map[string]int{}, bucket: map[string]int{}, buckets: buckets}
 }
 
-// ReferenceFromReport pins the reference distributions of an earlier
-// report, so a restart or a deliberate baseline keeps comparing with the
-// same reference. A report does not carry the ids it saw, so the caller
-// passes the users and movies to treat as known (for example every id seen
-// before the current window).
-func ReferenceFromReport(rep Report, knownUsers, knownMovies map[string]bool) (*Reference, error) {
-	r := &Reference{
-		Window:        rep.Reference,
-		Distributions: make(map[string]Distribution, len(rep.Features)),
-		KnownUsers:    knownUsers,
-		KnownMovies:   knownMovies,
+// Known reports whether the reference's known half has events of the user.
+func (r *Reference) Known(userID string) bool { return r.users[userID] > 0 }
+
+// Popularity returns the movie_popularity label of a movie: its bucket
+// (q1 the most popular .. qN), or "unseen" when the known half has no
+// event of it.
+func (r *Reference) Popularity(movieID string) string {
+	if b := r.bucket[movieID]; b > 0 {
+		return popularityLabel(b)
 	}
-	for _, f := range rep.Features {
-		r.Distributions[f.Name] = f.Reference
-		if f.Name == FeaturePopularity {
-			for _, l := range f.Reference.Labels {
-				if l != LabelOther {
-					r.TopMovies = append(r.TopMovies, l)
-				}
-			}
-		}
+	return LabelUnseen
+}
+
+func popularityLabel(b int) string { return "q" + strconv.Itoa(b) }
+
+// popularityOrder lists the movie_popularity labels in chart order.
+func (r *Reference) popularityOrder() []string {
+	out := make([]string, 0, r.buckets+1)
+	for b := 1; b <= r.buckets; b++ {
+		out = append(out, popularityLabel(b))
 	}
-	if len(r.Distributions) == 0 {
-		return nil, fmt.Errorf("pin report of %s: it has no features", rep.Time.Format("2006-01-02T15:04:05Z07:00"))
+	return append(out, LabelUnseen)
+}
+
+// Distributions profiles the reference: the sampled events for rating,
+// swipe_mix and genre_mix, the measuring half for the features relative to
+// the known half. genres may be nil (every movie then counts as without
+// genres); it is read now, so a catalog loaded since the last call counts.
+func (r *Reference) Distributions(genres GenreLookup) map[string]Distribution {
+	d := r.profile(r.sample, genres)
+	half := r.profile(r.measured, nil)
+	for _, name := range []string{FeaturePopularity, FeatureActivity, FeatureNewUsers, FeatureNewMovies} {
+		d[name] = half[name]
 	}
-	return r, nil
+	return d
 }
 
 // Current profiles the current window's events against r.
 func (r *Reference) Current(evs []events.Event, genres GenreLookup) map[string]Distribution {
-	newUser := func(e *events.Event) bool { return !r.KnownUsers[e.UserID] }
-	newMovie := func(e *events.Event) bool { return !r.KnownMovies[e.MovieID] }
-	return profile(evs, genres, r.TopMovies, newUser, newMovie)
-}
-
-func topMovies(counts map[string]int, n int) []string {
-	ids := make([]string, 0, len(counts))
-	for id := range counts {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool {
-		if counts[ids[i]] != counts[ids[j]] {
-			return counts[ids[i]] > counts[ids[j]]
-		}
-		return ids[i] < ids[j]
-	})
-	if len(ids) > n {
-		ids = ids[:n]
-	}
-	return ids
+	return r.profile(evs, genres)
 }
 
 var swipeKinds = []string{"rating", string(events.Like), string(events.Superlike), string(events.Dislike), string(events.Skip)}
 
 // profile computes every feature's distribution over evs.
-func profile(evs []events.Event, genres GenreLookup, top []string,
-	newUser, newMovie func(*events.Event) bool) map[string]Distribution {
+func (r *Reference) profile(evs []events.Event, genres GenreLookup) map[string]Distribution {
 	ratings := map[float64]int64{}
 	kinds := map[string]float64{}
 	genreMix := map[string]float64{}
 	pop := map[string]float64{}
-	perUser := map[string]int64{}
+	activity := map[float64]int64{}
 	newUsers := map[string]float64{}
 	newMovies := map[string]float64{}
-	isTop := make(map[string]bool, len(top))
-	for _, m := range top {
-		isTop[m] = true
-	}
 	for i := range evs {
 		e := &evs[i]
 		if e.Rating != nil {
@@ -289,32 +255,28 @@ func profile(evs []events.Event, genres GenreLookup, top []string,
 				genreMix[g] += 1 / float64(len(gs))
 			}
 		}
-		if isTop[e.MovieID] {
-			pop[e.MovieID]++
-		} else {
-			pop[LabelOther]++
-		}
-		perUser[e.UserID]++
-		if newUser(e) {
-			newUsers[LabelNew]++
-		} else {
+		label := r.Popularity(e.MovieID)
+		pop[label]++
+		// Activity is measured on known users only: a new user has no
+		// reference activity, and counting it as 0 would make every
+		// new-user shift drift two features (this one and new_users).
+		if n := r.users[e.UserID]; n > 0 {
+			activity[float64(n)]++
 			newUsers[LabelKnown]++
+		} else {
+			newUsers[LabelNew]++
 		}
-		if newMovie(e) {
+		if label == LabelUnseen {
 			newMovies[LabelNew]++
 		} else {
 			newMovies[LabelKnown]++
 		}
 	}
-	activity := map[float64]int64{}
-	for _, c := range perUser {
-		activity[float64(c)]++
-	}
 	return map[string]Distribution{
 		FeatureRating:     numericDist(ratings),
 		FeatureSwipeMix:   categoricalDist(kinds, swipeKinds),
 		FeatureGenreMix:   categoricalDist(genreMix, nil),
-		FeaturePopularity: categoricalDist(pop, append(append([]string(nil), top...), LabelOther)),
+		FeaturePopularity: categoricalDist(pop, r.popularityOrder()),
 		FeatureActivity:   numericDist(activity),
 		FeatureNewUsers:   categoricalDist(newUsers, []string{LabelNew, LabelKnown}),
 		FeatureNewMovies:  categoricalDist(newMovies, []string{LabelNew, LabelKnown}),

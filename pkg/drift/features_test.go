@@ -2,6 +2,7 @@ package drift
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -25,48 +26,126 @@ func swipe(id, user, movie string, s events.Swipe, sec int) events.Event {
 	return events.Event{EventID: id, UserID: user, MovieID: movie, Swipe: s, TS: t0.Add(time.Duration(sec) * time.Second)}
 }
 
+// refOf builds a reference whose halves the test chooses: the known
+// events decide the counts, the measured ones give the reference values of
+// the count-relative features, and both are in the sample.
+func refOf(known, measured []events.Event, buckets int) *Reference {
+	r := &Reference{users: map[string]int{}, buckets: buckets}
+	movies := map[string]int{}
+	for _, e := range known {
+		r.users[e.UserID]++
+		movies[e.MovieID]++
+		r.Window.add(e)
+	}
+	for _, e := range measured {
+		r.Window.add(e)
+	}
+	r.bucket = popularityBuckets(movies, buckets)
+	r.sample = append(append([]events.Event(nil), known...), measured...)
+	r.measured = measured
+	r.Window.Events = len(r.sample)
+	return r
+}
+
+// TestPopularityBucketsByHand: five movies with 4, 3, 1, 1 and 1 events
+// (10 in all) in 10 buckets of the event mass, most popular first. m1's
+// events start at 0% of the mass (q1), m2's at 40% (q5), and the three
+// movies with one event each, a tie that is never split, at 70% (q8).
+func TestPopularityBucketsByHand(t *testing.T) {
+	got := popularityBuckets(map[string]int{"m1": 4, "m2": 3, "m3": 1, "m4": 1, "m5": 1, "m6": 0}, 10)
+	want := map[string]int{"m1": 1, "m2": 5, "m3": 8, "m4": 8, "m5": 8}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("buckets = %v, want %v", got, want)
+	}
+	// In quartiles: 0% -> q1, 40% -> q2 (floor(4*0.4)+1), 70% -> q3.
+	got = popularityBuckets(map[string]int{"m1": 4, "m2": 3, "m3": 1, "m4": 1, "m5": 1}, 4)
+	want = map[string]int{"m1": 1, "m2": 2, "m3": 3, "m4": 3, "m5": 3}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("quartile buckets = %v, want %v", got, want)
+	}
+	// Ten movies with one event each are one tie, never split: all in q1.
+	flat := map[string]int{}
+	for i := range 10 {
+		flat[fmt.Sprintf("m%d", i)] = 1
+	}
+	got = popularityBuckets(flat, 10)
+	seen := map[int]bool{}
+	for _, b := range got {
+		seen[b] = true
+	}
+	if len(seen) != 1 || !seen[1] {
+		t.Errorf("ten equally popular movies: buckets %v, want all in q1 (a tie is never split)", got)
+	}
+
+	// Each event of the window maps to its movie's bucket; a movie the
+	// known half never saw is "unseen".
+	var known []events.Event
+	for i, m := range []string{"m1", "m1", "m1", "m1", "m2", "m2", "m2", "m3", "m4", "m5"} {
+		known = append(known, rating(fmt.Sprint("k", i), "u1", m, 4, i))
+	}
+	ref := refOf(known, nil, 10)
+	cur := ref.Current([]events.Event{
+		rating("c1", "u1", "m1", 4, 20), rating("c2", "u1", "m2", 4, 21), rating("c3", "u1", "m5", 4, 22),
+		rating("c4", "u1", "m9", 4, 23), rating("c5", "u1", "m1", 4, 24),
+	}, nil)
+	wantDist := Distribution{Kind: Categorical,
+		Labels: []string{"q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10", "unseen"},
+		Counts: []float64{2, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1}}
+	if got := cur[FeaturePopularity]; !reflect.DeepEqual(got, wantDist) {
+		t.Errorf("current movie_popularity = %+v, want %+v", got, wantDist)
+	}
+}
+
 func TestReferenceProfile(t *testing.T) {
 	genres := genreMap{"m1": {"Drama"}, "m2": {"Comedy", "Romance"}}
-	evs := []events.Event{
+	known := []events.Event{
 		rating("e1", "u1", "m1", 4, 0),
-		rating("e2", "u1", "m2", 3.5, 1),
 		swipe("e3", "u2", "m1", events.Like, 2),
+		swipe("e5", "u1", "m2", events.Dislike, 4),
+	}
+	measured := []events.Event{
+		rating("e2", "u1", "m2", 3.5, 1),
 		swipe("e4", "u3", "m3", events.Skip, 3),
 	}
-	ref := NewReference(evs, genres, 1)
+	ref := refOf(known, measured, 2)
 	want := map[string]Distribution{
+		// Every sampled event counts for the content features.
 		FeatureRating:   {Kind: Numerical, Values: []float64{3.5, 4}, Counts: []float64{1, 1}},
-		FeatureSwipeMix: {Kind: Categorical, Labels: []string{"rating", "like", "superlike", "dislike", "skip"}, Counts: []float64{2, 1, 0, 0, 1}},
-		// m2's two genres share its event; m3 has none.
-		FeatureGenreMix: {Kind: Categorical, Labels: []string{"(no genres listed)", "Comedy", "Drama", "Romance"}, Counts: []float64{1, 0.5, 2, 0.5}},
-		// m1 is the top movie of the even events (e1, e3); the odd events
-		// (e2 on m2, e4 on m3) give the reference counts: all "other".
-		FeaturePopularity: {Kind: Categorical, Labels: []string{"m1", "other"}, Counts: []float64{0, 2}},
-		// u1 made 2 events, u2 and u3 one each.
-		FeatureActivity: {Kind: Numerical, Values: []float64{1, 2}, Counts: []float64{2, 1}},
-		// The even half (e1, e3) knows u1, u2 and m1; of the odd half, e2
-		// (u1, m2) has a known user and a new movie, e4 (u3, m3) both new.
+		FeatureSwipeMix: {Kind: Categorical, Labels: []string{"rating", "like", "superlike", "dislike", "skip"}, Counts: []float64{2, 1, 0, 1, 1}},
+		// m2's two genres share each of its events; m3 has none.
+		FeatureGenreMix: {Kind: Categorical, Labels: []string{"(no genres listed)", "Comedy", "Drama", "Romance"}, Counts: []float64{1, 1, 2, 1}},
+		// The known half counts m1 twice and m2 once (3 events): m1 starts
+		// at 0% (q1), m2 at 67% (q2 of 2). The measured events: e2 on m2
+		// (q2) and e4 on m3, which the known half never saw.
+		FeaturePopularity: {Kind: Categorical, Labels: []string{"q1", "q2", "unseen"}, Counts: []float64{0, 1, 1}},
+		// The known half has 2 events of u1 (e2's user); u3 is new and has
+		// no activity to measure.
+		FeatureActivity:  {Kind: Numerical, Values: []float64{2}, Counts: []float64{1}},
 		FeatureNewUsers:  {Kind: Categorical, Labels: []string{"new", "known"}, Counts: []float64{1, 1}},
-		FeatureNewMovies: {Kind: Categorical, Labels: []string{"new", "known"}, Counts: []float64{2, 0}},
+		FeatureNewMovies: {Kind: Categorical, Labels: []string{"new", "known"}, Counts: []float64{1, 1}},
 	}
+	got := ref.Distributions(genres)
 	for name, w := range want {
-		if got := ref.Distributions[name]; !reflect.DeepEqual(got, w) {
-			t.Errorf("%s = %+v, want %+v", name, got, w)
+		if !reflect.DeepEqual(got[name], w) {
+			t.Errorf("%s = %+v, want %+v", name, got[name], w)
 		}
 	}
-	if ref.Window.Events != 4 || !ref.Window.From.Equal(t0) || !ref.Window.To.Equal(t0.Add(3*time.Second)) {
+	if ref.Window.Events != 5 || ref.Window.Population != 5 || !ref.Window.From.Equal(t0) || !ref.Window.To.Equal(t0.Add(4*time.Second)) {
 		t.Errorf("window = %+v", ref.Window)
 	}
 
 	cur := ref.Current([]events.Event{
-		swipe("e5", "u9", "m1", events.Dislike, 10),
-		swipe("e6", "u1", "m7", events.Superlike, 11),
+		swipe("e6", "u9", "m1", events.Dislike, 10),
+		swipe("e7", "u2", "m7", events.Superlike, 11),
 	}, genres)
 	if got, w := cur[FeatureNewUsers].Counts, []float64{1, 1}; !reflect.DeepEqual(got, w) {
-		t.Errorf("current new_users = %v, want %v (u9 is new, u1 known)", got, w)
+		t.Errorf("current new_users = %v, want %v (u9 is new, u2 known)", got, w)
 	}
 	if got, w := cur[FeatureNewMovies].Counts, []float64{1, 1}; !reflect.DeepEqual(got, w) {
 		t.Errorf("current new_movies = %v, want %v (m7 is new)", got, w)
+	}
+	if got, w := cur[FeatureActivity], (Distribution{Kind: Numerical, Values: []float64{1}, Counts: []float64{1}}); !reflect.DeepEqual(got, w) {
+		t.Errorf("current user_activity = %+v, want %+v (u2 has one known event, u9 is new)", got, w)
 	}
 	if got := cur[FeatureRating].Total(); got != 0 {
 		t.Errorf("current ratings = %v, want none", got)
@@ -78,13 +157,16 @@ func TestCompareMethodsAndDecision(t *testing.T) {
 	var refEvs, same, shifted []events.Event
 	for i := range 600 {
 		r := float64(1 + i%5)
-		refEvs = append(refEvs, rating("r", "u"+string(rune('a'+i%21)), "m1", r, i))
-		same = append(same, rating("s", "u"+string(rune('a'+i%21)), "m1", r, 1000+i))
+		user := fmt.Sprintf("u%d", i%21)
+		refEvs = append(refEvs, rating(fmt.Sprint("r", i), user, "m1", r, i))
+		same = append(same, rating(fmt.Sprint("s", i), user, "m1", r, 1000+i))
 		low := math.Max(1, r-1)
-		shifted = append(shifted, swipe("x", "v"+string(rune('a'+i%21)), "m2", events.Dislike, 1000+i))
-		shifted[len(shifted)-1].Rating, shifted[len(shifted)-1].Swipe = &low, ""
+		shifted = append(shifted, rating(fmt.Sprint("x", i), fmt.Sprintf("v%d", i%21), "m2", low, 1000+i))
 	}
-	ref := NewReference(refEvs, nil, cfg.TopMovies)
+	ref := NewReference(refEvs, cfg.PopularityBuckets, 1)
+	if n := len(ref.measured); n < 250 || n > 350 {
+		t.Fatalf("measuring half of 600 events: %d, want about 300", n)
+	}
 
 	rep, err := Compare(cfg, ref, same, nil, t0)
 	if err != nil {
@@ -109,8 +191,10 @@ func TestCompareMethodsAndDecision(t *testing.T) {
 		t.Errorf("identical window: share %v, dataset drift %v, alert %s", rep.Share, rep.DatasetDrift, rep.Alert)
 	}
 
-	// Ratings lower, new users, a new movie: rating, popularity, new users
-	// and new movies drift; the swipe mix (all ratings) does not.
+	// Ratings lower, by users and on a movie the reference does not know:
+	// rating, movie_popularity, new_users and new_movies drift; the swipe
+	// mix (all ratings) and the genre mix (no catalog) do not, and
+	// user_activity has no known user to measure.
 	rep, err = Compare(cfg, ref, shifted, nil, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +211,10 @@ func TestCompareMethodsAndDecision(t *testing.T) {
 	if drifted[FeatureSwipeMix] || drifted[FeatureGenreMix] || drifted[FeatureActivity] {
 		t.Errorf("unexpected drift: %v", drifted)
 	}
-	if rep.Evaluated != 7 || rep.Drifted != 4 || rep.Share != 4.0/7 || !rep.DatasetDrift || rep.Alert != AlertHigh {
+	if f, _ := rep.Feature(FeatureActivity); f.Skipped == "" {
+		t.Errorf("user_activity without known users: %+v, want skipped", f)
+	}
+	if rep.Evaluated != 6 || rep.Drifted != 4 || rep.Share != 4.0/6 || !rep.DatasetDrift || rep.Alert != AlertHigh {
 		t.Errorf("decision: evaluated %d drifted %d share %v dataset %v alert %s", rep.Evaluated, rep.Drifted, rep.Share, rep.DatasetDrift, rep.Alert)
 	}
 
@@ -148,7 +235,7 @@ func TestCompareMethodsAndDecision(t *testing.T) {
 }
 
 func TestCompareSkipsEmptyFeature(t *testing.T) {
-	ref := NewReference([]events.Event{rating("a", "u1", "m1", 4, 0), rating("b", "u2", "m1", 3, 1)}, nil, 5)
+	ref := refOf([]events.Event{rating("a", "u1", "m1", 4, 0)}, []events.Event{rating("b", "u1", "m1", 3, 1)}, 10)
 	rep, err := Compare(DefaultConfig(), ref, []events.Event{swipe("c", "u1", "m1", events.Like, 2)}, nil, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +258,7 @@ func TestConfigValidate(t *testing.T) {
 		"distance":            func(c *Config) { c.Distance = 0 },
 		"dataset_drift_share": func(c *Config) { c.DatasetDriftShare = 0 },
 		"alert_score":         func(c *Config) { c.AlertScore = -1 },
-		"top_movies":          func(c *Config) { c.TopMovies = 0 },
+		"popularity_buckets":  func(c *Config) { c.PopularityBuckets = 0 },
 		"small_reference":     func(c *Config) { c.SmallReference = -1 },
 	} {
 		c := DefaultConfig()
@@ -183,16 +270,18 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestPinnedReferenceFromReportJSON(t *testing.T) {
+// TestReportJSONRoundTrip: a report read back from its JSON (NATS, the
+// store) is the report, with the reference's population and model version.
+func TestReportJSONRoundTrip(t *testing.T) {
 	var evs []events.Event
 	for i := range 50 {
-		evs = append(evs, rating("e", "u"+string(rune('a'+i%7)), "m"+string(rune('a'+i%4)), float64(1+i%5), i))
+		evs = append(evs, rating(fmt.Sprint("e", i), fmt.Sprintf("u%d", i%7), fmt.Sprintf("m%d", i%4), float64(1+i%5), i))
 	}
-	ref := NewReference(evs, nil, 3)
-	rep, err := Compare(DefaultConfig(), ref, evs, nil, t0)
+	rep, err := Compare(DefaultConfig(), NewReference(evs, 10, 3), evs, nil, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep.ModelVersion = 7
 	b, err := json.Marshal(rep)
 	if err != nil {
 		t.Fatal(err)
@@ -201,23 +290,10 @@ func TestPinnedReferenceFromReportJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	pinned, err := ReferenceFromReport(back, ref.KnownUsers, ref.KnownMovies)
-	if err != nil {
-		t.Fatal(err)
+	if !reflect.DeepEqual(back, rep) {
+		t.Errorf("report after JSON:\n%+v\nwant\n%+v", back, rep)
 	}
-	if !reflect.DeepEqual(pinned.TopMovies, ref.TopMovies) {
-		t.Errorf("pinned top movies %v, want %v", pinned.TopMovies, ref.TopMovies)
-	}
-	again, err := Compare(DefaultConfig(), pinned, evs, nil, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, f := range again.Features {
-		if f.Score != rep.Features[i].Score || f.Method != rep.Features[i].Method {
-			t.Errorf("%s: pinned score %v (%s), original %v (%s)", f.Name, f.Score, f.Method, rep.Features[i].Score, rep.Features[i].Method)
-		}
-	}
-	if _, err := ReferenceFromReport(Report{}, nil, nil); err == nil {
-		t.Error("pinning an empty report: no error")
+	if back.ModelVersion != 7 || back.Reference.Population != 50 || !strings.Contains(string(b), `"population":50`) {
+		t.Errorf("model version %d, population %d in %s", back.ModelVersion, back.Reference.Population, b)
 	}
 }

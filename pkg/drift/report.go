@@ -43,17 +43,18 @@ type Config struct {
 	DatasetDriftShare float64 `json:"dataset_drift_share"`
 	// AlertScore: the alert is high when the share is > AlertScore.
 	AlertScore float64 `json:"alert_score"`
-	// TopMovies is how many movies movie_popularity names.
-	TopMovies int `json:"top_movies"`
+	// PopularityBuckets is how many buckets of the reference's event mass
+	// movie_popularity uses (10: deciles), besides "unseen".
+	PopularityBuckets int `json:"popularity_buckets"`
 }
 
 // DefaultConfig is Evidently's default drift preset (K-S and chi-square at
 // p < 0.05 up to 1,000 reference rows, normalised Wasserstein and
 // Jensen-Shannon at >= 0.1 above, dataset drift at a share of 0.5) with the
-// seed's alert above 0.15 and the top 20 movies.
+// seed's alert above 0.15 and popularity deciles.
 func DefaultConfig() Config {
 	return Config{SmallReference: 1000, PValue: 0.05, Distance: 0.1,
-		DatasetDriftShare: 0.5, AlertScore: 0.15, TopMovies: 20}
+		DatasetDriftShare: 0.5, AlertScore: 0.15, PopularityBuckets: 10}
 }
 
 // Validate names the first setting out of range.
@@ -69,17 +70,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dataset_drift_share: must be in (0, 1], got %v", c.DatasetDriftShare)
 	case c.AlertScore < 0 || c.AlertScore >= 1:
 		return fmt.Errorf("alert_score: must be in [0, 1), got %v", c.AlertScore)
-	case c.TopMovies < 1:
-		return fmt.Errorf("top_movies: must be >= 1, got %d", c.TopMovies)
+	case c.PopularityBuckets < 1 || c.PopularityBuckets > 100:
+		return fmt.Errorf("popularity_buckets: must be 1..100, got %d", c.PopularityBuckets)
 	}
 	return nil
 }
 
-// WindowInfo bounds a window by event time and counts its events.
+// WindowInfo bounds a window by event time and counts its events. For a
+// sampled reference, Events is the sample's size and Population the number
+// of events it was drawn from (From and To span those).
 type WindowInfo struct {
-	From   time.Time `json:"from"`
-	To     time.Time `json:"to"`
-	Events int       `json:"events"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+	Events     int       `json:"events"`
+	Population int       `json:"population,omitempty"`
 }
 
 func windowOf(evs []events.Event) WindowInfo {
@@ -120,10 +124,13 @@ type FeatureResult struct {
 
 // Report is the outcome of comparing a current window with the reference.
 type Report struct {
-	Time      time.Time       `json:"time"`
-	Reference WindowInfo      `json:"reference"`
-	Current   WindowInfo      `json:"current"`
-	Features  []FeatureResult `json:"features"`
+	Time time.Time `json:"time"`
+	// ModelVersion is the serving model whose training events are the
+	// reference (0 when the reference is a configured period).
+	ModelVersion int64           `json:"model_version,omitempty"`
+	Reference    WindowInfo      `json:"reference"`
+	Current      WindowInfo      `json:"current"`
+	Features     []FeatureResult `json:"features"`
 	// Evaluated counts the features compared, Drifted those that drifted.
 	Evaluated int `json:"evaluated"`
 	Drifted   int `json:"drifted"`
@@ -149,14 +156,10 @@ func Compare(cfg Config, ref *Reference, cur []events.Event, genres GenreLookup,
 	if err := cfg.Validate(); err != nil {
 		return Report{}, fmt.Errorf("drift config: %w", err)
 	}
-	curDist := ref.Current(cur, genres)
+	refDist, curDist := ref.Distributions(genres), ref.Current(cur, genres)
 	rep := Report{Time: now, Reference: ref.Window, Current: windowOf(cur), Alert: AlertNone}
 	for _, name := range FeatureNames() {
-		rd, ok := ref.Distributions[name]
-		if !ok {
-			continue
-		}
-		fr, err := compareFeature(cfg, name, rd, curDist[name])
+		fr, err := compareFeature(cfg, name, refDist[name], curDist[name])
 		if err != nil {
 			return Report{}, fmt.Errorf("feature %s: %w", name, err)
 		}

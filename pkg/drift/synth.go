@@ -19,6 +19,8 @@ import (
 // given, so a seed fixes every event.
 type Synth struct {
 	rng        *rand.Rand
+	userIDs    []string // "u<i>", built once: ids are most of an event's cost
+	movieIDs   []string
 	userCum    []float64
 	movieCum   []float64
 	genreOf    []string
@@ -50,6 +52,10 @@ type Shift struct {
 	// NewUserShare is the share of events from users never seen before
 	// (each new user makes 1 to 5 events).
 	NewUserShare float64
+	// TailShare is the share of events whose movie is drawn uniformly from
+	// the catalog instead of by popularity: traffic moving to the long
+	// tail (recommendations that favour obscure movies, say).
+	TailShare float64
 }
 
 // NewSynth builds a catalog of movies and a population of users.
@@ -61,6 +67,13 @@ func NewSynth(rng *rand.Rand, users, movies int, start time.Time) *Synth {
 		w[i] = math.Exp(rng.NormFloat64()) // log-normal activity
 	}
 	s.userCum = cumulative(w)
+	s.userIDs, s.movieIDs = make([]string, users), make([]string, movies)
+	for i := range s.userIDs {
+		s.userIDs[i] = "u" + strconv.Itoa(i)
+	}
+	for i := range s.movieIDs {
+		s.movieIDs[i] = "m" + strconv.Itoa(i)
+	}
 	w = make([]float64, movies)
 	s.genreOf = make([]string, movies)
 	genres := SynthGenres()
@@ -130,19 +143,22 @@ func (s *Synth) Events(n int, shift Shift) []events.Event {
 			user = newID
 			pendingNew = s.rng.IntN(5)
 		default:
-			user = "u" + strconv.Itoa(pick(s.userCum, s.rng.Float64()))
+			user = s.userIDs[pick(s.userCum, s.rng.Float64())]
 		}
 		var movie int
-		if boostP > 0 && s.rng.Float64() < boostP {
+		switch {
+		case boostP > 0 && s.rng.Float64() < boostP:
 			idx := s.genreCum[shift.BoostGenre]
 			movie = idx[pick(s.genreW[shift.BoostGenre], s.rng.Float64())]
-		} else {
+		case shift.TailShare > 0 && s.rng.Float64() < shift.TailShare:
+			movie = s.rng.IntN(len(s.genreOf))
+		default:
 			movie = pick(s.movieCum, s.rng.Float64())
 		}
 		e := events.Event{
 			EventID: "e" + strconv.Itoa(s.next),
 			UserID:  user,
-			MovieID: "m" + strconv.Itoa(movie),
+			MovieID: s.movieIDs[movie],
 			TS:      s.start.Add(time.Duration(s.next) * time.Second),
 			Source:  "synth",
 		}

@@ -15,52 +15,8 @@ func ids(evs []events.Event) string {
 	return s
 }
 
-func TestFirstN(t *testing.T) {
-	c, err := FirstN(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rest []events.Event
-	for i, id := range []string{"a", "b", "c"} {
-		e := swipe(id, "u", "m", events.Like, i)
-		if taken, _ := c.Offer(e); !taken {
-			rest = append(rest, e)
-		}
-	}
-	if !c.Done() || ids(c.Events()) != "ab" || ids(rest) != "c" {
-		t.Errorf("done %v reference %q rest %q", c.Done(), ids(c.Events()), ids(rest))
-	}
-	if _, err := FirstN(0); err == nil {
-		t.Error("FirstN(0): no error")
-	}
-}
-
-func TestPeriod(t *testing.T) {
-	c, err := Period(t0.Add(10*time.Second), t0.Add(20*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref, skipped, cur string
-	for _, sec := range []int{5, 10, 15, 19, 20, 12} {
-		e := swipe(string(rune('0'+sec%10)), "u", "m", events.Like, sec)
-		taken, skip := c.Offer(e)
-		switch {
-		case taken:
-			ref += e.EventID
-		case skip:
-			skipped += e.EventID
-		default:
-			cur += e.EventID
-		}
-	}
-	// 5 precedes the period; 10, 15, 19 are in it; 20 closes it and the
-	// late 12 goes to the current window.
-	if ref != "059" || skipped != "5" || cur != "02" || !c.Done() {
-		t.Errorf("reference %q skipped %q current %q done %v", ref, skipped, cur, c.Done())
-	}
-	if _, err := Period(t0, t0); err == nil {
-		t.Error("empty period: no error")
-	}
+func rec(partition int32, offset int64, e events.Event) Record {
+	return Record{Pos: Position{Partition: partition, Offset: offset}, Event: e}
 }
 
 func TestSlidingCount(t *testing.T) {
@@ -68,12 +24,11 @@ func TestSlidingCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var evicted string
 	for i := range 3000 {
-		evicted += ids(s.Add(swipe(string(rune('a'+i%26)), "u", "m", events.Like, i)))
+		s.Add(rec(0, int64(i), swipe(string(rune('a'+i%26)), "u", "m", events.Like, i)))
 	}
-	if s.Len() != 3 || ids(s.Events()) != "hij" || len(evicted) != 2997 {
-		t.Errorf("window %q (len %d), evicted %d", ids(s.Events()), s.Len(), len(evicted))
+	if s.Len() != 3 || ids(s.Events()) != "hij" {
+		t.Errorf("window %q (len %d)", ids(s.Events()), s.Len())
 	}
 	if _, err := SlidingCount(0); err == nil {
 		t.Error("SlidingCount(0): no error")
@@ -86,7 +41,7 @@ func TestSlidingSpan(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sec := range []int{0, 5, 9, 12, 20} {
-		s.Add(swipe(string(rune('a'+sec)), "u", "m", events.Like, sec))
+		s.Add(rec(0, int64(sec), swipe(string(rune('a'+sec)), "u", "m", events.Like, sec)))
 	}
 	// Newest is 20 s: events at or before 10 s are out.
 	if got := ids(s.Events()); got != "mu" {
@@ -94,5 +49,46 @@ func TestSlidingSpan(t *testing.T) {
 	}
 	if _, err := SlidingSpan(0); err == nil {
 		t.Error("SlidingSpan(0): no error")
+	}
+}
+
+// TestSlidingRetainCoverage: when a model covers part of the current
+// window, those records leave it and the window refills with new ones.
+func TestSlidingRetainCoverage(t *testing.T) {
+	s, err := SlidingCount(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Partition 0 offsets 0..2 (a, b, c), partition 1 offsets 0..2 (d, e, f),
+	// interleaved as a group consumer reads them.
+	for i, id := range []string{"a", "d", "b", "e", "c", "f"} {
+		s.Add(rec(int32(i%2), int64(i/2), swipe(id, "u", "m", events.Like, i)))
+	}
+	if got := ids(s.Events()); got != "becf" {
+		t.Fatalf("window %q, want the last four", got)
+	}
+	cov := Coverage{0: 2, 1: 1} // a, b and d are covered
+	if dropped := s.Retain(func(r Record) bool { return !cov.Covers(r.Pos) }); dropped != 1 || ids(s.Events()) != "ecf" {
+		t.Errorf("after coverage: dropped %d, window %q; want 1 and \"ecf\"", dropped, ids(s.Events()))
+	}
+	s.Add(rec(0, 3, swipe("g", "u", "m", events.Like, 9)))
+	s.Add(rec(0, 4, swipe("h", "u", "m", events.Like, 10)))
+	if got := ids(s.Events()); got != "cfgh" || s.Len() != 4 {
+		t.Errorf("refilled window %q (len %d), want \"cfgh\"", got, s.Len())
+	}
+}
+
+func TestCoverage(t *testing.T) {
+	c := Coverage{0: 10, 2: 5}
+	for _, tc := range []struct {
+		p    Position
+		want bool
+	}{{Position{0, 9}, true}, {Position{0, 10}, false}, {Position{1, 0}, false}, {Position{2, 4}, true}} {
+		if got := c.Covers(tc.p); got != tc.want {
+			t.Errorf("Covers(%+v) = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if c.Behind(Coverage{0: 10}) || !c.Behind(Coverage{0: 11}) || !c.Behind(Coverage{1: 1}) || c.Behind(nil) {
+		t.Error("Behind: a coverage is behind another when it covers less on some partition")
 	}
 }

@@ -77,7 +77,8 @@ func (c *CatalogCache) LoadDir(ctx context.Context, dir string) error {
 		return nil
 	}
 	c.log.Info("catalog loaded", "dir", dir, "movies", len(ms))
-	return c.Refresh(ctx)
+	_, err = c.Refresh(ctx)
+	return err
 }
 
 func (c *CatalogCache) set(ms []dataset.Movie) {
@@ -91,14 +92,14 @@ func (c *CatalogCache) set(ms []dataset.Movie) {
 }
 
 // Refresh reads the whole catalog from the store, first storing a folder
-// that is still waiting for it.
-func (c *CatalogCache) Refresh(ctx context.Context) error {
+// that is still waiting for it, and returns the number of movies.
+func (c *CatalogCache) Refresh(ctx context.Context) (int, error) {
 	c.mu.RLock()
 	pending := c.pending
 	c.mu.RUnlock()
 	if pending != nil {
 		if err := c.st.UpsertMovies(ctx, pending); err != nil {
-			return fmt.Errorf("store pending catalog: %w", err)
+			return 0, fmt.Errorf("store pending catalog: %w", err)
 		}
 		c.mu.Lock()
 		c.pending = nil
@@ -108,19 +109,19 @@ func (c *CatalogCache) Refresh(ctx context.Context) error {
 	var ms []dataset.Movie
 	for m, err := range c.st.AllMovies(ctx) {
 		if err != nil {
-			return fmt.Errorf("read catalog: %w", err)
+			return 0, fmt.Errorf("read catalog: %w", err)
 		}
 		ms = append(ms, m)
 	}
 	c.set(ms)
-	return nil
+	return len(ms), nil
 }
 
 // Movies returns the catalog, as fresh as the store allows: it reads the
 // store, and falls back on the last movies read when it cannot. The slice
 // is shared: do not modify it.
 func (c *CatalogCache) Movies(ctx context.Context) []dataset.Movie {
-	if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+	if _, err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
 		c.mu.RLock()
 		n := len(c.list)
 		c.mu.RUnlock()
@@ -181,7 +182,7 @@ func (c *CatalogCache) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+			if _, err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
 				c.log.Debug("refresh catalog", "err", err)
 			}
 		}

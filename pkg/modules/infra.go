@@ -185,7 +185,7 @@ func initCatalog(ctx context.Context, g *Graph) (Service, error) {
 		if err := c.LoadDir(ctx, dir); err != nil {
 			return nil, err
 		}
-	} else if err := c.Refresh(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	} else if _, err := c.Refresh(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		g.log.Warn("catalog not read at start; retrying in the background", "err", err)
 	}
 	g.catalog = c

@@ -1,12 +1,14 @@
 // Package driftsvc is the drift service: it consumes swipeflix.ratings in
-// its own consumer group, keeps a reference window and a sliding current
-// window, and every interval compares them feature by feature (pkg/drift),
-// then publishes the report on NATS, stores it, exports Prometheus gauges
-// and serves it over HTTP as JSON and as an HTML page with charts. On
-// dataset drift it can ask the trainer for a refit.
+// its own consumer group into a sliding current window, keeps a reference
+// drawn from the events the serving model was trained on (or from a
+// configured period), and every interval compares the two feature by
+// feature (pkg/drift), then publishes the report on NATS, stores it,
+// exports Prometheus gauges and serves it over HTTP as JSON and as an HTML
+// page with charts. On dataset drift it can ask the trainer for a refit.
 package driftsvc
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
@@ -15,9 +17,13 @@ import (
 
 // Reference modes.
 const (
-	RefFirstN = "first_n" // the first ReferenceEvents events the group reads
-	RefPeriod = "period"  // events with ReferenceFrom <= ts < ReferenceTo
-	RefPinned = "pinned"  // the reference of the latest stored report
+	// RefModel: the events the serving model was trained on, below the
+	// offsets of the manifest under the NATS KV key `current`; the current
+	// window holds the events above them.
+	RefModel = "model"
+	// RefPeriod: the events with ReferenceFrom <= ts < ReferenceTo; the
+	// current window holds the events at or after ReferenceTo.
+	RefPeriod = "period"
 )
 
 // Config configures the drift service. DefaultConfig fills every field;
@@ -41,11 +47,19 @@ type Config struct {
 	RetrainSubject string
 	// Interval between reports.
 	Interval time.Duration
-	// Reference is RefFirstN, RefPeriod or RefPinned.
+	// Reference is RefModel or RefPeriod. ReferenceEvents is the size of
+	// the reference sample (see pkg/drift's Sampler) and Seed fixes which
+	// events it holds.
 	Reference       string
 	ReferenceEvents int
+	Seed            uint64
 	ReferenceFrom   time.Time
 	ReferenceTo     time.Time
+	// CatalogRefresh is the least time between two reloads of the
+	// catalog's genres, which the service reloads when a report counted
+	// movies the catalog did not know (at every report while the catalog
+	// is empty).
+	CatalogRefresh time.Duration
 	// CurrentEvents sizes the sliding current window by count, unless
 	// CurrentSpan > 0 slides it by event time instead.
 	CurrentEvents int
@@ -67,8 +81,10 @@ func DefaultConfig() Config {
 		ReportSubject:   "swipeflix.drift.report",
 		RetrainSubject:  "swipeflix.trainer.retrain",
 		Interval:        30 * time.Second,
-		Reference:       RefFirstN,
+		Reference:       RefModel,
 		ReferenceEvents: 1000,
+		Seed:            1,
+		CatalogRefresh:  time.Minute,
 		CurrentEvents:   1000,
 		MinCurrent:      100,
 		Drift:           drift.DefaultConfig(),
@@ -94,17 +110,23 @@ func (c Config) Validate() error {
 		p.Add("interval", "must be > 0, got %s", c.Interval)
 	}
 	switch c.Reference {
-	case RefFirstN, RefPinned:
-		if c.ReferenceEvents < 1 {
-			p.Add("reference events", "must be >= 1, got %d", c.ReferenceEvents)
-		}
+	case RefModel:
 	case RefPeriod:
 		if !c.ReferenceFrom.Before(c.ReferenceTo) {
 			p.Add("reference period", "from %s is not before to %s",
 				c.ReferenceFrom.Format(time.RFC3339), c.ReferenceTo.Format(time.RFC3339))
 		}
+	case "first_n", "pinned":
+		p.Add("reference", "%q was removed (the first events in arrival order are no deliberate reference): use %s "+
+			"(the serving model's training events) or %s", c.Reference, RefModel, RefPeriod)
 	default:
-		p.Add("reference", "must be %s, %s or %s, got %q", RefFirstN, RefPeriod, RefPinned, c.Reference)
+		p.Add("reference", "must be %s or %s, got %q", RefModel, RefPeriod, c.Reference)
+	}
+	if c.ReferenceEvents < 1 {
+		p.Add("reference events", "must be >= 1, got %d", c.ReferenceEvents)
+	}
+	if c.CatalogRefresh <= 0 {
+		p.Add("catalog refresh", "must be > 0, got %s", c.CatalogRefresh)
 	}
 	if c.CurrentSpan < 0 || (c.CurrentSpan == 0 && c.CurrentEvents < 1) {
 		p.Add("current window", "needs events >= 1 or a span > 0 (events %d, span %s)", c.CurrentEvents, c.CurrentSpan)
@@ -125,8 +147,15 @@ func (c *Config) RegisterSettings(s *envconfig.Settings) {
 	s.String(&c.Addr, "drift.addr", "DRIFT_ADDR", "HTTP listen address of the drift service")
 	s.String(&c.GroupID, "drift.group", "DRIFT_GROUP", "Kafka consumer group of the drift service")
 	s.Duration(&c.Interval, "drift.interval", "DRIFT_INTERVAL", "time between drift reports")
-	s.String(&c.Reference, "drift.reference", "DRIFT_REFERENCE", "reference window: first_n, period or pinned")
-	s.Int(&c.ReferenceEvents, "drift.reference-events", "DRIFT_REFERENCE_EVENTS", "events in the first_n reference window")
+	s.String(&c.Reference, "drift.reference", "DRIFT_REFERENCE",
+		"reference: model (the serving model's training events) or period (-drift.reference-from/-to)")
+	s.Int(&c.ReferenceEvents, "drift.reference-events", "DRIFT_REFERENCE_EVENTS", "size of the reference sample")
+	s.Var("drift.seed", "DRIFT_SEED", "seed of the reference sample", func(v string) (err error) {
+		c.Seed, err = strconv.ParseUint(v, 10, 64)
+		return err
+	}, func() string { return strconv.FormatUint(c.Seed, 10) })
+	s.Duration(&c.CatalogRefresh, "drift.catalog-refresh", "DRIFT_CATALOG_REFRESH",
+		"least time between reloads of the catalog's genres when movies are missing")
 	s.Time(&c.ReferenceFrom, "drift.reference-from", "DRIFT_REFERENCE_FROM", "start of the period reference (RFC 3339)")
 	s.Time(&c.ReferenceTo, "drift.reference-to", "DRIFT_REFERENCE_TO", "end of the period reference (RFC 3339, exclusive)")
 	s.Int(&c.CurrentEvents, "drift.current-events", "DRIFT_CURRENT_EVENTS", "events in the sliding current window")

@@ -26,7 +26,8 @@ func Module(cfg *Config) modules.Module {
 			c := *cfg
 			c.Brokers, c.NATSURL = g.Brokers(), g.NATSURL()
 			reg := g.Registry()
+			bus := g.Bus()
 			return New(c, Deps{Logger: g.Logger(), Registerer: reg, Gatherer: reg,
-				Store: SQLReports{DB: g.Store()}, Genres: g.Catalog()})
+				Store: SQLReports{DB: g.Store()}, Genres: g.Catalog(), NATS: bus.Conn(), Models: bus})
 		}}
 }

@@ -213,10 +213,13 @@ svg .ref{fill:#4e79a7}svg .cur{fill:#f28e2b}svg text{font-size:11px;fill:#344054
 .legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 .8rem;vertical-align:middle}
 </style></head><body>
 <h1>SwipeFlix drift report</h1>
-{{if not .Has}}<p class="muted">No report yet: the reference window has {{.Status.ReferenceEvents}} events
-(ready: {{.Status.ReferenceReady}}) and the current window {{.Status.CurrentEvents}}.</p>{{else}}
+{{if not .Has}}<p class="muted">No report yet: {{with .Status}}{{if .ReferenceReady}}the reference samples
+{{.ReferenceEvents}} of {{.ReferencePopulation}} events{{if .ModelVersion}} model {{.ModelVersion}} was trained on{{end}}{{else if eq .Reference "model"}}waiting for
+a serving model, whose training events make the reference{{else}}no event of the reference period yet{{end}};
+the current window has {{.CurrentEvents}} of the {{.MinCurrent}} events a report needs.{{end}}</p>{{else}}
 {{with .Report}}
-<p class="muted">Made {{when .Time}}. Reference: {{.Reference.Events}} events, {{when .Reference.From}} to {{when .Reference.To}}.
+<p class="muted">Made {{when .Time}}. Reference: {{.Reference.Events}} events sampled from {{.Reference.Population}}{{if .ModelVersion}}
+that model {{.ModelVersion}} was trained on{{end}}, {{when .Reference.From}} to {{when .Reference.To}}.
 Current: {{.Current.Events}} events, {{when .Current.From}} to {{when .Current.To}}.</p>
 <div class="summary">
 <div class="card"><div class="muted">drift score (share of drifted features)</div><div class="big {{if .DatasetDrift}}drift{{else}}ok{{end}}">{{pct .Share}}</div><div class="muted">{{.Drifted}} of {{.Evaluated}} features</div></div>

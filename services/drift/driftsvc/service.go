@@ -18,25 +18,54 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
-// Deps are what the caller hands the service: the logger, the Prometheus
-// registry, the clock, the report store and the movie genres.
+// ModelWatcher follows the serving model's manifest (the NATS KV key
+// `current`): Watch calls fn with the current manifest, if any, then with
+// every new one, until ctx ends. *modelbus.Bus implements it.
+type ModelWatcher interface {
+	Watch(ctx context.Context, fn func(modelbus.Manifest)) error
+}
+
+var _ ModelWatcher = (*modelbus.Bus)(nil)
+
+// Deps are what the caller hands the service. Store and Genres are
+// required: without them the service would keep its reports in memory
+// and see no genres, so New refuses to build it (pass a MemoryStore
+// explicitly for an in-memory run; the service then warns at start).
 type Deps struct {
 	Logger *slog.Logger
 	// Registerer receives the service's metrics; Gatherer serves /metrics.
 	// Both default to a fresh registry of the service's own.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
-	// Now stamps reports; nil means time.Now.
+	// Now stamps reports and times catalog reloads; nil means time.Now.
 	Now func() time.Time
-	// Store keeps report history; nil means an in-memory store.
+	// Store keeps the report history (required): SQLReports over
+	// *store.Store in every way of running.
 	Store ReportStore
-	// Genres looks up movie genres for genre_mix; nil counts every movie
-	// as without genres.
-	Genres drift.GenreLookup
+	// Genres is the catalog genre_mix reads (required): a StoreCatalog
+	// over *store.Store, or a GenreMap from a movies file.
+	Genres Catalog
+	// NATS is the process's shared connection, for reports and retrain
+	// requests; nil: the service dials Config.NATSURL and closes it at
+	// the end.
+	NATS *nats.Conn
+	// Models follows the serving model (RefModel); nil: a modelbus.Bus on
+	// the NATS connection.
+	Models ModelWatcher
+	// Log reads the ratings topic by offset to derive the reference; nil:
+	// KafkaLog on Config.Brokers and Config.Topic.
+	Log Log
 }
+
+// Errors New returns for missing dependencies.
+var (
+	ErrNoStore   = errors.New("drift: Deps.Store is required (reports would live in memory only and be lost at restart)")
+	ErrNoCatalog = errors.New("drift: Deps.Genres is required (genre_mix would count every movie as without genres)")
+)
 
 // Service is the drift service. Build it with New and start it with Run.
 type Service struct {
@@ -44,7 +73,9 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	store   ReportStore
-	genres  drift.GenreLookup
+	genres  Catalog
+	models  ModelWatcher
+	events  Log
 	metrics *metrics
 	gather  prometheus.Gatherer
 
@@ -52,28 +83,43 @@ type Service struct {
 	dlq   *kafkabus.Producer
 	ready atomic.Bool
 
-	mu        sync.Mutex
-	collector *drift.ReferenceCollector // nil once the reference is built
-	ref       *drift.Reference
-	cur       *drift.Sliding
-	// knownUsers/knownMovies collect ids leaving the current window; a
-	// pinned reference (which carries no ids) treats them as known.
-	knownUsers, knownMovies map[string]bool
-	pinned                  bool
-	consumed, malformed     int64
-	reportedAt              int64 // consumed when the last report was made
-	latest                  *drift.Report
-	latestJSON              []byte
-	drifting                bool // the last report had dataset drift (retrain is edge-triggered)
+	mu sync.Mutex
+	// The reference and what it stands for: the serving model's coverage
+	// and version (RefModel), or nothing (RefPeriod). refGen counts
+	// reference changes, so a new reference makes a new report.
+	ref        *drift.Reference
+	refCov     drift.Coverage
+	refVersion int64
+	refGen     int
+	refErr     string // why the last attempt to move the reference failed
+	cur        *drift.Sliding
+	// consumed and refGen when the last report was made: a report needs
+	// new events or a new reference.
+	reportedAt    [2]int64
+	consumed      int64
+	malformed     int64
+	latest        *drift.Report
+	latestJSON    []byte
+	drifting      bool // the last report had dataset drift (retrain is edge-triggered)
+	catalogMovies int
+	catalogAt     time.Time
+	genreMisses   bool // the last report counted movies without genres
 }
 
-// New checks cfg and builds the service; nothing connects until Run.
+// New checks cfg and deps and builds the service; nothing connects until
+// Run.
 func New(cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("drift config: %w", err)
 	}
+	if deps.Store == nil {
+		return nil, ErrNoStore
+	}
+	if deps.Genres == nil {
+		return nil, ErrNoCatalog
+	}
 	s := &Service{cfg: cfg, log: deps.Logger, now: deps.Now, store: deps.Store, genres: deps.Genres,
-		knownUsers: map[string]bool{}, knownMovies: map[string]bool{}}
+		models: deps.Models, events: deps.Log, nc: deps.NATS}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -81,8 +127,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.store == nil {
-		s.store = &MemoryStore{}
+	if s.events == nil {
+		s.events = KafkaLog{Brokers: cfg.Brokers, Topic: cfg.Topic}
 	}
 	reg, gather, err := telemetry.Registry(deps.Registerer, deps.Gatherer)
 	if err != nil {
@@ -104,20 +150,20 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
-// Run connects to NATS and Kafka, serves HTTP, consumes the ratings topic
-// and reports every interval until ctx ends or a part fails. It returns nil
-// after a clean shutdown.
+// Run connects to NATS and Kafka, serves HTTP, consumes the ratings topic,
+// follows the reference and reports every interval until ctx ends or a
+// part fails. It returns nil after a clean shutdown.
 func (s *Service) Run(ctx context.Context) error {
-	if err := s.initReference(ctx); err != nil {
-		return err
+	s.start(ctx)
+	if s.nc == nil {
+		nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("swipeflix-drift"),
+			nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("connect nats %s: %w", s.cfg.NATSURL, err)
+		}
+		defer nc.Close()
+		s.nc = nc
 	}
-	nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("swipeflix-drift"),
-		nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
-	if err != nil {
-		return fmt.Errorf("connect nats %s: %w", s.cfg.NATSURL, err)
-	}
-	defer nc.Close()
-	s.nc = nc
 	s.dlq = kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: s.cfg.Brokers, Topic: kafkabus.DLQ})
 	defer func() {
 		if err := s.dlq.Close(); err != nil {
@@ -131,11 +177,11 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	s.log.Info("drift service listening", "addr", ln.Addr().String(), "group", s.cfg.GroupID,
-		"reference", s.cfg.Reference)
+		"reference", s.cfg.Reference, "reference_sample", s.cfg.ReferenceEvents)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -145,6 +191,13 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Go(func() {
 		if err := s.consume(ctx); err != nil {
 			errc <- err
+		}
+	})
+	wg.Go(func() {
+		if s.cfg.Reference == RefPeriod {
+			s.followPeriod(ctx)
+		} else {
+			s.followModel(ctx)
 		}
 	})
 	wg.Go(func() { s.reportLoop(ctx) })
@@ -170,39 +223,49 @@ func (s *Service) Run(ctx context.Context) error {
 	return runErr
 }
 
-// initReference pins the latest stored report when asked to, or prepares
-// the collector of the first reference window.
-func (s *Service) initReference(ctx context.Context) error {
-	var err error
-	switch s.cfg.Reference {
-	case RefPinned:
-		rep, lerr := s.store.LatestDriftReport(ctx)
-		if lerr == nil {
-			s.ref, err = drift.ReferenceFromReport(rep, s.knownUsers, s.knownMovies)
-			if err != nil {
-				return fmt.Errorf("pin latest drift report: %w", err)
-			}
-			s.pinned = true
-			s.log.Info("pinned reference", "report_time", rep.Time, "reference_events", rep.Reference.Events)
-			return nil
-		}
-		if !errors.Is(lerr, drift.ErrNoReport) {
-			return fmt.Errorf("pin latest drift report: %w", lerr)
-		}
-		s.log.Warn("no stored report to pin; collecting the first events as reference", "events", s.cfg.ReferenceEvents)
-		s.collector, err = drift.FirstN(s.cfg.ReferenceEvents)
-	case RefPeriod:
-		s.collector, err = drift.Period(s.cfg.ReferenceFrom, s.cfg.ReferenceTo)
-	default:
-		s.collector, err = drift.FirstN(s.cfg.ReferenceEvents)
+// start reads what the store and the catalog hold and says loudly what is
+// missing: a service without its report history or its genres works, but
+// not as it should.
+func (s *Service) start(ctx context.Context) {
+	if _, ok := s.store.(*MemoryStore); ok {
+		s.log.Warn("drift reports are kept in memory only: they are lost at restart and /v1/drift/latest " +
+			"answers 404 until the next report (pass SQLReports as Deps.Store)")
 	}
-	return err
+	switch rep, err := s.store.LatestDriftReport(ctx); {
+	case err == nil:
+		// Keep the retrain edge-triggered across a restart.
+		s.drifting = rep.DatasetDrift
+		s.log.Info("latest stored drift report", "time", rep.Time, "share", rep.Share, "model_version", rep.ModelVersion)
+	case !errors.Is(err, drift.ErrNoReport):
+		s.log.Error("read the latest stored drift report; /v1/drift/latest may fail until the store answers", "err", err)
+	}
+	s.refreshCatalog(ctx)
 }
 
-// Offsets are committed in batches: the windows live in memory, so a
-// restart re-collects its reference anyway (or pins the stored one), and
-// committing each message synchronously would cap throughput at one
-// round-trip per event.
+// refreshCatalog reloads the catalog's genres and says so when it has none.
+func (s *Service) refreshCatalog(ctx context.Context) {
+	n, err := s.genres.Refresh(ctx)
+	s.mu.Lock()
+	s.catalogAt = s.now()
+	if err == nil {
+		s.catalogMovies = n
+	}
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		s.log.Error("catalog genres unavailable: genre_mix counts unknown movies as without genres until a reload succeeds", "err", err)
+	case n == 0:
+		s.log.Warn("the catalog has no movies yet: genre_mix counts every movie as without genres until it is loaded " +
+			"(the service reloads it at each report meanwhile)")
+	default:
+		s.log.Info("catalog genres loaded", "movies", n)
+	}
+}
+
+// Offsets are committed in batches: the current window lives in memory and
+// the reference is derived from the log, so a restart loses at most the
+// current window (which refills from new events), and committing each
+// message synchronously would cap throughput at one round-trip per event.
 const (
 	commitEvery    = 500
 	commitInterval = time.Second
@@ -248,7 +311,7 @@ func (s *Service) consume(ctx context.Context) error {
 		if e, reason, err := decode(m.Value); err != nil {
 			s.deadLetter(ctx, m, reason, err)
 		} else {
-			s.add(e)
+			s.add(drift.Record{Pos: drift.Position{Partition: int32(m.Partition), Offset: m.Offset}, Event: e})
 		}
 		pending = append(pending, m)
 		if len(pending) >= commitEvery || time.Since(lastCommit) >= commitInterval {
@@ -283,29 +346,24 @@ func (s *Service) deadLetter(ctx context.Context, m kafkabus.Message, reason str
 	}
 }
 
-// add routes one valid event to the reference or the current window.
-func (s *Service) add(e events.Event) {
+// add routes one valid event: below the reference's coverage (RefModel)
+// or before the period's end (RefPeriod) it belongs to the reference, which
+// is derived from the log; otherwise it joins the current window.
+func (s *Service) add(r drift.Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.consumed++
-	if s.collector != nil {
-		taken, skip := s.collector.Offer(e)
-		if s.collector.Done() {
-			s.ref = drift.NewReference(s.collector.Events(), s.genres, s.cfg.Drift.TopMovies)
-			s.collector = nil
-			s.log.Info("reference window complete", "events", s.ref.Window.Events,
-				"from", s.ref.Window.From, "to", s.ref.Window.To)
+	switch s.cfg.Reference {
+	case RefPeriod:
+		if r.Event.TS.Before(s.cfg.ReferenceTo) {
+			return
 		}
-		if taken || skip {
+	default:
+		if s.refCov.Covers(r.Pos) {
 			return
 		}
 	}
-	for _, old := range s.cur.Add(e) {
-		if s.pinned {
-			s.knownUsers[old.UserID] = true
-			s.knownMovies[old.MovieID] = true
-		}
-	}
+	s.cur.Add(r)
 }
 
 func (s *Service) reportLoop(ctx context.Context) {
@@ -326,11 +384,12 @@ func (s *Service) reportLoop(ctx context.Context) {
 
 // Report's reasons for making no report; the report loop skips quietly.
 var (
-	// ErrNotEnoughData: the reference window is incomplete or the current
-	// window is below MinCurrent events.
+	// ErrNotEnoughData: there is no reference yet (no serving model, or
+	// nothing in the period) or the current window is below MinCurrent
+	// events.
 	ErrNotEnoughData = errors.New("not enough events for a drift report")
-	// ErrNoNewEvents: nothing arrived since the last report, which would
-	// be repeated unchanged.
+	// ErrNoNewEvents: nothing arrived and the reference did not move since
+	// the last report, which would be repeated unchanged.
 	ErrNoNewEvents = errors.New("no new events since the last drift report")
 )
 
@@ -340,6 +399,7 @@ func (s *Service) Report(ctx context.Context) (drift.Report, error) {
 	if s.nc == nil {
 		return drift.Report{}, errors.New("drift report: not running (no NATS connection)")
 	}
+	s.maybeRefreshCatalog(ctx)
 	s.mu.Lock()
 	if s.ref == nil || s.cur.Len() < s.cfg.MinCurrent {
 		refReady, have := s.ref != nil, s.cur.Len()
@@ -347,16 +407,21 @@ func (s *Service) Report(ctx context.Context) (drift.Report, error) {
 		return drift.Report{}, fmt.Errorf("%w: reference ready %v, current %d of %d",
 			ErrNotEnoughData, refReady, have, s.cfg.MinCurrent)
 	}
-	if s.latest != nil && s.consumed == s.reportedAt {
+	mark := [2]int64{s.consumed, int64(s.refGen)}
+	if s.latest != nil && s.reportedAt == mark {
 		s.mu.Unlock()
 		return drift.Report{}, ErrNoNewEvents
 	}
-	s.reportedAt = s.consumed
-	rep, err := drift.Compare(s.cfg.Drift, s.ref, s.cur.Events(), s.genres, s.now().UTC())
+	s.reportedAt = mark
+	ref, version, cur := s.ref, s.refVersion, s.cur.Events()
 	s.mu.Unlock()
+
+	// The reference is immutable and cur a copy: compare without the lock.
+	rep, err := drift.Compare(s.cfg.Drift, ref, cur, s.genres, s.now().UTC())
 	if err != nil {
 		return rep, fmt.Errorf("compare windows: %w", err)
 	}
+	rep.ModelVersion = version
 	body, err := json.Marshal(rep)
 	if err != nil {
 		return rep, fmt.Errorf("encode drift report: %w", err)
@@ -366,6 +431,7 @@ func (s *Service) Report(ctx context.Context) (drift.Report, error) {
 	s.latest, s.latestJSON = &rep, body
 	startDrift := rep.DatasetDrift && !s.drifting
 	s.drifting = rep.DatasetDrift
+	s.genreMisses = countsLabel(rep, drift.FeatureGenreMix, drift.LabelNoGenres)
 	s.mu.Unlock()
 
 	var errs []error
@@ -381,8 +447,38 @@ func (s *Service) Report(ctx context.Context) (drift.Report, error) {
 		}
 	}
 	s.log.Info("drift report", "share", rep.Share, "dataset_drift", rep.DatasetDrift, "alert", rep.Alert,
-		"drifted", rep.Drifted, "evaluated", rep.Evaluated, "current_events", rep.Current.Events)
+		"drifted", rep.Drifted, "evaluated", rep.Evaluated, "current_events", rep.Current.Events,
+		"model_version", rep.ModelVersion)
 	return rep, errors.Join(errs...)
+}
+
+// maybeRefreshCatalog reloads the catalog before a report: at every report
+// while the catalog is empty, else when the last report counted movies
+// without genres, at most every CatalogRefresh.
+func (s *Service) maybeRefreshCatalog(ctx context.Context) {
+	s.mu.Lock()
+	due := s.catalogMovies == 0 || (s.genreMisses && s.now().Sub(s.catalogAt) >= s.cfg.CatalogRefresh)
+	s.mu.Unlock()
+	if due {
+		s.refreshCatalog(ctx)
+	}
+}
+
+// countsLabel reports whether a feature of rep has observations of label
+// in either window.
+func countsLabel(rep drift.Report, feature, label string) bool {
+	f, ok := rep.Feature(feature)
+	if !ok {
+		return false
+	}
+	for _, d := range []drift.Distribution{f.Reference, f.Current} {
+		for i, l := range d.Labels {
+			if l == label && d.Counts[i] > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // RetrainRequest is the body published on the retrain subject.
@@ -414,28 +510,38 @@ func (s *Service) requestRetrain(rep drift.Report) error {
 
 // status is the /health body.
 type status struct {
-	Status          string     `json:"status"`
-	Service         string     `json:"service"`
-	Ready           bool       `json:"ready"`
-	Reference       string     `json:"reference"`
-	ReferenceReady  bool       `json:"reference_ready"`
-	ReferenceEvents int        `json:"reference_events"`
-	CurrentEvents   int        `json:"current_events"`
-	Consumed        int64      `json:"consumed"`
-	Malformed       int64      `json:"malformed"`
+	Status    string `json:"status"`
+	Service   string `json:"service"`
+	Ready     bool   `json:"ready"`
+	Reference string `json:"reference"`
+	// ReferenceReady: a reference exists; ModelVersion is the model whose
+	// training events it samples; ReferenceEvents is the sample's size and
+	// ReferencePopulation the events it was drawn from.
+	ReferenceReady      bool   `json:"reference_ready"`
+	ModelVersion        int64  `json:"model_version,omitempty"`
+	ReferenceEvents     int    `json:"reference_events"`
+	ReferencePopulation int    `json:"reference_population"`
+	ReferenceError      string `json:"reference_error,omitempty"`
+	CurrentEvents       int    `json:"current_events"`
+	MinCurrent          int    `json:"min_current_events"`
+	Consumed            int64  `json:"consumed"`
+	Malformed           int64  `json:"malformed"`
+	CatalogMovies       int    `json:"catalog_movies"`
+	// ReportsInMemory: the report history is a MemoryStore.
+	ReportsInMemory bool       `json:"reports_in_memory,omitempty"`
 	LatestReport    *time.Time `json:"latest_report_time,omitempty"`
 }
 
 func (s *Service) status() status {
+	_, inMemory := s.store.(*MemoryStore)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := status{Status: "ok", Service: serviceName, Ready: s.ready.Load(), Reference: s.cfg.Reference,
-		ReferenceReady: s.ref != nil, CurrentEvents: s.cur.Len(), Consumed: s.consumed, Malformed: s.malformed}
-	switch {
-	case s.ref != nil:
-		st.ReferenceEvents = s.ref.Window.Events
-	case s.collector != nil:
-		st.ReferenceEvents = len(s.collector.Events())
+		ReferenceReady: s.ref != nil, ModelVersion: s.refVersion, ReferenceError: s.refErr,
+		CurrentEvents: s.cur.Len(), MinCurrent: s.cfg.MinCurrent, Consumed: s.consumed, Malformed: s.malformed,
+		CatalogMovies: s.catalogMovies, ReportsInMemory: inMemory}
+	if s.ref != nil {
+		st.ReferenceEvents, st.ReferencePopulation = s.ref.Window.Events, s.ref.Window.Population
 	}
 	if s.latest != nil {
 		t := s.latest.Time

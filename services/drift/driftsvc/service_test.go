@@ -19,50 +19,15 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
-	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 )
 
-// startNATS starts an in-process NATS server (JetStream on a temporary
-// file store) on a random port.
-func startNATS(t testing.TB) string {
-	t.Helper()
-	return embeddedtest.StartTestNATS(t).URL()
-}
-
-func produce(t testing.TB, ctx context.Context, cl *kgo.Client, evs []events.Event) {
-	t.Helper()
-	var recs []*kgo.Record
-	for _, e := range evs {
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, &kgo.Record{Key: []byte(e.UserID), Value: b})
-	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
-	}
-}
-
-// waitFor polls cond until it holds or ctx ends; the deadline only bounds a
-// hung test, it asserts nothing about speed.
-func waitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // TestEndToEndShiftedStream runs the service against a real Kafka-protocol
-// broker and NATS server: a stationary reference, then a shifted current
-// window (ratings down 0.5, Drama's share doubled, a burst of new users)
-// plus malformed messages. It expects a report with dataset drift on NATS,
-// a retrain request, the DLQ copies, and the HTTP views of the report.
+// broker and NATS server: 1,000 stationary events covered by the serving
+// model (the reference), then a shifted current window (ratings down 0.5,
+// Drama's share doubled, a burst of new users) plus malformed messages. It
+// expects a report with dataset drift on NATS, a retrain request, the DLQ
+// copies, and the HTTP views of the report.
 func TestEndToEndShiftedStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts brokers")
@@ -98,7 +63,7 @@ func TestEndToEndShiftedStream(t *testing.T) {
 	cfg.RetrainOnDrift = true
 	store := &MemoryStore{}
 	reg := prometheus.NewRegistry()
-	svc, err := New(cfg, Deps{Store: store, Genres: synth, Registerer: reg, Gatherer: reg,
+	svc, err := New(cfg, Deps{Store: store, Genres: lookupCatalog{synth}, Registerer: reg, Gatherer: reg,
 		Now: func() time.Time { return time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
@@ -112,11 +77,11 @@ func TestEndToEndShiftedStream(t *testing.T) {
 	}
 	defer cl.Close()
 
-	// The reference is the first 1,000 events the group reads; the group
-	// reads partitions concurrently, so let it finish the reference before
-	// the shifted events exist.
-	produce(t, ctx, cl, synth.Events(1000, drift.Shift{}))
-	waitFor(t, ctx, "the reference window", func() bool { return svc.status().ReferenceReady })
+	// The serving model covers the first 1,000 events: they are the
+	// reference, whenever the group reads them.
+	cov := produce(t, ctx, cl, synth.Events(1000, drift.Shift{}), nil)
+	announce(t, ctx, newBus(t, ctx, natsURL), 1, cov)
+	waitFor(t, ctx, "the reference", func() bool { return svc.status().ReferenceReady })
 
 	bad := []*kgo.Record{
 		{Key: []byte("u1"), Value: []byte(`{"event_id": "x1", "user_id": `)},
@@ -125,7 +90,7 @@ func TestEndToEndShiftedStream(t *testing.T) {
 	if err := cl.ProduceSync(ctx, bad...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	produce(t, ctx, cl, synth.Events(1000, drift.Shift{RatingDelta: -0.53, BoostGenre: "Drama", BoostFactor: 2, NewUserShare: 0.25}))
+	produce(t, ctx, cl, synth.Events(1000, drift.Shift{RatingDelta: -0.53, BoostGenre: "Drama", BoostFactor: 2, NewUserShare: 0.25}), nil)
 
 	var rep drift.Report
 	for !rep.DatasetDrift {
@@ -140,8 +105,9 @@ func TestEndToEndShiftedStream(t *testing.T) {
 			t.Fatalf("no report with dataset drift on NATS; last: share %v", rep.Share)
 		}
 	}
-	if rep.Reference.Events != 1000 || rep.Current.Events != 1000 {
-		t.Errorf("windows: reference %d, current %d events, want 1000 each", rep.Reference.Events, rep.Current.Events)
+	if rep.Reference.Events != 1000 || rep.Reference.Population != 1000 || rep.Current.Events != 1000 || rep.ModelVersion != 1 {
+		t.Errorf("windows: reference %+v, current %d events, model %d; want 1000 each, model 1",
+			rep.Reference, rep.Current.Events, rep.ModelVersion)
 	}
 	for _, name := range []string{drift.FeatureRating, drift.FeatureGenreMix, drift.FeatureNewUsers} {
 		if f, ok := rep.Feature(name); !ok || !f.Drifted {

@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/swipeflix/swipeflix/pkg/dataset"
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/store"
 )
 
-// driftHistory is the part of the system-of-record store (pkg/store) that
-// keeps drift reports.
-type driftHistory interface {
+// DriftHistory is the part of the system-of-record store (pkg/store) that
+// keeps drift reports; *store.Store implements it.
+type DriftHistory interface {
 	SaveDriftReport(ctx context.Context, r store.DriftReport) (int64, error)
 	LatestDriftReport(ctx context.Context) (store.DriftReport, error)
 }
@@ -22,12 +21,13 @@ type driftHistory interface {
 // SQL store) to ReportStore: the report is kept whole as JSON, with its
 // time, score and dataset-drift flag in indexed columns.
 type SQLReports struct {
-	DB driftHistory
+	DB DriftHistory
 }
 
 var (
 	_ ReportStore  = SQLReports{}
-	_ driftHistory = (*store.Store)(nil)
+	_ DriftHistory = (*store.Store)(nil)
+	_ MovieLister  = (*store.Store)(nil)
 )
 
 // SaveDriftReport stores r.
@@ -57,30 +57,4 @@ func (s SQLReports) LatestDriftReport(ctx context.Context) (drift.Report, error)
 		return drift.Report{}, fmt.Errorf("decode stored drift report %d: %w", row.ID, err)
 	}
 	return r, nil
-}
-
-// movieLister pages through the catalog (pkg/store).
-type movieLister interface {
-	Movies(ctx context.Context, after string, limit int) ([]dataset.Movie, error)
-}
-
-// CatalogGenres reads every movie's genres from the catalog into a
-// GenreMap. Movies added to the catalog later count as without genres
-// until the service restarts.
-func CatalogGenres(ctx context.Context, c movieLister) (GenreMap, error) {
-	g := GenreMap{}
-	after := ""
-	for {
-		page, err := c.Movies(ctx, after, 1000)
-		if err != nil {
-			return nil, fmt.Errorf("catalog genres: %w", err)
-		}
-		for _, m := range page {
-			g[m.ID] = m.Genres
-		}
-		if len(page) < 1000 {
-			return g, nil
-		}
-		after = page[len(page)-1].ID
-	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
+	"github.com/swipeflix/swipeflix/pkg/events"
 )
 
 func TestConfigValidateNamesTheField(t *testing.T) {
@@ -29,41 +30,71 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		t.Fatalf("default config: %v", err)
 	}
 	for field, mut := range map[string]func(*Config){
-		"addr":              func(c *Config) { c.Addr = "" },
-		"kafka brokers":     func(c *Config) { c.Brokers = nil },
-		"interval":          func(c *Config) { c.Interval = 0 },
-		"reference":         func(c *Config) { c.Reference = "last_week" },
-		"reference period":  func(c *Config) { c.Reference = RefPeriod },
-		"reference events":  func(c *Config) { c.ReferenceEvents = 0 },
-		"current window":    func(c *Config) { c.CurrentEvents = 0 },
-		"min current":       func(c *Config) { c.MinCurrent = 0 },
-		"drift: p_value":    func(c *Config) { c.Drift.PValue = 2 },
-		"drift: top_movies": func(c *Config) { c.Drift.TopMovies = 0 },
+		"addr":                      func(c *Config) { c.Addr = "" },
+		"kafka brokers":             func(c *Config) { c.Brokers = nil },
+		"interval":                  func(c *Config) { c.Interval = 0 },
+		"reference":                 func(c *Config) { c.Reference = "last_week" },
+		"reference ":                func(c *Config) { c.Reference = "first_n" },
+		"catalog refresh":           func(c *Config) { c.CatalogRefresh = 0 },
+		"reference period":          func(c *Config) { c.Reference = RefPeriod },
+		"reference events":          func(c *Config) { c.ReferenceEvents = 0 },
+		"current window":            func(c *Config) { c.CurrentEvents = 0 },
+		"min current":               func(c *Config) { c.MinCurrent = 0 },
+		"drift: p_value":            func(c *Config) { c.Drift.PValue = 2 },
+		"drift: popularity_buckets": func(c *Config) { c.Drift.PopularityBuckets = 0 },
 	} {
 		c := DefaultConfig()
 		mut(&c)
 		err := c.Validate()
-		if err == nil || !strings.HasPrefix(err.Error(), field+":") {
+		if err == nil || !strings.HasPrefix(err.Error(), strings.TrimSpace(field)+":") {
 			t.Errorf("%s: err = %v, want one starting with the field name", field, err)
 		}
-		if _, err := New(c, Deps{}); err == nil {
+		if _, err := New(c, Deps{Store: &MemoryStore{}, Genres: GenreMap{}}); err == nil {
 			t.Errorf("%s: New accepted the bad config", field)
 		}
+	}
+	// The removed modes say what replaced them.
+	c := DefaultConfig()
+	c.Reference = "first_n"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "removed") || !strings.Contains(err.Error(), RefModel) {
+		t.Errorf("reference first_n: err = %v, want one saying it was removed for %s", err, RefModel)
+	}
+}
+
+// TestNewRefusesMissingDeps: the one binary once built drift without its
+// store and catalog, and it ran in memory without genres, silently. A
+// missing store or catalog is now an error at build time.
+func TestNewRefusesMissingDeps(t *testing.T) {
+	if _, err := New(DefaultConfig(), Deps{Genres: GenreMap{}}); !errors.Is(err, ErrNoStore) {
+		t.Errorf("no store: err = %v, want ErrNoStore", err)
+	}
+	if _, err := New(DefaultConfig(), Deps{Store: &MemoryStore{}}); !errors.Is(err, ErrNoCatalog) {
+		t.Errorf("no catalog: err = %v, want ErrNoCatalog", err)
+	}
+	if _, err := New(DefaultConfig(), Deps{Store: &MemoryStore{}, Genres: GenreMap{}}); err != nil {
+		t.Errorf("explicit in-memory store and empty catalog: %v", err)
 	}
 }
 
 func TestConfigSettings(t *testing.T) {
-	env := map[string]string{"DRIFT_INTERVAL": "5s", "DRIFT_CURRENT_SPAN": "1h", "DRIFT_RETRAIN_ON_DRIFT": "true"}
+	env := map[string]string{"DRIFT_INTERVAL": "5s", "DRIFT_CURRENT_SPAN": "1h", "DRIFT_RETRAIN_ON_DRIFT": "true",
+		"DRIFT_SEED": "99", "DRIFT_REFERENCE": "period"}
 	c := DefaultConfig()
 	s := envconfig.NewSettings(flag.NewFlagSet("t", flag.ContinueOnError), func(k string) string { return env[k] })
 	c.RegisterSettings(s)
 	if err := s.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
-	if c.Interval != 5*time.Second || c.CurrentSpan != time.Hour || !c.RetrainOnDrift {
+	if c.Interval != 5*time.Second || c.CurrentSpan != time.Hour || !c.RetrainOnDrift || c.Seed != 99 || c.Reference != RefPeriod {
 		t.Errorf("config from env: %+v", c)
 	}
-	env["DRIFT_REFERENCE_EVENTS"] = "many"
+	env["DRIFT_SEED"] = "-1"
+	s = envconfig.NewSettings(flag.NewFlagSet("t", flag.ContinueOnError), func(k string) string { return env[k] })
+	c.RegisterSettings(s)
+	if err := s.Parse(nil); err == nil || !strings.Contains(err.Error(), "DRIFT_SEED") {
+		t.Errorf("bad DRIFT_SEED: err = %v, want one naming the variable", err)
+	}
+	env["DRIFT_SEED"], env["DRIFT_REFERENCE_EVENTS"] = "", "many"
 	s = envconfig.NewSettings(flag.NewFlagSet("t", flag.ContinueOnError), func(k string) string { return env[k] })
 	c.RegisterSettings(s)
 	if err := s.Parse(nil); err == nil || !strings.Contains(err.Error(), "DRIFT_REFERENCE_EVENTS") {
@@ -136,20 +167,28 @@ func newOffline(t *testing.T, cfg Config, store ReportStore) (*Service, *nats.Co
 	t.Helper()
 	url := startNATS(t)
 	cfg.NATSURL = url
-	s, err := New(cfg, Deps{Store: store, Now: func() time.Time { return time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.initReference(context.Background()); err != nil {
-		t.Fatal(err)
+	if store == nil {
+		store = &MemoryStore{}
 	}
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	s.nc = nc
+	s, err := New(cfg, Deps{Store: store, Genres: GenreMap{}, NATS: nc,
+		Now: func() time.Time { return time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s, nc
+}
+
+// feed hands events to the live path as records of partition 0 from
+// offset first on.
+func feed(s *Service, first int64, evs []events.Event) {
+	for i, e := range evs {
+		s.add(drift.Record{Pos: drift.Position{Partition: 0, Offset: first + int64(i)}, Event: e})
+	}
 }
 
 func TestReportWaitsForData(t *testing.T) {
@@ -158,13 +197,23 @@ func TestReportWaitsForData(t *testing.T) {
 	s, _ := newOffline(t, cfg, nil)
 	h := s.Handler()
 	synth := drift.NewSynth(rand.New(rand.NewPCG(7, 7)), 200, 100, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	for _, e := range synth.Events(120, drift.Shift{}) {
-		s.add(e)
+	evs := synth.Events(120, drift.Shift{})
+	feed(s, 0, evs)
+	if _, err := s.Report(context.Background()); !errors.Is(err, ErrNotEnoughData) {
+		t.Errorf("report without a serving model: err = %v, want ErrNotEnoughData", err)
 	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/report", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "waiting for\na serving model") {
+		t.Errorf("/report before a model: %d %s", rec.Code, rec.Body)
+	}
+	// A model covering the first 100 events (offsets 0..99) makes them the
+	// reference; 20 remain in the current window, below MinCurrent.
+	s.install(drift.NewReference(evs[:100], 10, 1), drift.Coverage{0: 100}, 1)
 	if _, err := s.Report(context.Background()); !errors.Is(err, ErrNotEnoughData) {
 		t.Errorf("report with 20 current events: err = %v, want ErrNotEnoughData", err)
 	}
-	rec := httptest.NewRecorder()
+	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/drift/latest", nil))
 	var body map[string]string
 	if rec.Code != http.StatusNotFound || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body["error"] == "" {
@@ -172,8 +221,8 @@ func TestReportWaitsForData(t *testing.T) {
 	}
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/report", nil))
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "No report yet") {
-		t.Errorf("/report before a report: %d", rec.Code)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "No report yet") || !strings.Contains(rec.Body.String(), "20 of the 50") {
+		t.Errorf("/report before a report: %d %s", rec.Code, rec.Body)
 	}
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/ready", nil))
@@ -183,7 +232,8 @@ func TestReportWaitsForData(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/health", nil))
 	var st status
-	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || !st.ReferenceReady || st.CurrentEvents != 20 || st.Consumed != 120 {
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || !st.ReferenceReady || st.CurrentEvents != 20 ||
+		st.Consumed != 120 || st.ModelVersion != 1 || st.ReferencePopulation != 100 || !st.ReportsInMemory {
 		t.Errorf("/health: %s (%v)", rec.Body, err)
 	}
 	rec = httptest.NewRecorder()
@@ -191,68 +241,46 @@ func TestReportWaitsForData(t *testing.T) {
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("/nope: %d", rec.Code)
 	}
-}
 
-// TestPinnedReference: a service started with reference=pinned compares
-// against the stored report's reference, not its own first events.
-func TestPinnedReference(t *testing.T) {
-	synth := drift.NewSynth(rand.New(rand.NewPCG(9, 9)), 500, 300, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	cfg := DefaultConfig()
-	cfg.ReferenceEvents, cfg.CurrentEvents, cfg.MinCurrent = 800, 800, 800
-	store := &MemoryStore{}
-
-	first, _ := newOffline(t, cfg, store)
-	for _, e := range synth.Events(1600, drift.Shift{}) {
-		first.add(e)
-	}
-	base, err := first.Report(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The second run sees only shifted events. With first_n it would take
-	// them as its reference and see no drift; pinned, it sees the shift.
-	cfg.Reference = RefPinned
-	second, _ := newOffline(t, cfg, store)
-	if second.ref == nil || second.ref.Window != base.Reference {
-		t.Fatalf("pinned reference window %+v, want %+v", second.ref, base.Reference)
-	}
-	for _, e := range synth.Events(800, drift.Shift{RatingDelta: -0.5}) {
-		second.add(e)
-	}
-	rep, err := second.Report(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f, _ := rep.Feature(drift.FeatureRating); !f.Drifted {
-		t.Errorf("rating against the pinned reference: %+v, want drifted", f)
-	}
-	if rep.Reference != base.Reference {
-		t.Errorf("report reference %+v, want the pinned %+v", rep.Reference, base.Reference)
-	}
-	if _, err := second.Report(context.Background()); !errors.Is(err, ErrNoNewEvents) {
-		t.Errorf("second report without new events: err = %v, want ErrNoNewEvents", err)
-	}
-}
-
-func TestPeriodReference(t *testing.T) {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	synth := drift.NewSynth(rand.New(rand.NewPCG(3, 3)), 300, 100, start)
-	cfg := DefaultConfig()
-	cfg.Reference = RefPeriod
-	cfg.ReferenceFrom, cfg.ReferenceTo = start.Add(100*time.Second), start.Add(400*time.Second)
-	cfg.CurrentEvents, cfg.MinCurrent = 200, 100
-	s, _ := newOffline(t, cfg, nil)
-	for _, e := range synth.Events(700, drift.Shift{}) { // one event a second
-		s.add(e)
-	}
+	// With enough current events a report is made, once per change.
+	feed(s, 120, synth.Events(40, drift.Shift{}))
 	rep, err := s.Report(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Reference.Events != 300 || !rep.Reference.From.Equal(cfg.ReferenceFrom) || rep.Current.Events != 200 {
-		t.Errorf("reference %+v, current %+v; want 300 events from %s and 200 current",
-			rep.Reference, rep.Current, cfg.ReferenceFrom)
+	if rep.ModelVersion != 1 || rep.Reference.Population != 100 || rep.Current.Events != 60 {
+		t.Errorf("report: model %d, reference %+v, current %+v", rep.ModelVersion, rep.Reference, rep.Current)
+	}
+	if _, err := s.Report(context.Background()); !errors.Is(err, ErrNoNewEvents) {
+		t.Errorf("second report without new events: err = %v, want ErrNoNewEvents", err)
+	}
+}
+
+// TestCoveredEventsLeaveTheCurrentWindow: the current window holds the
+// events the serving model has not covered; a refit that covers them
+// moves them to the reference side, and later events refill the window.
+func TestCoveredEventsLeaveTheCurrentWindow(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ReferenceEvents, cfg.CurrentEvents, cfg.MinCurrent = 500, 300, 100
+	s, _ := newOffline(t, cfg, nil)
+	synth := drift.NewSynth(rand.New(rand.NewPCG(8, 8)), 300, 100, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	evs := synth.Events(1000, drift.Shift{})
+	s.install(drift.NewReference(evs[:500], 10, 1), drift.Coverage{0: 500}, 1)
+	feed(s, 0, evs[:800]) // the first 500 are covered: the live path skips them
+	if n := s.status().CurrentEvents; n != 300 {
+		t.Fatalf("current window %d events, want 300 (offsets 500..799)", n)
+	}
+	s.install(drift.NewReference(evs[:700], 10, 1), drift.Coverage{0: 700}, 2)
+	if n := s.status().CurrentEvents; n != 100 {
+		t.Errorf("after a model covering 700 events: current window %d, want 100 (offsets 700..799)", n)
+	}
+	feed(s, 800, evs[800:])
+	rep, err := s.Report(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ModelVersion != 2 || rep.Current.Events != 300 || !rep.Current.From.Equal(evs[700].TS) {
+		t.Errorf("report: model %d, current %+v; want model 2 and the 300 events from offset 700", rep.ModelVersion, rep.Current)
 	}
 }
 
@@ -285,7 +313,7 @@ func TestRegisterSettingsFlags(t *testing.T) {
 	c.RegisterSettings(s)
 	err := s.Parse([]string{"-drift.reference=period",
 		"-drift.reference-from=2026-01-01T00:00:00Z", "-drift.reference-to=2026-01-02T00:00:00Z",
-		"-drift.current-span=2h", "-drift.retrain-on-drift"})
+		"-drift.current-span=2h", "-drift.retrain-on-drift", "-drift.seed=7", "-drift.catalog-refresh=5m"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +321,7 @@ func TestRegisterSettingsFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Reference != RefPeriod || c.ReferenceTo.Sub(c.ReferenceFrom) != 24*time.Hour ||
-		c.CurrentSpan != 2*time.Hour || !c.RetrainOnDrift {
+		c.CurrentSpan != 2*time.Hour || !c.RetrainOnDrift || c.Seed != 7 || c.CatalogRefresh != 5*time.Minute {
 		t.Errorf("flags gave %+v", c)
 	}
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
@@ -320,6 +348,9 @@ func TestLoadGenres(t *testing.T) {
 	}
 	if got := g.Genres("404"); got != nil {
 		t.Errorf("genres of an unknown movie = %v, want none", got)
+	}
+	if n, err := g.Refresh(context.Background()); n != 2 || err != nil {
+		t.Errorf("refresh of a movies file: %d movies, %v", n, err)
 	}
 	if err := os.WriteFile(path, []byte("movieId,title,genres\nx\n"), 0o644); err != nil {
 		t.Fatal(err)
