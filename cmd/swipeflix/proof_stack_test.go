@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -24,6 +25,9 @@ type proofStack struct {
 	natsURL              string
 	stderr               *syncBuffer
 	client               *http.Client
+	// stop ends the run and waits for it (once; the test's cleanup calls
+	// it too).
+	stop func()
 }
 
 // startStack runs realMain with args until the test ends, every service on a
@@ -51,23 +55,33 @@ func startStack(ctx context.Context, tb testing.TB, env map[string]string, args 
 		tb.Setenv(k, v)
 	}
 
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- realMain(runCtx, args, nil, io.Discard, s.stderr) }()
-	tb.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			tb.Errorf("run after cancel: %v\n%s", err, s.stderr)
-		}
-	})
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				tb.Errorf("run after cancel: %v\n%s", err, s.stderr)
+			}
+		})
+	}
+	tb.Cleanup(s.stop)
 
 	kafkaRE, natsRE := regexp.MustCompile(`embedded kafka: (\S+)`), regexp.MustCompile(`embedded nats: +(\S+)`)
-	waitUntil(ctx, tb, "the broker addresses", func() bool {
-		out := s.stderr.String()
-		return kafkaRE.MatchString(out) && natsRE.MatchString(out)
-	})
-	s.brokers = []string{kafkaRE.FindStringSubmatch(s.stderr.String())[1]}
-	s.natsURL = natsRE.FindStringSubmatch(s.stderr.String())[1]
+	if vars["KAFKA_BROKERS"] != "" {
+		s.brokers = []string{vars["KAFKA_BROKERS"]}
+	} else {
+		waitUntil(ctx, tb, "the embedded kafka's address", func() bool { return kafkaRE.MatchString(s.stderr.String()) })
+		s.brokers = []string{kafkaRE.FindStringSubmatch(s.stderr.String())[1]}
+	}
+	if vars["NATS_URL"] != "" {
+		s.natsURL = vars["NATS_URL"]
+	} else {
+		waitUntil(ctx, tb, "the embedded nats's address", func() bool { return natsRE.MatchString(s.stderr.String()) })
+		s.natsURL = natsRE.FindStringSubmatch(s.stderr.String())[1]
+	}
 	for _, addr := range s.selected(args) {
 		waitUntil(ctx, tb, addr+"/health", func() bool {
 			resp, err := s.client.Get("http://" + addr + "/health")
@@ -153,7 +167,12 @@ func (s *proofStack) predict(ctx context.Context, user string) (proofAnswer, err
 
 // postSwipes posts NDJSON swipe events to ingest and expects a 202.
 func (s *proofStack) postSwipes(ctx context.Context, ndjson string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.ingest+"/v1/swipes", strings.NewReader(ndjson))
+	return s.postSwipesTo(ctx, "/v1/swipes", ndjson)
+}
+
+// postSwipesTo posts NDJSON events to one of ingest's routes.
+func (s *proofStack) postSwipesTo(ctx context.Context, path, ndjson string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.ingest+path, strings.NewReader(ndjson))
 	if err != nil {
 		return fmt.Errorf("post swipes: %w", err)
 	}

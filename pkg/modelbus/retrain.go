@@ -59,11 +59,20 @@ func DecodeRetrainRequest(data []byte) (RetrainRequest, error) {
 	return r, nil
 }
 
-// RequestRetrain publishes r on swipeflix.trainer.retrain.
-func (b *Bus) RequestRetrain(ctx context.Context, r RetrainRequest) error {
+// Encode is the request's payload on swipeflix.trainer.retrain.
+func (r RetrainRequest) Encode() ([]byte, error) {
 	data, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("encode retrain request: %w", err)
+		return nil, fmt.Errorf("encode retrain request: %w", err)
+	}
+	return data, nil
+}
+
+// RequestRetrain publishes r on swipeflix.trainer.retrain.
+func (b *Bus) RequestRetrain(ctx context.Context, r RetrainRequest) error {
+	data, err := r.Encode()
+	if err != nil {
+		return err
 	}
 	return b.publish(ctx, SubjectRetrain, data)
 }

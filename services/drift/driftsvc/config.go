@@ -13,6 +13,8 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
+	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
 // Reference modes.
@@ -38,13 +40,20 @@ type Config struct {
 	Topic string
 	// GroupID is the drift service's own consumer group.
 	GroupID string
-	// NATSURL is the NATS server; ReportSubject carries each report.
-	NATSURL       string
-	ReportSubject string
-	// RetrainOnDrift publishes a refit request on RetrainSubject when a
+	// NATSURL is the NATS server; reports go out on
+	// modelbus.SubjectDriftReport.
+	NATSURL string
+	// RetrainOnDrift publishes a refit request on modelbus.SubjectRetrain when a
 	// report turns to dataset drift (once per episode, not every report).
 	RetrainOnDrift bool
-	RetrainSubject string
+	// RetrainToken goes with each retrain request, for a trainer that
+	// requires it (SWIPEFLIX_RETRAIN_TOKEN, the same secret).
+	RetrainToken string
+	// MaxClockSkew is how far ahead of this clock an event time may be;
+	// later events go to the dead-letter topic.
+	MaxClockSkew time.Duration
+	// Limits are the HTTP server's timeouts and connection cap.
+	Limits svcmain.HTTPLimits
 	// Interval between reports.
 	Interval time.Duration
 	// Reference is RefModel or RefPeriod. ReferenceEvents is the size of
@@ -78,8 +87,8 @@ func DefaultConfig() Config {
 		Topic:           "swipeflix.ratings",
 		GroupID:         "swipeflix-drift",
 		NATSURL:         "nats://127.0.0.1:4222",
-		ReportSubject:   "swipeflix.drift.report",
-		RetrainSubject:  "swipeflix.trainer.retrain",
+		MaxClockSkew:    events.DefaultMaxSkew,
+		Limits:          svcmain.DefaultHTTPLimits(),
 		Interval:        30 * time.Second,
 		Reference:       RefModel,
 		ReferenceEvents: 1000,
@@ -103,8 +112,8 @@ func (c Config) Validate() error {
 	if c.Topic == "" || c.GroupID == "" {
 		p.Add("topic/group", "both required")
 	}
-	if c.NATSURL == "" || c.ReportSubject == "" {
-		p.Add("nats url/report subject", "both required")
+	if c.NATSURL == "" {
+		p.Add("nats url", "required")
 	}
 	if c.Interval <= 0 {
 		p.Add("interval", "must be > 0, got %s", c.Interval)
@@ -162,4 +171,5 @@ func (c *Config) RegisterSettings(s *envconfig.Settings) {
 	s.Duration(&c.CurrentSpan, "drift.current-span", "DRIFT_CURRENT_SPAN", "slide the current window by event time over this span instead of by count")
 	s.Int(&c.MinCurrent, "drift.min-current", "DRIFT_MIN_CURRENT", "fewest current events a report is made from")
 	s.Bool(&c.RetrainOnDrift, "drift.retrain-on-drift", "DRIFT_RETRAIN_ON_DRIFT", "ask the trainer for a refit when dataset drift starts")
+	s.Secret(&c.RetrainToken, "SWIPEFLIX_RETRAIN_TOKEN")
 }

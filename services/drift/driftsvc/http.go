@@ -15,25 +15,12 @@ import (
 // and /report (HTML with a chart per feature).
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern, endpoint string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.instrument(endpoint, h))
-	}
-	route("GET /health", "/health", s.handleHealth)
-	route("GET /ready", "/ready", s.handleReady)
-	route("GET /v1/drift/latest", "/v1/drift/latest", s.handleLatest)
-	route("GET /report", "/report", s.handleReport)
-	mux.Handle("GET /metrics", s.instrument("/metrics",
-		promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}).ServeHTTP))
-	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no route "+r.Method+" "+r.URL.Path)
-	}))
-	return mux
-}
-
-// instrument counts and times requests under a fixed endpoint label, so
-// unknown paths cannot blow up the label cardinality.
-func (s *Service) instrument(endpoint string, h http.HandlerFunc) http.Handler {
-	return s.metrics.http.Middleware(h, func(*http.Request) string { return endpoint }, time.Now)
+	mux.HandleFunc("GET /health", s.handleHealth)
+	mux.HandleFunc("GET /ready", s.handleReady)
+	mux.HandleFunc("GET /v1/drift/latest", s.handleLatest)
+	mux.HandleFunc("GET /report", s.handleReport)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
+	return s.metrics.http.ServeMux(mux, time.Now)
 }
 
 func (s *Service) handleHealth(w http.ResponseWriter, _ *http.Request) {

@@ -24,7 +24,7 @@ func Module(cfg *Config) modules.Module {
 		},
 		Init: func(_ context.Context, g *modules.Graph) (modules.Service, error) {
 			c := *cfg
-			c.Brokers, c.NATSURL = g.Brokers(), g.NATSURL()
+			c.Brokers, c.NATSURL, c.MaxClockSkew = g.Brokers(), g.NATSURL(), g.Config().MaxClockSkew
 			reg := g.Registry()
 			bus := g.Bus()
 			return New(c, Deps{Logger: g.Logger(), Registerer: reg, Gatherer: reg,

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +19,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
@@ -175,52 +176,33 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.cfg.Addr, err)
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	s.log.Info("drift service listening", "addr", ln.Addr().String(), "group", s.cfg.GroupID,
 		"reference", s.cfg.Reference, "reference_sample", s.cfg.ReferenceEvents)
+	defer s.ready.Store(false)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 5)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("serve http: %w", err)
-		}
-	})
-	wg.Go(func() {
-		if err := s.consume(ctx); err != nil {
-			errc <- err
-		}
-	})
-	wg.Go(func() {
+	grp, gctx := svcmain.NewGroup(ctx)
+	grp.Go("http server", func(ctx context.Context) error { return svcmain.ServeHTTP(ctx, ln, s.Handler(), s.cfg.Limits) })
+	grp.Go("consumer", s.consume)
+	grp.Go("reference", func(ctx context.Context) error {
 		if s.cfg.Reference == RefPeriod {
 			s.followPeriod(ctx)
 		} else {
 			s.followModel(ctx)
 		}
+		return nil
 	})
-	wg.Go(func() { s.reportLoop(ctx) })
-	wg.Go(func() {
+	grp.Go("reports", func(ctx context.Context) error { s.reportLoop(ctx); return nil })
+	grp.Go("lag reporter", func(ctx context.Context) error {
 		kafkabus.ReportLag(ctx, s.cfg.Interval, s.cfg.Brokers, s.cfg.GroupID, s.cfg.Topic, s.metrics.consumer.SetLag,
 			func(err error) { s.log.Warn("consumer lag", "err", err) })
+		return nil
 	})
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-		s.log.Error("drift service failed", "err", runErr)
+	<-gctx.Done()
+	if err := grp.Wait(); err != nil {
+		s.log.Error("drift service failed", "err", err)
+		return err
 	}
-	cancel()
-	s.ready.Store(false)
-	shutCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
-	defer done()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		s.log.Warn("http shutdown", "err", err)
-	}
-	wg.Wait()
-	return runErr
+	return nil
 }
 
 // start reads what the store and the catalog hold and says loudly what is
@@ -308,8 +290,8 @@ func (s *Service) consume(ctx context.Context) error {
 			}
 			return fmt.Errorf("consume %s: %w", s.cfg.Topic, err)
 		}
-		if e, reason, err := decode(m.Value); err != nil {
-			s.deadLetter(ctx, m, reason, err)
+		if e, err := s.decode(m.Value); err != nil {
+			s.deadLetter(ctx, m, err)
 		} else {
 			s.add(drift.Record{Pos: drift.Position{Partition: int32(m.Partition), Offset: m.Offset}, Event: e})
 		}
@@ -320,25 +302,24 @@ func (s *Service) consume(ctx context.Context) error {
 	}
 }
 
-// decode parses and validates one message. reason is the DLQ metric label:
-// "invalid" when a field is wrong (the error names it), "malformed" when the
-// bytes are not a JSON event at all.
-func decode(b []byte) (events.Event, string, error) {
+// decode parses and validates one message, refusing an event time too far
+// ahead of this clock, as every consumer does.
+func (s *Service) decode(b []byte) (events.Event, error) {
 	e, err := events.Decode(b)
 	if err == nil {
-		return e, "", nil
+		err = e.CheckClock(s.now(), s.cfg.MaxClockSkew)
 	}
-	var fe *events.FieldError
-	if errors.As(err, &fe) {
-		return e, "invalid", fmt.Errorf("decode event: %w", err)
+	if err != nil {
+		return events.Event{}, fmt.Errorf("decode event: %w", err)
 	}
-	return e, "malformed", fmt.Errorf("decode event: %w", err)
+	return e, nil
 }
 
-func (s *Service) deadLetter(ctx context.Context, m kafkabus.Message, reason string, cause error) {
+func (s *Service) deadLetter(ctx context.Context, m kafkabus.Message, cause error) {
 	s.mu.Lock()
 	s.malformed++
 	s.mu.Unlock()
+	reason, _ := events.DLQReason(cause)
 	s.metrics.consumer.DeadLettered(reason)
 	s.log.Warn("malformed message", "partition", m.Partition, "offset", m.Offset, "reason", reason, "err", cause)
 	if err := s.dlq.SendDLQ(ctx, m, "drift: "+cause.Error()); err != nil && ctx.Err() == nil {
@@ -435,8 +416,8 @@ func (s *Service) Report(ctx context.Context) (drift.Report, error) {
 	s.mu.Unlock()
 
 	var errs []error
-	if err := s.nc.Publish(s.cfg.ReportSubject, body); err != nil {
-		errs = append(errs, fmt.Errorf("publish %s: %w", s.cfg.ReportSubject, err))
+	if err := s.nc.Publish(modelbus.SubjectDriftReport, body); err != nil {
+		errs = append(errs, fmt.Errorf("publish %s: %w", modelbus.SubjectDriftReport, err))
 	}
 	if err := s.store.SaveDriftReport(ctx, rep); err != nil {
 		errs = append(errs, fmt.Errorf("store drift report: %w", err))
@@ -481,30 +462,22 @@ func countsLabel(rep drift.Report, feature, label string) bool {
 	return false
 }
 
-// RetrainRequest is the body published on the retrain subject.
-type RetrainRequest struct {
-	Reason     string    `json:"reason"`
-	Requester  string    `json:"requester"`
-	ReportTime time.Time `json:"report_time"`
-	Share      float64   `json:"share"`
-	Drifted    []string  `json:"drifted_features"`
-}
-
 func (s *Service) requestRetrain(rep drift.Report) error {
-	req := RetrainRequest{Reason: "dataset_drift", Requester: serviceName, ReportTime: rep.Time, Share: rep.Share}
+	req := modelbus.RetrainRequest{Reason: "dataset drift: share " + strconv.FormatFloat(rep.Share, 'f', 3, 64),
+		Requester: serviceName, Token: s.cfg.RetrainToken, Time: rep.Time, Share: rep.Share}
 	for _, f := range rep.Features {
 		if f.Drifted {
 			req.Drifted = append(req.Drifted, f.Name)
 		}
 	}
-	body, err := json.Marshal(req)
+	body, err := req.Encode()
 	if err != nil {
-		return fmt.Errorf("encode retrain request: %w", err)
+		return err
 	}
-	if err := s.nc.Publish(s.cfg.RetrainSubject, body); err != nil {
-		return fmt.Errorf("publish %s: %w", s.cfg.RetrainSubject, err)
+	if err := s.nc.Publish(modelbus.SubjectRetrain, body); err != nil {
+		return fmt.Errorf("publish %s: %w", modelbus.SubjectRetrain, err)
 	}
-	s.log.Info("retrain requested", "subject", s.cfg.RetrainSubject, "share", rep.Share)
+	s.log.Info("retrain requested", "subject", modelbus.SubjectRetrain, "share", rep.Share)
 	return nil
 }
 

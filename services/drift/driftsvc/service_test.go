@@ -20,6 +20,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
 )
 
 // TestEndToEndShiftedStream runs the service against a real Kafka-protocol
@@ -120,8 +121,8 @@ func TestEndToEndShiftedStream(t *testing.T) {
 
 	select {
 	case m := <-retrains:
-		var req RetrainRequest
-		if err := json.Unmarshal(m.Data, &req); err != nil || req.Reason != "dataset_drift" || len(req.Drifted) == 0 {
+		req, err := modelbus.DecodeRetrainRequest(m.Data)
+		if err != nil || req.Requester != "drift" || !strings.Contains(req.Reason, "dataset drift") || len(req.Drifted) == 0 {
 			t.Errorf("retrain request %s (%v)", m.Data, err)
 		}
 	case <-ctx.Done():

@@ -236,6 +236,7 @@ func (l *foldLoop) handle(ctx context.Context, d loopDeps, m kafkabus.Message) {
 			l.s.metrics.applied.Inc()
 			l.dirty[e.UserID] = struct{}{}
 			l.refit.sinceRefit++
+			l.refit.lastApplied = l.s.now()
 			// Freshness counts from the broker's time, never the
 			// client's event time.
 			l.deltas.newestMillis = max(l.deltas.newestMillis, m.Time.UnixMilli())

@@ -29,7 +29,8 @@ type refitter struct {
 	lastStart    time.Time // when the last refit started
 	lastFitLen   int       // pairs the last refit covered
 	sinceRefit   int       // events applied since the last refit started
-	caughtUpOwed bool      // a refit ran (or was due) while behind: one more when the backlog drains
+	lastApplied  time.Time // when the loop last applied an event
+	caughtUpOwed bool      // an automatic refit ran during a load: one more once the load settles
 	done         chan refitResult
 	wg           sync.WaitGroup
 }
@@ -56,11 +57,17 @@ type refitResult struct {
 	err       error
 }
 
+// settleAfter is how long the stream must be quiet (and the trainer caught
+// up) before a load counts as settled.
+const settleAfter = 2 * time.Second
+
 // autoRefit starts the refits the state calls for: the first model once
 // enough pairs arrived, a refit when the state grew by RefitGrowth or took
 // RefitEvery events. While the trainer catches up on a backlog these run at
-// most every RefitMinGap, and one more runs as soon as the backlog drained,
-// so a bulk load ends with a model that covers all of it.
+// most every RefitMinGap; and once a load settles (caught up, quiet for
+// settleAfter) one more refit covers what arrived since the last, so a
+// bulk load ends with a model that covers all of it instead of waiting for
+// the refit interval.
 func (l *foldLoop) autoRefit(ctx context.Context, d loopDeps) {
 	r := &l.refit
 	if r.done == nil {
@@ -81,16 +88,17 @@ func (l *foldLoop) autoRefit(ctx context.Context, d loopDeps) {
 		reason = fmt.Sprintf("state grew from %d to %d pairs", r.lastFitLen, n)
 	case cfg.RefitEvery > 0 && r.sinceRefit >= cfg.RefitEvery:
 		reason = fmt.Sprintf("%d events since the last refit", r.sinceRefit)
-	case !behind && r.caughtUpOwed && r.sinceRefit > 0:
-		reason = fmt.Sprintf("backlog drained: %d events since the last refit", r.sinceRefit)
+	case !behind && r.caughtUpOwed && r.sinceRefit > 0 && l.s.now().Sub(r.lastApplied) >= settleAfter:
+		r.caughtUpOwed = false
+		l.startRefit(ctx, fmt.Sprintf("load settled: %d events since the last refit", r.sinceRefit))
+		return
 	default:
 		return
 	}
+	r.caughtUpOwed = true
 	if throttled {
-		r.caughtUpOwed = true
 		return
 	}
-	r.caughtUpOwed = behind
 	l.startRefit(ctx, reason)
 }
 

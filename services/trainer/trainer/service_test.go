@@ -516,3 +516,34 @@ func lagGauges(t *testing.T, r *running) (sum float64, partitions int) {
 	}
 	return sum, partitions
 }
+
+// A load ends with a model that covers all of it: growth refits stop
+// short of the end (the state no longer doubles), so once the load settles
+// one more refit covers the rest, instead of the tail waiting for the
+// refit interval (issue 12: a starter load's last automatic refit stopped
+// at 70,823 of 80,000 events).
+func TestLoadEndsWithACoveringModel(t *testing.T) {
+	e := newEnv(t)
+	evs, _ := synthEvents(60, 80, 3000)
+	cfg := e.config()
+	cfg.MinEvents, cfg.RefitGrowth = 50, 2
+	covered := func() int64 {
+		m, ok := e.current(t)
+		if !ok {
+			return 0
+		}
+		var n int64
+		for _, o := range m.Offsets {
+			n += o
+		}
+		return n
+	}
+	first := len(evs) * 2 / 3
+	e.publish(t, evs[:first])
+	r := e.start(t, cfg, nil)
+	waitFor(t, "the first model", func() bool { return covered() == int64(first) })
+	// 1.5 times the state the last model covered: no growth refit.
+	e.publish(t, evs[first:])
+	waitFor(t, "every event in the state", func() bool { return r.svc.pairs.Load() == int64(len(evs)) })
+	waitFor(t, "a model covering every event", func() bool { return covered() == int64(len(evs)) })
+}
