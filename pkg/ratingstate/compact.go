@@ -136,7 +136,7 @@ func (st *Store) compact(ctx context.Context, job compactJob) (int64, error) {
 			last = &sgCopy
 			if sg.h.entries > 0 {
 				// Source 0 is the base's, even when there is none.
-				c := newEntryCursor(f, sg.entriesOff(), sg.h.entries, 32<<10, len(runs)+1)
+				c := newEntryCursor(f, sg.entriesOff(), sg.h.entries, 32<<10)
 				run := &mergeRun{src: len(runs) + 1}
 				last := rawEntry{u: -1}
 				run.next = func() (bool, error) {

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// legacyEntry is one entry of the trainer's format-1 JSON checkpoint.
+// legacyEntry is one entry of the trainer's format-1 JSON checkpoint (the
+// fields of Event, so that it converts to one).
 type legacyEntry struct {
 	User      string  `json:"u"`
 	Movie     string  `json:"m"`
@@ -112,8 +113,7 @@ func readLegacy(r *bufio.Reader) (*State, map[int32]int64, int64, error) {
 					err = fmt.Errorf("entry %d: user, movie and event id are required", n)
 					break
 				}
-				if _, err = s.Update(Event{User: e.User, Movie: e.Movie, Value: e.Value, TS: e.TS, EventID: e.EventID,
-					Partition: e.Partition, Offset: e.Offset}); err != nil {
+				if _, err = s.Update(Event(e)); err != nil {
 					err = fmt.Errorf("entry %d: %w", n, err)
 				}
 				n++

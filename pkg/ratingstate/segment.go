@@ -234,11 +234,10 @@ type entryCursor struct {
 	left uint64
 	cur  rawEntry
 	buf  [entrySize]byte
-	src  int // which run: for ties, the later run wins
 }
 
-func newEntryCursor(f io.ReaderAt, off int64, n uint64, bufSize, src int) *entryCursor {
-	return &entryCursor{r: bufio.NewReaderSize(io.NewSectionReader(f, off, int64(n)*entrySize), bufSize), left: n, src: src}
+func newEntryCursor(f io.ReaderAt, off int64, n uint64, bufSize int) *entryCursor {
+	return &entryCursor{r: bufio.NewReaderSize(io.NewSectionReader(f, off, int64(n)*entrySize), bufSize), left: n}
 }
 
 // next advances to the next entry; false at the end.

@@ -400,7 +400,7 @@ func applyPayload(s *State, f io.ReaderAt, sg segment, p segmentPayload) error {
 		}
 		s.addMovie(id)
 	}
-	c := newEntryCursor(f, sg.entriesOff(), sg.h.entries, 256<<10, 0)
+	c := newEntryCursor(f, sg.entriesOff(), sg.h.entries, 256<<10)
 	for {
 		ok, err := c.next()
 		if err != nil {
