@@ -166,10 +166,16 @@ func Open(dir string, opt Options) (*Store, *Loaded, error) {
 		return nil, nil, fmt.Errorf("open checkpoint: %w", err)
 	}
 	var ld *Loaded
-	if len(bases) == 0 && len(logs) == 0 && opt.LegacyJSON != "" {
+	switch {
+	case len(bases) == 0 && len(logs) == 0 && opt.LegacyJSON != "":
 		if ld, err = st.migrate(); err != nil {
 			st.closeActive()
 			return nil, nil, err
+		}
+	case opt.LegacyJSON != "":
+		if _, err := os.Stat(opt.LegacyJSON); err == nil {
+			st.log.Warn("legacy JSON checkpoint ignored: the directory holds a checkpoint already; remove the file",
+				"path", opt.LegacyJSON)
 		}
 	}
 	if ld == nil {
