@@ -74,7 +74,7 @@ func TestLoadRefusesAVersionMismatch(t *testing.T) {
 
 func TestLeaseIsExclusiveAndSticky(t *testing.T) {
 	ctx, b, _ := setup(t)
-	const ttl = 900 * time.Millisecond
+	const ttl = 2 * time.Second
 	a, err := b.AcquireLease(ctx, "trainer", "host-a", ttl, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestLeaseIsExclusiveAndSticky(t *testing.T) {
 	keepCtx, stopKeeping := context.WithCancel(ctx)
 	kept := make(chan error, 1)
 	go func() { kept <- again.Keep(keepCtx) }()
-	waitCtx, cancel := context.WithTimeout(ctx, 3*ttl)
+	waitCtx, cancel := context.WithTimeout(ctx, ttl)
 	var waitedFor string
 	if _, err := b.AcquireLease(waitCtx, "trainer", "host-b", ttl, func(cur string) { waitedFor = cur }); err == nil {
 		t.Fatal("a second holder took a lease that is being renewed")

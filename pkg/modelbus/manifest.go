@@ -30,6 +30,32 @@ type Manifest struct {
 	Params      map[string]string `json:"params,omitempty"`
 }
 
+// ParamPhase is the manifest parameter that says whether the trainer fitted
+// the model in the middle of a load (PhaseLoad: the first model, a refit
+// because the state grew, or one while catching up on a backlog) or in a
+// steady state (PhaseSteady). A model from the middle of a load covers an
+// arbitrary head of it: readers that compare against what a model was
+// trained on (drift) wait for one that covers what they have seen.
+const (
+	ParamPhase  = "phase"
+	PhaseLoad   = "load"
+	PhaseSteady = "steady"
+)
+
+// DuringLoad reports whether the model was fitted in the middle of a load.
+func (m Manifest) DuringLoad() bool { return m.Params[ParamPhase] == PhaseLoad }
+
+// Covers reports whether the model covers every message below the given
+// next offsets, per partition.
+func (m Manifest) Covers(next map[int32]int64) bool {
+	for p, n := range next {
+		if m.Offsets[p] < n {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrBadManifest is wrapped by DecodeManifest and Validate errors.
 var ErrBadManifest = errors.New("bad manifest")
 

@@ -257,6 +257,9 @@ func (s *Service) health(c *fiber.Ctx) error {
 		body["model_loaded"] = true
 		body["model_version"] = sv.version
 	}
+	if why := s.fallbackReason(); why != "" {
+		body["model_fallback"] = why
+	}
 	return c.JSON(body)
 }
 

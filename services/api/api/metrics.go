@@ -17,6 +17,7 @@ type metrics struct {
 	swaps       *prometheus.CounterVec
 	deltas      prometheus.Counter
 	freshness   prometheus.Histogram
+	fallback    prometheus.Gauge
 	// Shared with the other services of the process (one registry).
 	http  *telemetry.HTTP
 	model *telemetry.Model
@@ -50,6 +51,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from the newest event in a delta to the delta applied in the api.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 		}),
+		fallback: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "swipeflix_model_fallback",
+			Help: "1 while the api serves an older model because the current one does not load.",
+		}),
 	}
 	var err error
 	if m.http, err = telemetry.NewHTTP(reg, serviceName); err != nil {
@@ -58,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if m.model, err = telemetry.NewModel(reg, serviceName); err != nil {
 		return nil, fmt.Errorf("api metrics: %w", err)
 	}
-	for _, c := range []prometheus.Collector{m.inference, m.predictions, m.swaps, m.deltas, m.freshness} {
+	for _, c := range []prometheus.Collector{m.inference, m.predictions, m.swaps, m.deltas, m.freshness, m.fallback} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register api metrics: %w", err)
 		}

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,6 +29,9 @@ type Source interface {
 	// SubscribeDeltas calls fn with each delta and the snapshot version it
 	// applies to until ctx ends.
 	SubscribeDeltas(ctx context.Context, fn func(version int64, payload []byte)) error
+	// History returns the manifests that were current, newest first: where
+	// the api falls back when the current one does not load.
+	History(ctx context.Context) ([]modelbus.Manifest, error)
 }
 
 var _ Source = (*modelbus.Bus)(nil)
@@ -88,11 +90,19 @@ type Service struct {
 	deck deckState
 
 	app *fiber.App
-}
 
-// errVersionMismatch marks a snapshot whose embedded version is not the
-// manifest's: its deltas would never apply, so it is refused.
-var errVersionMismatch = errors.New("snapshot version does not match manifest")
+	// loadMu guards what the loader knows of versions that did not load.
+	loadMu sync.Mutex
+	// refused are versions whose snapshot does not load (checksum,
+	// format, version): never tried again.
+	refused map[int64]bool
+	// gaveUp are versions whose download kept failing for other reasons;
+	// a delta for one of them triggers another try (a re-sync).
+	gaveUp map[int64]modelbus.Manifest
+	// fallback says why the serving model is not the current one; empty
+	// when it is.
+	fallback string
+}
 
 // New checks cfg and builds the service; nothing connects until Run.
 func New(cfg Config, deps Deps) (*Service, error) {
@@ -122,6 +132,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		source:  deps.Source,
 		pending: make(chan modelbus.Manifest, 1),
 		early:   map[int64][]recommend.Delta{},
+		refused: map[int64]bool{},
+		gaveUp:  map[int64]modelbus.Manifest{},
 	}
 	s.app = s.newApp()
 	return s, nil
@@ -252,7 +264,10 @@ func (s *Service) offer(m modelbus.Manifest) {
 // reason other than the snapshot itself (a network error, say).
 const maxLoadAttempts = 5
 
-// loadLoop loads each offered manifest off the request path and swaps it in.
+// loadLoop loads each offered manifest off the request path and swaps it
+// in. A manifest whose snapshot does not load is refused (the serving model
+// stays); without a serving model the api falls back on the newest model of
+// the registry's history that loads.
 func (s *Service) loadLoop(ctx context.Context, src Source) {
 	for {
 		var m modelbus.Manifest
@@ -270,6 +285,16 @@ func (s *Service) loadLoop(ctx context.Context, src Source) {
 				s.metrics.swapRefused.Inc()
 				s.log.Error("refuse model; the serving model stays", "version", m.Version,
 					"serving", s.servingVersion(), "attempts", attempt, "err", err)
+				s.loadMu.Lock()
+				if permanent(err) {
+					s.refused[m.Version] = true
+				} else {
+					s.gaveUp[m.Version] = m
+				}
+				s.loadMu.Unlock()
+				if s.cur.Load() == nil {
+					s.fallBack(ctx, src, m, err)
+				}
 				break
 			}
 			s.log.Warn("load model failed; retrying", "version", m.Version, "attempt", attempt, "err", err)
@@ -288,12 +313,41 @@ func (s *Service) loadLoop(ctx context.Context, src Source) {
 
 // permanent reports whether err is about the snapshot itself, so that
 // downloading it again cannot help.
-func permanent(err error) bool {
-	return errors.Is(err, modelbus.ErrChecksum) || errors.Is(err, recommend.ErrCorrupt) ||
-		errors.Is(err, errVersionMismatch) || errors.Is(err, modelbus.ErrBadManifest)
+func permanent(err error) bool { return modelbus.Permanent(err) }
+
+// fallBack serves the newest model of the registry's history that loads,
+// when the current one (bad) does not and nothing serves yet: the api
+// answers with the last good model rather than 503, and says so in /health
+// and swipeflix_model_fallback.
+func (s *Service) fallBack(ctx context.Context, src Source, bad modelbus.Manifest, why error) {
+	hist, err := src.History(ctx)
+	if err != nil {
+		s.log.Error("no fallback: read the registry's history", "err", err)
+		return
+	}
+	for _, m := range hist {
+		s.loadMu.Lock()
+		skip := s.refused[m.Version]
+		s.loadMu.Unlock()
+		if skip || m.Version == bad.Version {
+			continue
+		}
+		data, err := src.Fetch(ctx, m)
+		if err == nil {
+			var model *recommend.Model
+			if model, err = modelbus.Decode(m, data); err == nil {
+				reason := fmt.Sprintf("the current model v%d does not load (%v); serving v%d, the newest that does", bad.Version, why, m.Version)
+				s.swapFallback(model, m, reason)
+				return
+			}
+		}
+		s.log.Warn("fallback candidate does not load", "version", m.Version, "err", err)
+	}
+	s.log.Error("no model of the registry's history loads; /predict answers 503", "current", bad.Version)
 }
 
-// load fetches, verifies and decodes m's snapshot, and swaps it in.
+// load fetches, verifies and decodes m's snapshot with the checks the
+// trainer applies too (modelbus.Decode), and swaps it in.
 func (s *Service) load(ctx context.Context, src Source, m modelbus.Manifest) error {
 	if cur := s.cur.Load(); cur != nil && cur.manifest.Version == m.Version && cur.manifest.SHA256 == m.SHA256 {
 		return nil
@@ -302,7 +356,7 @@ func (s *Service) load(ctx context.Context, src Source, m modelbus.Manifest) err
 	if err != nil {
 		return err
 	}
-	model, err := s.prepare(m, data)
+	model, err := modelbus.Decode(m, data)
 	if err != nil {
 		return err
 	}
@@ -310,21 +364,22 @@ func (s *Service) load(ctx context.Context, src Source, m modelbus.Manifest) err
 	return nil
 }
 
-// prepare decodes and checks a snapshot whose bytes already match the
-// manifest, and warms it up with one query so the first request does not
-// pay for it.
-func (s *Service) prepare(m modelbus.Manifest, data []byte) (*recommend.Model, error) {
-	model, err := recommend.Decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("decode model %d: %w", m.Version, err)
-	}
-	if model.Version != m.Version {
-		return nil, fmt.Errorf("decode model %d: %w: snapshot says %d", m.Version, errVersionMismatch, model.Version)
-	}
-	if _, err := model.Recommend(recommend.Query{K: 1}); err != nil {
-		return nil, fmt.Errorf("decode model %d: %w: warm-up query: %w", m.Version, recommend.ErrCorrupt, err)
-	}
-	return model, nil
+// swapFallback swaps in a model that is not the current one, and says why.
+func (s *Service) swapFallback(model *recommend.Model, m modelbus.Manifest, reason string) {
+	s.swap(model, m)
+	s.loadMu.Lock()
+	s.fallback = reason
+	s.loadMu.Unlock()
+	s.metrics.fallback.Set(1)
+	s.log.Error("serving a fallback model", "version", m.Version, "reason", reason)
+}
+
+// fallbackReason is why the serving model is not the current one ("" when
+// it is).
+func (s *Service) fallbackReason() string {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	return s.fallback
 }
 
 // swap makes model the serving one. Requests already running keep the
@@ -347,6 +402,11 @@ func (s *Service) swap(model *recommend.Model, m modelbus.Manifest) {
 	}
 	old := s.cur.Swap(sv)
 	s.deltaMu.Unlock()
+	s.loadMu.Lock()
+	s.fallback = ""
+	delete(s.gaveUp, m.Version)
+	s.loadMu.Unlock()
+	s.metrics.fallback.Set(0)
 
 	s.metrics.swapOK.Inc()
 	// The bare number, as the trainer labels it, so the two series join.
@@ -393,6 +453,7 @@ func (s *Service) applyDelta(version int64, payload []byte) {
 	case sv != nil && sv.manifest.Version == version:
 		s.applyTo(sv, d)
 	case sv == nil || version > sv.manifest.Version:
+		s.resync(version)
 		if s.earlyN >= maxEarlyDeltas {
 			s.log.Warn("drop early delta: too many held", "version", version, "seq", d.Seq, "held", s.earlyN)
 			return
@@ -401,6 +462,29 @@ func (s *Service) applyDelta(version int64, payload []byte) {
 		s.earlyN++
 	default:
 		s.log.Debug("drop delta for an older version", "delta_version", version, "serving", sv.manifest.Version)
+	}
+}
+
+// resync loads again a version whose download the loader gave up on, when
+// a delta shows the trainer folds into it: otherwise the api would hold its
+// deltas for ever and swipes would never reach /predict.
+func (s *Service) resync(version int64) {
+	s.loadMu.Lock()
+	m, ok := s.gaveUp[version]
+	delete(s.gaveUp, version)
+	s.loadMu.Unlock()
+	if ok {
+		s.log.Warn("deltas arrive for a model the api gave up loading; loading it again", "version", version)
+		s.offerAgain(m)
+	}
+}
+
+// offerAgain is offer from outside the watch goroutine: it queues m unless
+// a newer manifest waits.
+func (s *Service) offerAgain(m modelbus.Manifest) {
+	select {
+	case s.pending <- m:
+	default:
 	}
 }
 

@@ -142,6 +142,13 @@ func (s *Service) followModel(ctx context.Context) {
 		if want == nil {
 			continue
 		}
+		if want.DuringLoad() && !want.Covers(s.seenOffsets()) {
+			// A head of a load is no reference: the rest of it would look
+			// like drift. Wait for the model that covers it.
+			s.log.Debug("model fitted during a load: waiting for one that covers what was read", "version", want.Version)
+			retry.Reset(s.cfg.Interval)
+			continue
+		}
 		if err := s.moveTo(ctx, &b, *want); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -263,4 +270,11 @@ func (s *Service) followPeriod(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// seenOffsets copies seen.
+func (s *Service) seenOffsets() map[int32]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.seen)
 }

@@ -104,7 +104,11 @@ type Service struct {
 	drifting      bool // the last report had dataset drift (retrain is edge-triggered)
 	catalogMovies int
 	catalogAt     time.Time
-	genreMisses   bool // the last report counted movies without genres
+	// seen is, per partition, the next offset after the last message read:
+	// a model fitted in the middle of a load becomes the reference only
+	// once it covers all of it.
+	seen        map[int32]int64
+	genreMisses bool // the last report counted movies without genres
 }
 
 // New checks cfg and deps and builds the service; nothing connects until
@@ -119,7 +123,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Genres == nil {
 		return nil, ErrNoCatalog
 	}
-	s := &Service{cfg: cfg, log: deps.Logger, now: deps.Now, store: deps.Store, genres: deps.Genres,
+	s := &Service{cfg: cfg, log: deps.Logger, now: deps.Now, store: deps.Store, genres: deps.Genres, seen: map[int32]int64{},
 		models: deps.Models, events: deps.Log, nc: deps.NATS}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -295,6 +299,9 @@ func (s *Service) consume(ctx context.Context) error {
 		} else {
 			s.add(drift.Record{Pos: drift.Position{Partition: int32(m.Partition), Offset: m.Offset}, Event: e})
 		}
+		s.mu.Lock()
+		s.seen[int32(m.Partition)] = max(s.seen[int32(m.Partition)], m.Offset+1)
+		s.mu.Unlock()
 		pending = append(pending, m)
 		if len(pending) >= commitEvery || time.Since(lastCommit) >= commitInterval {
 			commit(ctx)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/store"
 )
 
@@ -241,4 +243,48 @@ func getLatest(t *testing.T, s *Service) drift.Report {
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// A model the trainer fitted in the middle of a load covers a head of it;
+// with it as the reference, the rest of the load looks like drift. Drift
+// waits for a model that covers what it has read: a later one, or the same
+// mid-load one once nothing else came (issue 9: starter data published in
+// one go must not raise the alert).
+func TestModelFittedMidLoadIsNoReference(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts brokers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	broker, natsURL := embeddedtest.StartTestKafka(t).Addr(), startNATS(t)
+	bus := newBus(t, ctx, natsURL)
+	synth := drift.NewSynth(rand.New(rand.NewPCG(4, 4)), 300, 200, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	load := synth.Events(4000, drift.Shift{})
+	cl := newProducer(t, broker)
+	head := produce(t, ctx, cl, load[:1000], nil)
+	all := produce(t, ctx, cl, load[1000:], maps.Clone(head))
+
+	cfg := DefaultConfig()
+	cfg.Addr, cfg.Brokers, cfg.NATSURL = "127.0.0.1:0", []string{broker}, natsURL
+	cfg.Interval = 100 * time.Millisecond
+	svc := run(t, ctx, newService(t, cfg, Deps{Store: &MemoryStore{}, Genres: lookupCatalog{synth}, Models: bus})).svc
+	waitFor(t, ctx, "the whole load read", func() bool { return svc.status().Consumed == int64(len(load)) })
+
+	publish := func(version int64, cov drift.Coverage, phase string) {
+		m := modelbus.Manifest{Version: version, CreatedAt: time.Now(), Offsets: map[int32]int64(cov),
+			Params: map[string]string{modelbus.ParamPhase: phase}}
+		if _, err := bus.Publish(ctx, m, []byte(fmt.Sprint("snapshot ", version))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(1, head, modelbus.PhaseLoad)
+	time.Sleep(10 * cfg.Interval)
+	if s := svc.status(); s.ModelVersion != 0 || s.ReferenceReady {
+		t.Fatalf("a model covering the first 1,000 of 4,000 events became the reference: %+v", s)
+	}
+	publish(2, all, modelbus.PhaseLoad)
+	waitFor(t, ctx, "the covering model as reference", func() bool {
+		s := svc.status()
+		return s.ModelVersion == 2 && s.ReferencePopulation == len(load)
+	})
 }

@@ -23,7 +23,14 @@ func TestQualityGateRejectsWorseModel(t *testing.T) {
 	evs, _ := synthEvents(40, 60, 900)
 	e.publish(t, evs)
 	good := e.start(t, e.config(), nil)
-	waitFor(t, "model v1", func() bool { _, ok := e.current(t); return ok })
+	// A model that covers the whole log (the first may start before every
+	// event is read; the load's last refit covers the rest).
+	var serving modelbus.Manifest
+	waitFor(t, "a model covering every event", func() bool {
+		var ok bool
+		serving, ok = e.current(t)
+		return ok && coveredBy(serving) == int64(len(evs))
+	})
 	good.stop(t)
 
 	// The same log and serving model, refitted with settings that shrink
@@ -31,7 +38,7 @@ func TestQualityGateRejectsWorseModel(t *testing.T) {
 	cfg := e.config()
 	cfg.Model.BiasReg, cfg.Model.RatingReg, cfg.Model.Factors = 1e4, 1e4, 1
 	r := e.start(t, cfg, nil)
-	waitFor(t, "v1 loaded", func() bool { return r.svc.version.Load() == 1 })
+	waitFor(t, "the serving model loaded", func() bool { return r.svc.version.Load() == serving.Version })
 
 	if code, _ := post(t, r.url("/v1/retrain"), "", ""); code != http.StatusUnauthorized {
 		t.Errorf("retrain without a token: %d, want 401", code)
@@ -45,10 +52,10 @@ func TestQualityGateRejectsWorseModel(t *testing.T) {
 	waitFor(t, "refit rejected", func() bool {
 		return counter(t, r.reg, "swipeflix_model_refits_total", "rejected") == 1
 	})
-	if m, _ := e.current(t); m.Version != 1 {
-		t.Errorf("current is %d after a rejected refit, want 1", m.Version)
+	if m, _ := e.current(t); m.Version != serving.Version {
+		t.Errorf("current is %d after a rejected refit, want %d", m.Version, serving.Version)
 	}
-	rec, err := e.store.Get(context.Background(), 2)
+	rec, err := e.store.Get(context.Background(), serving.Version+1)
 	if err != nil {
 		t.Fatalf("rejected candidate not registered: %v", err)
 	}
@@ -177,3 +184,12 @@ func TestMetricsAreInTheContract(t *testing.T) {
 
 // The model config the tests use must be valid for recommend.Fit.
 var _ = recommend.DefaultConfig
+
+// coveredBy is how many messages a manifest's model covers.
+func coveredBy(m modelbus.Manifest) int64 {
+	var n int64
+	for _, o := range m.Offsets {
+		n += o
+	}
+	return n
+}

@@ -3,13 +3,13 @@ package trainer
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/ratingstate"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
@@ -24,9 +24,14 @@ func benchService(b *testing.B, ratings int) (*Service, []dataset.Rating) {
 		b.Fatal(err)
 	}
 	for i, r := range rs {
-		s.loop.state.Update(Entry{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time, EventID: fmt.Sprint(i)})
+		if _, err := s.loop.state.Update(ratingstate.Event{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time,
+			EventID: fmt.Sprint(i), Partition: -1, Offset: -1}); err != nil {
+			b.Fatal(err)
+		}
 	}
-	train, _ := Split(s.loop.state.Entries(), 10)
+	view := s.loop.state.Export()
+	train, _, _ := split(view.Columns(), 10)
+	view.Release()
 	cfg := recommend.DefaultConfig()
 	cfg.Workers = 1
 	m, err := recommend.Fit(recommend.TrainSet{Interactions: train}, cfg)
@@ -74,22 +79,6 @@ func BenchmarkFoldOneUser(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		s.loop.dirty[user] = struct{}{}
 		if _, err := s.loop.foldDirty(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkCheckpoint writes the checkpoint of a 100k-pair state.
-func BenchmarkCheckpoint(b *testing.B) {
-	st := NewState()
-	for _, r := range dataset.Generate(dataset.SizedConfig(100_000, 2)).Ratings() {
-		st.Update(Entry{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time, EventID: r.User + "/" + r.Movie})
-	}
-	path := filepath.Join(b.TempDir(), "cp.json")
-	entries := st.Entries()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := SaveCheckpoint(path, Checkpoint{Offsets: map[int32]int64{0: int64(len(entries))}, Entries: entries}); err != nil {
 			b.Fatal(err)
 		}
 	}

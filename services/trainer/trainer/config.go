@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -179,8 +180,8 @@ func (c Config) Validate() error {
 	}
 	for name, v := range map[string]float64{"like": c.Weights.Like, "superlike": c.Weights.Superlike,
 		"dislike": c.Weights.Dislike, "skip": c.Weights.Skip} {
-		if v < events.MinRating || v > events.MaxRating {
-			p.Add("weights."+name, "must be %v..%v, got %v", events.MinRating, events.MaxRating, v)
+		if !onRatingGrid(v) {
+			p.Add("weights."+name, "must be %v..%v in steps of %v, got %v", events.MinRating, events.MaxRating, events.RatingStep, v)
 		}
 	}
 	return p.Err()
@@ -223,8 +224,8 @@ func parseWeights(s string, w *events.Weights) error {
 			continue
 		}
 		f, err := strconv.ParseFloat(val, 64)
-		if err != nil || f < events.MinRating || f > events.MaxRating {
-			return fmt.Errorf("weight %s=%q: want a number in %v..%v", name, val, events.MinRating, events.MaxRating)
+		if err != nil || !onRatingGrid(f) {
+			return fmt.Errorf("weight %s=%q: want a rating: %v..%v in steps of %v", name, val, events.MinRating, events.MaxRating, events.RatingStep)
 		}
 		switch events.Swipe(name) {
 		case events.Like:
@@ -240,6 +241,12 @@ func parseWeights(s string, w *events.Weights) error {
 		}
 	}
 	return nil
+}
+
+// onRatingGrid reports whether v is a rating the state keeps: 0.5..5 in
+// half steps.
+func onRatingGrid(v float64) bool {
+	return v >= events.MinRating && v <= events.MaxRating && v/events.RatingStep == math.Trunc(v/events.RatingStep)
 }
 
 func formatWeights(w events.Weights) string {

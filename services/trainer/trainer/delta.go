@@ -93,7 +93,7 @@ func (l *foldLoop) foldDirty(ctx context.Context) ([][]byte, error) {
 			}
 			if _, known := l.working.Movie(r.Movie); !known {
 				newMovie[r.Movie] = true
-				movies = append(movies, l.working.FoldMovie(l.catalogMovie(ctx, r.Movie), l.state.Raters(r.Movie)))
+				movies = append(movies, l.working.FoldMovie(l.catalogMovie(ctx, r.Movie), raters(l.state.Raters(r.Movie))))
 			}
 		}
 	}
@@ -104,7 +104,7 @@ func (l *foldLoop) foldDirty(ctx context.Context) ([][]byte, error) {
 	}
 	deltaUsers := make([]recommend.UserDelta, 0, len(users))
 	for _, u := range users {
-		deltaUsers = append(deltaUsers, l.working.FoldUser(u, l.state.Rated(u)))
+		deltaUsers = append(deltaUsers, l.working.FoldUser(u, rated(l.state.Rated(u))))
 	}
 	if err := l.working.Apply(recommend.Delta{BaseVersion: v, Users: deltaUsers}); err != nil {
 		return nil, fmt.Errorf("apply user fold-ins to %d: %w", v, err)

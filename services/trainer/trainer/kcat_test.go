@@ -10,6 +10,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/ratingstate"
 )
 
 // TestKcatProducer publishes with kcat (librdkafka, a third-party client)
@@ -46,7 +47,10 @@ func TestKcatProducer(t *testing.T) {
 	}
 	want := replay(nil)
 	for _, ev := range evs {
-		want.Update(Entry{User: ev.UserID, Movie: ev.MovieID, Value: float32(*ev.Rating), TS: ev.TS.UnixNano(), EventID: ev.EventID})
+		if _, err := want.Update(ratingstate.Event{User: ev.UserID, Movie: ev.MovieID, Value: float32(*ev.Rating),
+			TS: ev.TS.UnixNano(), EventID: ev.EventID, Partition: -1, Offset: -1}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r := e.start(t, e.config(), nil)
 	waitFor(t, "every kcat event in the state", func() bool { return r.svc.pairs.Load() == int64(want.Len()) })
@@ -55,11 +59,7 @@ func TestKcatProducer(t *testing.T) {
 	})
 	waitFor(t, "model v1", func() bool { _, ok := e.current(t); return ok })
 	r.stop(t)
-	cp, err := LoadCheckpoint(e.config().checkpointPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := Restore(cp.Entries); got.Hash() != want.Hash() {
+	if got, _ := onDisk(t, e.config()); got.Hash() != want.Hash() {
 		t.Errorf("state from kcat's messages (%d pairs) differs from the events sent (%d pairs)", got.Len(), want.Len())
 	}
 }

@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/ratingstate"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
@@ -35,6 +35,9 @@ type loopDeps struct {
 type install struct {
 	work, base *recommend.Model
 	manifest   modelbus.Manifest
+	// holdoutUsers, from a refit, are the users with pairs the fit held
+	// out; nil when unknown (the loop then finds them).
+	holdoutUsers map[string]struct{}
 }
 
 // foldLoop owns the rating state and the working model: one goroutine
@@ -43,7 +46,7 @@ type install struct {
 type foldLoop struct {
 	s *Service
 
-	state       *State
+	state       *ratingstate.State
 	offsets     map[int32]int64            // next offset per partition not yet in the state
 	lastMsg     map[int32]kafkabus.Message // the last message per partition, to commit
 	working     *recommend.Model           // the serving version plus the trainer's deltas
@@ -59,6 +62,7 @@ type foldLoop struct {
 	loggedKinds map[string]bool
 	lastFlush   time.Time
 	refit       refitter
+	cp          *checkpointer // set by restore
 
 	msgs     chan kafkabus.Message
 	installs chan install
@@ -76,28 +80,27 @@ type foldLoop struct {
 const defaultRefoldBatch = 64
 
 func newFoldLoop(s *Service) *foldLoop {
-	return &foldLoop{s: s, state: NewState(), offsets: map[int32]int64{}, lastMsg: map[int32]kafkabus.Message{},
+	return &foldLoop{s: s, state: ratingstate.New(), offsets: map[int32]int64{}, lastMsg: map[int32]kafkabus.Message{},
 		dirty: map[string]struct{}{}, refold: map[string]struct{}{}, refoldBatch: defaultRefoldBatch,
 		loggedKinds: map[string]bool{}, refused: map[int64]bool{},
 		msgs: make(chan kafkabus.Message, 4096), installs: make(chan install, 4), retrain: make(chan string, 8)}
 }
 
-// restore loads the checkpoint into the state and the offsets.
+// restore loads the checkpoint into the state and the offsets; an empty
+// store means reading the log from the start.
 func (l *foldLoop) restore(cp *checkpointer) error {
-	c, err := cp.load()
-	switch {
-	case errors.Is(err, ErrNoCheckpoint):
-		l.s.log.Info("no checkpoint: reading the log from the start", "path", cp.path)
-		return nil
-	case err != nil:
+	ld, err := cp.open()
+	if err != nil {
 		return fmt.Errorf("trainer: %w", err)
 	}
-	l.state = Restore(c.Entries)
-	for p, o := range c.Offsets {
+	l.cp = cp
+	l.state = ld.State
+	for p, o := range ld.Offsets {
 		l.offsets[p] = o
 	}
 	l.s.pairs.Store(int64(l.state.Len()))
-	l.s.log.Info("checkpoint loaded", "pairs", l.state.Len(), "offsets", c.Offsets, "saved_at", c.SavedAt)
+	l.s.log.Info("checkpoint loaded", "dir", cp.dir, "pairs", l.state.Len(), "offsets", ld.Offsets,
+		"segments", ld.Segments, "torn_bytes", ld.TornBytes, "migrated_json", ld.Migrated)
 	return nil
 }
 
@@ -200,8 +203,9 @@ func (l *foldLoop) run(ctx context.Context, d loopDeps) error {
 func (l *foldLoop) stop(ctx context.Context, d loopDeps) error {
 	l.refit.wg.Wait()
 	if l.s.hooks.CrashOnStop {
+		// As a kill -9: nothing more reaches the disk.
 		d.checkpoints.wg.Wait()
-		return nil
+		return d.checkpoints.store.Close()
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -230,12 +234,19 @@ func (l *foldLoop) handle(ctx context.Context, d loopDeps, m kafkabus.Message) {
 		l.deadLetter(ctx, d, m, err)
 	} else {
 		v, ok := l.s.cfg.Weights.Signal(&e)
-		entry := Entry{User: e.UserID, Movie: e.MovieID, Value: float32(v), TS: e.TS.UnixNano(),
-			EventID: e.EventID, Partition: p, Offset: m.Offset}
-		if ok && l.state.Update(entry) {
+		changed := false
+		if ok {
+			changed, err = l.state.Update(ratingstate.Event{User: e.UserID, Movie: e.MovieID, Value: float32(v),
+				TS: e.TS.UnixNano(), EventID: e.EventID, Partition: p, Offset: m.Offset})
+		}
+		if err != nil { // a value off the rating grid: the weights allow none
+			l.s.log.Error("rating state refused an event", "partition", m.Partition, "offset", m.Offset, "err", err)
+		}
+		if changed {
 			l.s.metrics.applied.Inc()
 			l.dirty[e.UserID] = struct{}{}
 			l.refit.sinceRefit++
+			l.refit.sinceTick++
 			l.refit.lastApplied = l.s.now()
 			// Freshness counts from the broker's time, never the
 			// client's event time.
@@ -381,12 +392,27 @@ func (l *foldLoop) install(in install) {
 	if p, ok := in.manifest.Metrics["pairs"]; ok && l.refit.lastFitLen == 0 {
 		l.refit.lastFitLen = int(p)
 	}
-	l.state.Each(func(e *Entry) {
-		next, ok := in.manifest.Offsets[e.Partition]
-		if !ok || e.Offset >= next || InHoldout(e.User, e.Movie, l.s.cfg.HoldoutPercent) {
-			l.refold[e.User] = struct{}{}
+	for user, pos := range l.state.Users() {
+		next, ok := in.manifest.Offsets[pos.Partition]
+		if pos.Partition < 0 || !ok || pos.Offset >= next {
+			l.refold[user] = struct{}{}
 		}
-	})
+	}
+	// Users with pairs the fit held out: the refit names them; for a model
+	// installed from the bus (a rollback, another trainer's) the loop
+	// finds them itself.
+	if in.holdoutUsers != nil {
+		for u := range in.holdoutUsers {
+			l.refold[u] = struct{}{}
+		}
+	} else if pct := l.s.cfg.HoldoutPercent; pct > 0 {
+		for e := range l.state.All() {
+			user := l.state.UserID(e.User)
+			if _, ok := l.refold[user]; !ok && InHoldout(user, l.state.MovieID(e.Movie), pct) {
+				l.refold[user] = struct{}{}
+			}
+		}
+	}
 	l.s.log.Info("model installed", "version", v, "users_to_fold", len(l.refold)+len(l.dirty))
 }
 

@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/ratingstate"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/storebus"
@@ -30,7 +32,8 @@ type refitter struct {
 	lastFitLen   int       // pairs the last refit covered
 	sinceRefit   int       // events applied since the last refit started
 	lastApplied  time.Time // when the loop last applied an event
-	caughtUpOwed bool      // an automatic refit ran during a load: one more once the load settles
+	sinceTick    int       // events applied since the last autoRefit tick
+	caughtUpOwed bool      // a load (a burst, a catch-up, an automatic refit) came: one more refit once it settles
 	done         chan refitResult
 	wg           sync.WaitGroup
 }
@@ -40,11 +43,12 @@ type refitter struct {
 type refitJob struct {
 	reason  string
 	version int64
-	entries []Entry
+	view    *ratingstate.View // the state when the refit started; the refit releases it
 	offsets map[int32]int64
 	hash    string
 	base    *recommend.Model // the serving model as published; nil if none
 	serving modelbus.Manifest
+	phase   string // modelbus.PhaseLoad or PhaseSteady
 }
 
 // refitResult is a refit's outcome, handed back to the loop.
@@ -58,8 +62,13 @@ type refitResult struct {
 }
 
 // settleAfter is how long the stream must be quiet (and the trainer caught
-// up) before a load counts as settled.
-const settleAfter = 2 * time.Second
+// up) before a load counts as settled; burstPerTick is how many events
+// applied between two ticks (200 ms by default) make a load rather than a
+// trickle of live swipes, which fold-ins keep current between refits.
+const (
+	settleAfter  = 2 * time.Second
+	burstPerTick = 100
+)
 
 // autoRefit starts the refits the state calls for: the first model once
 // enough pairs arrived, a refit when the state grew by RefitGrowth or took
@@ -73,24 +82,32 @@ func (l *foldLoop) autoRefit(ctx context.Context, d loopDeps) {
 	if r.done == nil {
 		r.done = make(chan refitResult, 1)
 	}
+	behind := l.behind(d)
+	if behind || r.sinceTick >= burstPerTick {
+		r.caughtUpOwed = true
+	}
+	r.sinceTick = 0
 	if r.running {
 		return
 	}
 	cfg := l.s.cfg
 	n := l.state.Len()
-	behind := l.behind(d)
 	throttled := behind && l.s.now().Sub(r.lastStart) < cfg.RefitMinGap
 	var reason string
+	phase := modelbus.PhaseSteady
+	if behind {
+		phase = modelbus.PhaseLoad
+	}
 	switch {
 	case l.working == nil && r.lastFitLen == 0 && n >= cfg.MinEvents:
-		reason = fmt.Sprintf("first model: %d pairs", n)
+		reason, phase = fmt.Sprintf("first model: %d pairs", n), modelbus.PhaseLoad
 	case cfg.RefitGrowth > 0 && r.lastFitLen > 0 && float64(n) >= float64(r.lastFitLen)*cfg.RefitGrowth:
-		reason = fmt.Sprintf("state grew from %d to %d pairs", r.lastFitLen, n)
+		reason, phase = fmt.Sprintf("state grew from %d to %d pairs", r.lastFitLen, n), modelbus.PhaseLoad
 	case cfg.RefitEvery > 0 && r.sinceRefit >= cfg.RefitEvery:
 		reason = fmt.Sprintf("%d events since the last refit", r.sinceRefit)
 	case !behind && r.caughtUpOwed && r.sinceRefit > 0 && l.s.now().Sub(r.lastApplied) >= settleAfter:
 		r.caughtUpOwed = false
-		l.startRefit(ctx, fmt.Sprintf("load settled: %d events since the last refit", r.sinceRefit))
+		l.startRefitIn(ctx, fmt.Sprintf("load settled: %d events since the last refit", r.sinceRefit), modelbus.PhaseSteady)
 		return
 	default:
 		return
@@ -99,12 +116,19 @@ func (l *foldLoop) autoRefit(ctx context.Context, d loopDeps) {
 	if throttled {
 		return
 	}
-	l.startRefit(ctx, reason)
+	l.startRefitIn(ctx, reason, phase)
 }
 
-// startRefit copies the state and fits a new model in a goroutine that the
-// loop waits for. A request while a refit runs is remembered and run next.
+// startRefit starts a refit asked for from outside (interval, request):
+// a steady-state one.
 func (l *foldLoop) startRefit(ctx context.Context, reason string) {
+	l.startRefitIn(ctx, reason, modelbus.PhaseSteady)
+}
+
+// startRefitIn copies the state and fits a new model in a goroutine that
+// the loop waits for, recording the phase it was fitted in. A request while
+// a refit runs is remembered and run next.
+func (l *foldLoop) startRefitIn(ctx context.Context, reason, phase string) {
 	r := &l.refit
 	if r.done == nil {
 		r.done = make(chan refitResult, 1)
@@ -120,14 +144,11 @@ func (l *foldLoop) startRefit(ctx context.Context, reason string) {
 		l.s.log.Info("refit skipped: no ratings yet", "reason", reason)
 		return
 	}
-	entries := l.state.Entries()
-	job := refitJob{reason: reason, version: l.lastVersion + 1, entries: entries, hash: hashEntries(entries),
-		offsets: make(map[int32]int64, len(l.offsets)), base: l.base, serving: l.manifest}
-	for p, o := range l.offsets {
-		job.offsets[p] = o
-	}
-	r.running, r.sinceRefit, r.lastFitLen, r.lastStart = true, 0, len(entries), l.s.now()
-	l.s.log.Info("refit started", "version", job.version, "pairs", len(entries), "reason", reason)
+	view := l.state.Export()
+	job := refitJob{reason: reason, version: l.lastVersion + 1, view: view, hash: view.Hash().String(),
+		offsets: maps.Clone(l.offsets), base: l.base, serving: l.manifest, phase: phase}
+	r.running, r.sinceRefit, r.lastFitLen, r.lastStart = true, 0, view.Len(), l.s.now()
+	l.s.log.Info("refit started", "version", job.version, "pairs", view.Len(), "reason", reason)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -177,11 +198,10 @@ type candidate struct {
 	trainN, holdoutN int
 }
 
-// fitCandidate fits on the non-holdout part of entries, scores the result
-// and the serving model (if any) on the holdout, and applies the gate.
-func fitCandidate(entries []Entry, movies []recommend.MovieInfo, cfg recommend.Config, holdoutPct int,
+// fitCandidate fits on train, scores the result and the serving model (if
+// any) on the holdout, and applies the gate.
+func fitCandidate(train, hold []recommend.Interaction, movies []recommend.MovieInfo, cfg recommend.Config,
 	gate Gate, base *recommend.Model, version int64) (candidate, error) {
-	train, hold := Split(entries, holdoutPct)
 	if len(train) == 0 {
 		train, hold = append(train, hold...), nil
 	}
@@ -242,18 +262,23 @@ func (s *Service) refit(ctx context.Context, job refitJob) refitResult {
 	res := refitResult{version: job.version}
 	if job.base != nil && job.hash == job.serving.DatasetHash && modelConfig(s.cfg.Model) == job.serving.Params["model_config"] {
 		// The same events and settings: the fit would be the serving model.
+		job.view.Release()
 		res.unchanged = true
 		return res
 	}
+	cols := job.view.Columns()
+	job.view.Release()
+	train, hold, holdoutUsers := split(cols, s.cfg.HoldoutPercent)
 	movies := s.catalogInfos(ctx)
 	gate := Gate{Tolerance: s.cfg.GateTolerance}
-	c, err := fitCandidate(job.entries, movies, s.cfg.Model, s.cfg.HoldoutPercent, gate, job.base, job.version)
+	c, err := fitCandidate(train, hold, movies, s.cfg.Model, gate, job.base, job.version)
 	if err != nil {
 		res.err = err
 		return res
 	}
 	res.why = c.why
 	m := c.manifest(job.version, s.now(), job.offsets, job.hash, s.cfg.Model, s.cfg.HoldoutPercent, gate, job.reason, job.base)
+	m.Params[modelbus.ParamPhase] = job.phase
 	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if c.passed {
@@ -284,7 +309,7 @@ func (s *Service) refit(ctx context.Context, job refitJob) refitResult {
 	}
 	base.Version = m.Version
 	res.published = true
-	res.in = install{work: c.model, base: base, manifest: m}
+	res.in = install{work: c.model, base: base, manifest: m, holdoutUsers: holdoutUsers}
 	return res
 }
 

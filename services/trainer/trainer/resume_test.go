@@ -10,6 +10,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/ratingstate"
 )
 
 // crashStream is a replay with the awkward parts of a real log: the same
@@ -48,8 +49,8 @@ func crashStream() []kafkabus.Message {
 }
 
 // replay is the uninterrupted replay: every valid message applied in order.
-func replay(msgs []kafkabus.Message) *State {
-	s := NewState()
+func replay(msgs []kafkabus.Message) *ratingstate.State {
+	s := ratingstate.New()
 	w := events.DefaultWeights()
 	for _, m := range msgs {
 		e, err := events.Decode(m.Value)
@@ -57,10 +58,27 @@ func replay(msgs []kafkabus.Message) *State {
 			continue
 		}
 		if v, ok := w.Signal(&e); ok {
-			s.Update(Entry{User: e.UserID, Movie: e.MovieID, Value: float32(v), TS: e.TS.UnixNano(), EventID: e.EventID})
+			if _, err := s.Update(ratingstate.Event{User: e.UserID, Movie: e.MovieID, Value: float32(v),
+				TS: e.TS.UnixNano(), EventID: e.EventID, Partition: -1, Offset: -1}); err != nil {
+				panic(err)
+			}
 		}
 	}
 	return s
+}
+
+// onDisk opens the checkpoint of a stopped trainer and returns its state
+// and the offsets it covers.
+func onDisk(t *testing.T, cfg Config) (*ratingstate.State, map[int32]int64) {
+	t.Helper()
+	st, ld, err := ratingstate.Open(cfg.stateDir(), ratingstate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return ld.State, ld.Offsets
 }
 
 func TestCrashResumeMatchesUninterruptedReplay(t *testing.T) {
@@ -103,23 +121,16 @@ func TestCrashResumeMatchesUninterruptedReplay(t *testing.T) {
 			t.Fatalf("run %d did not reach message %d", i, c.at)
 		}
 		cancel()
-		cp, err := LoadCheckpoint(cfg.checkpointPath())
-		if err != nil {
-			t.Fatalf("after crash %d: %v", i, err)
-		}
-		t.Logf("crash %d after %d messages (commits: %v): checkpoint covers %v", i, c.at, !c.noCommit, cp.Offsets)
+		_, covered := onDisk(t, cfg)
+		t.Logf("crash %d after %d messages (commits: %v): checkpoint covers %v", i, c.at, !c.noCommit, covered)
 	}
 
 	// The last run goes to the end of the log and stops cleanly.
 	cfg.CheckpointInterval = 50 * time.Millisecond
 	r := e.start(t, cfg, nil)
-	waitFor(t, "checkpoint at the end of the log", func() bool { return checkpointed(cfg) == int64(len(msgs)) })
+	waitFor(t, "checkpoint at the end of the log", func() bool { return checkpointed(r) == int64(len(msgs)) })
 	r.stop(t)
-	cp, err := LoadCheckpoint(cfg.checkpointPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := Restore(cp.Entries)
+	got, covered := onDisk(t, cfg)
 	if got.Len() != want.Len() || got.Hash() != want.Hash() {
 		t.Fatalf("resumed state differs from the uninterrupted replay: %d pairs (hash %s), want %d (hash %s)",
 			got.Len(), got.Hash(), want.Len(), want.Hash())
@@ -127,39 +138,30 @@ func TestCrashResumeMatchesUninterruptedReplay(t *testing.T) {
 	// The checkpoint, not the group's commits, says where to start: with
 	// the checkpoint gone, the trainer rebuilds the state from the whole log
 	// although the group has committed everything.
-	if err := os.Remove(cfg.checkpointPath()); err != nil {
+	if err := os.RemoveAll(cfg.stateDir()); err != nil {
 		t.Fatal(err)
 	}
 	r = e.start(t, cfg, nil)
-	waitFor(t, "state rebuilt from the start of the log", func() bool { return checkpointed(cfg) == int64(len(msgs)) })
+	waitFor(t, "state rebuilt from the start of the log", func() bool { return checkpointed(r) == int64(len(msgs)) })
 	r.stop(t)
-	cp2, err := LoadCheckpoint(cfg.checkpointPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if Restore(cp2.Entries).Hash() != want.Hash() {
+	if rebuilt, _ := onDisk(t, cfg); rebuilt.Hash() != want.Hash() {
 		t.Fatal("state rebuilt without a checkpoint differs from the uninterrupted replay")
 	}
 
-	// Every kept entry points at a distinct message inside the log.
-	seen := map[[2]int64]bool{}
-	for _, en := range cp.Entries {
-		pos := [2]int64{int64(en.Partition), en.Offset}
-		if en.Partition < 0 || en.Offset < 0 || en.Offset >= cp.Offsets[en.Partition] || seen[pos] {
-			t.Fatalf("entry with a bad Kafka position: %+v", en)
+	// Every user's Kafka position points inside the log the checkpoint
+	// covers.
+	for user, pos := range got.Users() {
+		if pos.Partition < 0 || pos.Offset < 0 || pos.Offset >= covered[pos.Partition] {
+			t.Fatalf("user %s with a bad Kafka position: %+v (covered %v)", user, pos, covered)
 		}
-		seen[pos] = true
 	}
 }
 
-// checkpointed is how many messages the checkpoint on disk covers.
-func checkpointed(cfg Config) int64 {
-	cp, err := LoadCheckpoint(cfg.checkpointPath())
-	if err != nil {
-		return -1
-	}
+// checkpointed is how many messages the running trainer's checkpoint on
+// disk covers.
+func checkpointed(r *running) int64 {
 	var n int64
-	for _, o := range cp.Offsets {
+	for _, o := range r.svc.loop.cp.Covered() {
 		n += o
 	}
 	return n

@@ -193,7 +193,7 @@ func (s *Service) Addr() string { return s.addr.Load().(string) }
 // serves HTTP until ctx ends or a part fails. On the way out it writes a
 // final checkpoint, commits the offsets it covers and releases the lease.
 func (s *Service) Run(ctx context.Context) error {
-	cp := newCheckpointer(s.cfg.checkpointPath(), s.cfg.CheckpointRetry, s.log)
+	cp := newCheckpointer(s.cfg, s.log)
 	if err := s.loop.restore(cp); err != nil {
 		return err
 	}

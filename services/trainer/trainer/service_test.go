@@ -115,7 +115,7 @@ func (e *env) start(t *testing.T, cfg Config, hook func(s *Service)) *running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	if testing.Verbose() || os.Getenv("SWIPEFLIX_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	d := e.deps(t, log, nil)

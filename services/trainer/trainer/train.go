@@ -10,6 +10,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/ratingstate"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/storebus"
@@ -68,13 +69,13 @@ func TrainDataset(ctx context.Context, opt TrainOptions) (TrainResult, error) {
 	if err != nil {
 		return TrainResult{}, fmt.Errorf("train: %w", err)
 	}
-	st := NewState()
+	st := ratingstate.New()
 	n := 0
 	if err := src.Ratings(func(r dataset.Rating) error {
 		n++
-		st.Update(Entry{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time * int64(time.Second),
+		_, err := st.Update(ratingstate.Event{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time * int64(time.Second),
 			EventID: "dataset-" + strconv.Itoa(n), Partition: -1, Offset: -1})
-		return nil
+		return err
 	}); err != nil {
 		return TrainResult{}, fmt.Errorf("train: %w", err)
 	}
@@ -89,12 +90,15 @@ func TrainDataset(ctx context.Context, opt TrainOptions) (TrainResult, error) {
 	case !errors.Is(err, modelbus.ErrNoModel):
 		return TrainResult{}, fmt.Errorf("train: %w", err)
 	}
-	entries := st.Entries()
-	c, err := fitCandidate(entries, movies, opt.Model, opt.HoldoutPercent, Gate{}, nil, version)
+	view := st.Export()
+	hash := view.Hash().String()
+	train, hold, _ := split(view.Columns(), opt.HoldoutPercent)
+	view.Release()
+	c, err := fitCandidate(train, hold, movies, opt.Model, Gate{}, nil, version)
 	if err != nil {
 		return TrainResult{}, fmt.Errorf("train: %w", err)
 	}
-	m := c.manifest(version, opt.Now(), nil, hashEntries(entries), opt.Model, opt.HoldoutPercent, Gate{},
+	m := c.manifest(version, opt.Now(), nil, hash, opt.Model, opt.HoldoutPercent, Gate{},
 		"one-shot train from "+opt.Dir, nil)
 	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -113,7 +117,7 @@ func TrainDataset(ctx context.Context, opt TrainOptions) (TrainResult, error) {
 			return TrainResult{}, fmt.Errorf("train: published model %d, but: %w", version, err)
 		}
 	}
-	opt.Logger.Info("model trained and published", "version", version, "pairs", len(entries),
+	opt.Logger.Info("model trained and published", "version", version, "pairs", st.Len(),
 		"rmse", c.scores.RMSE, "ndcg@10", c.scores.NDCG10, "fit_seconds", c.fitTime.Seconds())
 	return TrainResult{Manifest: m, Scores: c.scores, FitTime: c.fitTime}, nil
 }

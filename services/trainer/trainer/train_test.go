@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/ratingstate"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
@@ -75,21 +76,23 @@ func TestTrainMovieLens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := NewState()
+	st := ratingstate.New()
 	n := 0
 	if err := src.Ratings(func(r dataset.Rating) error {
 		n++
-		st.Update(Entry{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time, EventID: "e" + strconv.Itoa(n)})
-		return nil
+		_, err := st.Update(ratingstate.Event{User: r.User, Movie: r.Movie, Value: float32(r.Value), TS: r.Time,
+			EventID: "e" + strconv.Itoa(n), Partition: -1, Offset: -1})
+		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	entries := st.Entries()
-	c, err := fitCandidate(entries, nil, recommend.DefaultConfig(), 10, Gate{}, nil, 1)
+	view := st.Export()
+	train, hold, _ := split(view.Columns(), 10)
+	view.Release()
+	c, err := fitCandidate(train, hold, nil, recommend.DefaultConfig(), Gate{}, nil, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	train, hold := Split(entries, 10)
 	var mean, se float64
 	for _, it := range train {
 		mean += it.Value

@@ -1,122 +1,15 @@
 package trainer
 
 import (
-	"errors"
 	"flag"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
+	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
-
-func TestStateLatestEventWins(t *testing.T) {
-	tests := []struct {
-		name   string
-		events []Entry
-		want   float32
-		stored []bool
-	}{
-		{"later time wins", []Entry{{Value: 2, TS: 10, EventID: "a"}, {Value: 4, TS: 20, EventID: "b"}}, 4, []bool{true, true}},
-		{"earlier time loses", []Entry{{Value: 4, TS: 20, EventID: "b"}, {Value: 2, TS: 10, EventID: "a"}}, 4, []bool{true, false}},
-		{"same time, greater id wins", []Entry{{Value: 2, TS: 10, EventID: "b"}, {Value: 4, TS: 10, EventID: "a"}}, 2, []bool{true, false}},
-		{"same time, greater id arrives later", []Entry{{Value: 4, TS: 10, EventID: "a"}, {Value: 2, TS: 10, EventID: "b"}}, 2, []bool{true, true}},
-		{"duplicate changes nothing", []Entry{{Value: 3, TS: 10, EventID: "a"}, {Value: 3, TS: 10, EventID: "a"}}, 3, []bool{true, false}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := NewState()
-			for i, e := range tc.events {
-				e.User, e.Movie = "u", "m"
-				if got := s.Update(e); got != tc.stored[i] {
-					t.Errorf("event %d: Update = %v, want %v", i, got, tc.stored[i])
-				}
-			}
-			if s.Len() != 1 {
-				t.Fatalf("Len = %d, want 1", s.Len())
-			}
-			if got := s.Rated("u"); len(got) != 1 || got[0].Value != tc.want {
-				t.Errorf("Rated = %+v, want value %v", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestStateOrderIndependent(t *testing.T) {
-	evs := []Entry{
-		{User: "u1", Movie: "m1", Value: 4, TS: 1, EventID: "1"},
-		{User: "u1", Movie: "m1", Value: 1, TS: 3, EventID: "2"},
-		{User: "u2", Movie: "m1", Value: 5, TS: 2, EventID: "3"},
-		{User: "u1", Movie: "m2", Value: 3, TS: 2, EventID: "4"},
-		{User: "u1", Movie: "m1", Value: 2, TS: 3, EventID: "0"},
-	}
-	a, b := NewState(), NewState()
-	for _, e := range evs {
-		a.Update(e)
-	}
-	for i := len(evs) - 1; i >= 0; i-- {
-		b.Update(evs[i])
-		b.Update(evs[i]) // duplicates too
-	}
-	if a.Hash() != b.Hash() {
-		t.Fatalf("replay order changed the state:\n%+v\n%+v", a.Entries(), b.Entries())
-	}
-	if got := a.Raters("m1"); len(got) != 2 || got[0].User != "u1" || got[0].Value != 1 || got[1].Value != 5 {
-		t.Errorf("Raters(m1) = %+v", got)
-	}
-	if a.Hash() == NewState().Hash() {
-		t.Error("a non-empty state hashes like the empty one")
-	}
-}
-
-func TestCheckpointRoundTrip(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "trainer", "checkpoint.json")
-	if _, err := LoadCheckpoint(path); !errors.Is(err, ErrNoCheckpoint) {
-		t.Fatalf("missing checkpoint: err = %v, want ErrNoCheckpoint", err)
-	}
-	s := NewState()
-	s.Update(Entry{User: "u", Movie: "m", Value: 4.5, TS: 99, EventID: "e1", Partition: 2, Offset: 41})
-	s.Update(Entry{User: "v", Movie: "m", Value: 1, TS: 7, EventID: "e2", Partition: 0, Offset: 3})
-	cp := Checkpoint{Offsets: map[int32]int64{0: 4, 2: 42}, Entries: s.Entries()}
-	if err := SaveCheckpoint(path, cp); err != nil {
-		t.Fatal(err)
-	}
-	got, err := LoadCheckpoint(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if Restore(got.Entries).Hash() != s.Hash() || got.Offsets[2] != 42 || got.Offsets[0] != 4 {
-		t.Fatalf("round trip changed the checkpoint: %+v", got)
-	}
-	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*.tmp-*")); len(left) != 0 {
-		t.Errorf("temporary files left behind: %v", left)
-	}
-}
-
-func TestCheckpointRejectsBadFiles(t *testing.T) {
-	tests := []struct{ name, body, want string }{
-		{"truncated", `{"format":1,"entries":[{"u":"a"`, "unexpected EOF"},
-		{"wrong format", `{"format":9}`, "format 9"},
-		{"negative offset", `{"format":1,"offsets":{"1":-5}}`, "offsets[1] = -5"},
-		{"entry without user", `{"format":1,"entries":[{"m":"x","v":3,"e":"id"}]}`, "entry 0"},
-		{"value out of range", `{"format":1,"entries":[{"u":"a","m":"x","v":9,"e":"id"}]}`, "value 9"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "cp.json")
-			if err := os.WriteFile(path, []byte(tc.body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			_, err := LoadCheckpoint(path)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
-				t.Fatalf("err = %v, want one naming %s and %q", err, path, tc.want)
-			}
-		})
-	}
-}
 
 func TestHoldoutIsDeterministicAndSized(t *testing.T) {
 	n, in := 20000, 0
@@ -246,5 +139,19 @@ func TestConfigSettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate err = %v, want it to name %s", err, want)
 		}
+	}
+}
+
+// Weights off the rating grid are refused: the rating state keeps half
+// steps only.
+func TestWeightsOnTheRatingGrid(t *testing.T) {
+	var w events.Weights
+	if err := parseWeights("like=4.2", &w); err == nil || !strings.Contains(err.Error(), "steps of 0.5") {
+		t.Errorf("like=4.2: %v", err)
+	}
+	c := DefaultConfig()
+	c.Weights.Like = 3.3
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "weights.like") {
+		t.Errorf("Validate with like 3.3: %v", err)
 	}
 }
