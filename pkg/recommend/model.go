@@ -282,12 +282,22 @@ func Fit(ts TrainSet, cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.fitPrepared(cfg, nil)
+	return m, nil
+}
+
+// fitPrepared fits every component of a prepared model (indexes and
+// interactions set); content, when given, is reused instead of refitted.
+func (m *Model) fitPrepared(cfg Config, content *contentModel) {
+	m.cfg = cfg
 	sig := m.seen.signal()
 	m.popularity = popularityOf(sig, m.items.Len())
 	m.fitRanking(sig, m.seen.implicit(cfg), cfg)
 	m.rating = fitRatingModel(sig, sig.transpose(), ratingParams(cfg))
-	m.content = fitContent(m.movies)
-	return m, nil
+	if content == nil {
+		content = fitContent(m.movies)
+	}
+	m.content = content
 }
 
 // prepare indexes the catalog and the interactions of ts.
@@ -486,6 +496,17 @@ func (m *Model) project(idx []int32, val []float32, out []float32) {
 
 // Config returns the configuration the model was fitted with.
 func (m *Model) Config() Config { return m.cfg }
+
+// WithAlpha returns a deep copy of the model that blends content with
+// weight 1-alpha (alpha in 0..1]; the evaluation scores one fit at several
+// weights with it.
+func (m *Model) WithAlpha(alpha float64) *Model {
+	c := m.Clone()
+	if alpha > 0 && alpha <= 1 {
+		c.cfg.Alpha = alpha
+	}
+	return c
+}
 
 // Family returns the model's ranking family.
 func (m *Model) Family() Family { return m.cfg.Family }
