@@ -203,7 +203,7 @@ type ratingParser struct {
 	userCol, movieCol, ratingCol int
 	timeCol                      int // -1 if none
 	// Plain separator, fixed by the first data line: "," or "" (whitespace).
-	sep    string
+	sep      string
 	sepSet   bool
 	ids      map[string]string
 	anyScale bool

@@ -160,4 +160,3 @@ func TestHardWorldsAndMLLatestSmallSubsamples(t *testing.T) {
 		checkHybrid(t, d.name, rowsOf(t, rep))
 	}
 }
-
