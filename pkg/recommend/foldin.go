@@ -87,10 +87,21 @@ func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
 				known = append(known, i)
 			}
 		}
-		x := ialsSolveExact(known, m.v, m.itemGram, ialsParams{k: m.k, reg: m.cfg.IALSReg,
-			a0: m.cfg.IALSUnobserved, nOther: m.items.Len()})
-		for f := range x {
-			d.Factors[f] = float32(x[f])
+		// Conjugate gradients to full precision from the user's current
+		// vector: exact (the system is k x k and positive definite), and a
+		// few steps when one rating changed.
+		if len(known) > 0 {
+			s := newIALSCG(m.k)
+			if st := m.user(id); st != nil && len(st.vec) == m.k {
+				for f, x := range st.vec {
+					s.x[f] = float64(x)
+				}
+			}
+			s.solve(known, m.v, m.itemGram, ialsParams{k: m.k, reg: m.cfg.IALSReg,
+				a0: m.cfg.IALSUnobserved, nOther: m.items.Len()}, 2*m.k, foldTolerance)
+			for f := range d.Factors {
+				d.Factors[f] = float32(s.x[f])
+			}
 		}
 	}
 	rm := m.rating

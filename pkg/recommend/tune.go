@@ -175,8 +175,17 @@ func Tune(ts TrainSet, opt TuneOptions) (*Model, TuneReport, error) {
 	content := fitContent(full.movies)
 	rep := TuneReport{Seed: base.Seed, Ratings: full.seen.nnz(), Users: full.users.Len(), Movies: full.items.Len(), Relevant: opt.Relevant}
 
+	if n := full.seen.nnz(); n > largeRatings {
+		// A full ALS-WR rating model of rank 64 over tens of millions of
+		// ratings would take most of the refit budget: halve it.
+		base.RatingFactors, base.Iterations = min(base.RatingFactors, 32), min(base.Iterations, 6)
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d ratings: rating model of rank %d, %d sweeps", n, base.RatingFactors, base.Iterations))
+	}
 	rows := sampleRows(full.seen, opt.MaxTuneUsers, base.Seed)
-	vs := splitValidation(full.seen, rows, opt.ValidationFraction, opt.Relevant, opt.MaxValidationUsers, base.Seed)
+	// Scoring a validation user costs a pass over the catalog per
+	// candidate: bound users x movies.
+	maxVal := min(opt.MaxValidationUsers, max(500, validationWork/max(full.items.Len(), 1)))
+	vs := splitValidation(full.seen, rows, opt.ValidationFraction, opt.Relevant, maxVal, base.Seed)
 	rep.TuneUsers, rep.ValidationUsers, rep.ValidationRatings = len(rows), len(vs.users), len(vs.heldVals)
 	if len(rows) < full.seen.rows {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("search on a seeded sample of %d of %d users", len(rows), full.seen.rows))
@@ -473,6 +482,12 @@ func (s *searcher) fitRank(c Config) {
 		tm.fitRanking(s.sig, tm.seen.implicit(c), c)
 	}
 }
+
+// largeRatings is the data size above which the rating model is cheapened.
+const largeRatings = 5_000_000
+
+// validationWork bounds validation users x movies scored per candidate.
+const validationWork = 50_000_000
 
 // easeSearchItems caps EASE's catalog during the search: the solve costs
 // n^3, and the regularisation that suits the 1,000 most-rated movies suits
