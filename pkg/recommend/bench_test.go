@@ -42,6 +42,13 @@ func loadShared(b *testing.B, name string) recommend.TrainSet {
 		b.Skipf("%s not present: %v", name, err)
 	}
 	var ts recommend.TrainSet
+	movies, err := src.Movies()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, m := range movies {
+		ts.Movies = append(ts.Movies, recommend.MovieInfo{ID: m.ID, Title: m.Title, Year: m.Year, Genres: m.Genres, Tags: m.Tags})
+	}
 	if err := src.Ratings(func(r dataset.Rating) error {
 		ts.Interactions = append(ts.Interactions, recommend.Interaction{User: r.User, Movie: r.Movie, Value: r.Value})
 		return nil

@@ -306,20 +306,16 @@ func (s *searcher) grid(f Family) []Config {
 			out = append(out, c)
 		}
 	case FamilyIALS:
-		for _, a0 := range []float64{0.1, 0.3} {
-			for _, l := range []float64{0.01, 0.03} {
-				c := b
-				c.Factors, c.IALSReg, c.IALSUnobserved, c.IALSIters, c.LowWeight = 64, l, a0, 8, 0
-				out = append(out, c)
-			}
+		for _, l := range []float64{0.01, 0.03} {
+			c := b
+			c.Factors, c.IALSReg, c.IALSUnobserved, c.IALSIters, c.LowWeight = 64, l, 0.1, 8, 0
+			out = append(out, c)
 		}
 	case FamilyKNN:
-		for _, sh := range []float64{10, 100} {
-			for _, k := range []int{25, 50, 100, 200} {
-				c := b
-				c.Neighbors, c.Shrink, c.LowWeight = k, sh, 0
-				out = append(out, c)
-			}
+		for _, k := range []int{25, 50, 100, 200} {
+			c := b
+			c.Neighbors, c.Shrink, c.LowWeight = k, 10, 0
+			out = append(out, c)
 		}
 	}
 	return out
@@ -558,7 +554,7 @@ func (s *searcher) chooseRating() {
 	b := s.base
 	b.RatingBiasesOnly = true
 	cands = append(cands, cand{"biases only", b})
-	for _, reg := range []float64{0.06, 0.12, 0.24} {
+	for _, reg := range []float64{0.06, 0.12} {
 		c := s.base
 		c.RatingBiasesOnly, c.RatingReg = false, reg
 		cands = append(cands, cand{fmt.Sprintf("factors=%d reg=%g", c.RatingFactors, reg), c})
