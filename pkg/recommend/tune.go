@@ -20,7 +20,8 @@ type TuneOptions struct {
 	// is the floor of the quality gate.
 	Families []Family
 	// ValidationFraction is the share of each user's ratings held out for
-	// validation (default 0.2; users with fewer than 5 ratings hold out none).
+	// validation (default 0.2, at least one rating of each user who has two
+	// or more).
 	ValidationFraction float64
 	// Relevant is the lowest held-out rating (0.5..5 scale) that counts as
 	// relevant for NDCG@10 (default 4).
@@ -479,6 +480,10 @@ func (s *searcher) fitRank(c Config) {
 	}
 }
 
+// ratingMargin is the share of biases' validation RMSE by which a factor
+// model must beat them to be chosen.
+const ratingMargin = 0.005
+
 // largeRatings is the data size above which the rating model is cheapened.
 const largeRatings = 5_000_000
 
@@ -567,6 +572,11 @@ func (s *searcher) chooseRating() {
 		if i == 0 {
 			rep.BiasesRMSE = rmse
 		}
+		// Factors must beat biases alone by a margin to be chosen: on
+		// thin data their validation gain does not survive a refit.
+		if i > 0 {
+			rmse += ratingMargin * rep.BiasesRMSE
+		}
 		if rmse < bestRMSE {
 			bestRMSE, bestIdx = rmse, i
 		}
@@ -606,8 +616,10 @@ func sampleRows(m *csr, n int, seed uint64) []int32 {
 	return rows
 }
 
-// splitValidation holds out frac of each sampled user's ratings (value > 0;
-// users with at least 5), chosen by a seeded shuffle per user.
+// splitValidation holds out frac of each sampled user's ratings (value > 0),
+// at least one of every user with two or more, chosen by a seeded shuffle
+// per user: light users are most of a sparse dataset, and a validation split
+// of heavy users alone would not represent them.
 func splitValidation(m *csr, rows []int32, frac, relevant float64, maxUsers int, seed uint64) *valSplit {
 	vs := &valSplit{fullRow: rows}
 	train := &csr{rows: len(rows), cols: m.cols, ptr: make([]int64, len(rows)+1)}
@@ -622,7 +634,7 @@ func splitValidation(m *csr, rows []int32, frac, relevant float64, maxUsers int,
 			}
 		}
 		held := map[int]bool{}
-		if len(sig) >= 5 {
+		if len(sig) >= 2 {
 			rng := rand.New(rand.NewPCG(seed^0x7a11d, uint64(r)))
 			rng.Shuffle(len(sig), func(i, j int) { sig[i], sig[j] = sig[j], sig[i] })
 			h := max(1, int(math.Round(frac*float64(len(sig)))))
