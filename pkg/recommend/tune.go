@@ -566,7 +566,10 @@ func (s *searcher) chooseRating() {
 	}
 	bestRMSE, bestIdx := math.Inf(1), 0
 	for i, c := range cands {
-		rm := fitRatingModel(s.sig, sigT, ratingParams(c.cfg))
+		// Half the sweeps rank the candidates as the full fit would.
+		prm := ratingParams(c.cfg)
+		prm.iters = max(2, prm.iters/2)
+		rm := fitRatingModel(s.sig, sigT, prm)
 		rmse := s.vs.rmse(rm)
 		rep.RatingTrials = append(rep.RatingTrials, RatingTrial{Settings: c.name, RMSE: rmse})
 		if i == 0 {
@@ -719,7 +722,8 @@ func (m *Model) validationNDCG(vs *valSplit, alphas []float64) (ndcg, recall []f
 		go func() {
 			defer wg.Done()
 			s := new(scratch)
-			blended := make([]float32, m.items.Len())
+			collab := make([]float32, m.items.Len())
+			onlyCollab := len(alphas) == 1 && alphas[0] >= 1
 			for j := w; j < len(vs.users); j += workers {
 				st := m.userAt(vs.users[j])
 				s.reset(m.items.Len(), len(m.content.terms))
@@ -727,12 +731,14 @@ func (m *Model) validationNDCG(vs *valSplit, alphas []float64) (ndcg, recall []f
 					s.excluded[i] = true
 				}
 				var c components
-				if len(alphas) > 1 || alphas[0] < 1 {
-					c = m.componentScores(st, s)
-				} else {
-					c.cm, c.cs = m.collabScores(st, s)
+				if onlyCollab {
+					// Ranking by z(collab) is ranking by collab: no blend.
+					m.collabScores(st, s)
+					per[j] = ndcgOf(topUnexcluded(s, s.collab), vs.relevant[j])
+					continue
 				}
-				collab := append([]float32(nil), s.collab...)
+				c = m.componentScores(st, s)
+				copy(collab, s.collab)
 				for a, alpha := range alphas {
 					copy(s.collab, collab)
 					cc := c
@@ -740,14 +746,7 @@ func (m *Model) validationNDCG(vs *valSplit, alphas []float64) (ndcg, recall []f
 						cc.ts = 0
 					}
 					blend(s, cc, alpha)
-					copy(blended, s.collab)
-					s.heap.reset(10)
-					for i, x := range blended {
-						if !s.excluded[i] {
-							s.heap.offer(int32(i), x)
-						}
-					}
-					per[j*len(alphas)+a] = ndcgOf(s.heap.sorted(), vs.relevant[j])
+					per[j*len(alphas)+a] = ndcgOf(topUnexcluded(s, s.collab), vs.relevant[j])
 				}
 			}
 		}()
@@ -768,6 +767,17 @@ func (m *Model) validationNDCG(vs *valSplit, alphas []float64) (ndcg, recall []f
 		recall[a] /= float64(len(vs.users))
 	}
 	return ndcg, recall
+}
+
+// topUnexcluded returns the 10 best scores not excluded in s.
+func topUnexcluded(s *scratch, scores []float32) []candidate {
+	s.heap.reset(10)
+	for i, x := range scores {
+		if !s.excluded[i] {
+			s.heap.offer(int32(i), x)
+		}
+	}
+	return s.heap.sorted()
 }
 
 // ndcgOf returns NDCG@10 and recall@10 of a ranking against the sorted
