@@ -137,10 +137,11 @@ func (m *Model) Recommend(q Query) (Result, error) {
 			}
 		}
 	default:
-		m.hybridScores(st, s, m.cfg.Alpha)
+		// The blend is fused into the top-K pass: one read of each score.
+		ca, ta, shift := blendMap(m.componentScores(st, s), m.cfg.Alpha)
 		for i, c := range s.collab {
 			if keep(i) {
-				h.offer(int32(i), c)
+				h.offer(int32(i), ca*c+ta*s.content[i]+shift)
 			}
 		}
 	}
@@ -183,17 +184,22 @@ func (m *Model) componentScores(st *userState, s *scratch) components {
 // with z over the whole catalog folded into one affine map per component.
 // A component that is constant over the catalog carries no weight.
 func blend(s *scratch, c components, alpha float64) {
-	ca, ta := float32(0), float32(0)
-	if c.cs > 0 {
-		ca = float32(alpha / c.cs)
-	}
-	if c.ts > 0 {
-		ta = float32((1 - alpha) / c.ts)
-	}
-	shift := -float32(c.cm)*ca - float32(c.tm)*ta
+	ca, ta, shift := blendMap(c, alpha)
 	for i, x := range s.collab {
 		s.collab[i] = ca*x + ta*s.content[i] + shift
 	}
+}
+
+// blendMap returns the affine map of the blend: score = ca*collab +
+// ta*content + shift. At alpha 1 content carries no weight.
+func blendMap(c components, alpha float64) (ca, ta, shift float32) {
+	if c.cs > 0 {
+		ca = float32(alpha / c.cs)
+	}
+	if c.ts > 0 && alpha < 1 {
+		ta = float32((1 - alpha) / c.ts)
+	}
+	return ca, ta, -float32(c.cm)*ca - float32(c.tm)*ta
 }
 
 // hybridScores leaves the served score of every movie in s.collab.
