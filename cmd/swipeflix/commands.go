@@ -32,7 +32,9 @@ func modelFlags(fs *flag.FlagSet) *recommend.Config {
 }
 
 // runEval prints the evaluation table (or JSON) over a dataset folder.
-func runEval(args []string, stdout, stderr io.Writer) error { return eval.Command(args, stdout, stderr) }
+func runEval(args []string, stdout, stderr io.Writer) error {
+	return eval.Command(args, stdout, stderr)
+}
 
 // runTrain fits a model on a dataset folder and publishes it as the next
 // version, on NATS_URL or on the embedded NATS under the data dir (the one
