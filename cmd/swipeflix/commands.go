@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -33,30 +32,9 @@ func modelFlags(fs *flag.FlagSet) *recommend.Config {
 	return &c
 }
 
-// runEval prints the evaluation table (or JSON) of the standard rows over a
-// dataset folder.
+// runEval prints the evaluation table (or JSON) over a dataset folder.
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	data := fs.String("data", "../shared/datasets/ml-100k", "dataset folder (any layout package dataset reads)")
-	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	protocol := fs.String("protocol", "", "folds (ml-100k u1..u5), kfold, temporal or prequential; default folds when present, else kfold")
-	folds := fs.Int("folds", 5, "folds of the kfold protocol")
-	warm := fs.Float64("warm", 0.5, "share of the stream the prequential protocol fits on first")
-	cfg := modelFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	rep, err := eval.Run(*data, eval.Options{Protocol: *protocol, Model: *cfg, Folds: *folds, Seed: cfg.Seed, WarmFraction: *warm})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	return rep.WriteTable(stdout)
+	return eval.Command(args, stdout, stderr)
 }
 
 // runTrain fits a model on a dataset folder and publishes it as the next

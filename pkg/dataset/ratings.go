@@ -37,21 +37,72 @@ func ReadRatings(path string, fn func(Rating) error) error {
 // ReadRatingsFrom is ReadRatings on any reader; name is used in errors.
 // layout Auto detects the layout from the first line.
 func ReadRatingsFrom(r io.Reader, name string, layout Layout, fn func(Rating) error) error {
+	_, err := readRatings(r, name, layout, ReadOptions{}, fn)
+	return err
+}
+
+// ReadOptions relax what ReadRatingsWith accepts.
+type ReadOptions struct {
+	// AnyScale accepts any positive finite rating up to MaxAnyScale (a file
+	// on a 1..10 or 0.5..4 scale), instead of MinRating..MaxRating; callers
+	// map it with a Scale.
+	AnyScale bool
+	// SkipInvalid skips bad lines instead of stopping at the first one; the
+	// result counts them and keeps the first line numbers.
+	SkipInvalid bool
+}
+
+// MaxAnyScale bounds a rating read with ReadOptions.AnyScale.
+const MaxAnyScale = 100
+
+// Skipped describes the lines a read with ReadOptions.SkipInvalid skipped.
+type Skipped struct {
+	Count int
+	// First are the first few skipped line numbers (1-based), with the
+	// first error.
+	First []int
+	Err   error
+}
+
+// maxSkippedLines is how many skipped line numbers a read keeps.
+const maxSkippedLines = 5
+
+// ReadRatingsWith is ReadRatingsFrom with options; it reports the lines it
+// skipped.
+func ReadRatingsWith(r io.Reader, name string, layout Layout, opt ReadOptions, fn func(Rating) error) (Skipped, error) {
+	return readRatings(r, name, layout, opt, fn)
+}
+
+func readRatings(r io.Reader, name string, layout Layout, opt ReadOptions, fn func(Rating) error) (Skipped, error) {
+	var skipped Skipped
+	skip := func(pe *ParseError) error {
+		if !opt.SkipInvalid {
+			return pe
+		}
+		skipped.Count++
+		if len(skipped.First) < maxSkippedLines {
+			skipped.First = append(skipped.First, pe.Line)
+		}
+		if skipped.Err == nil {
+			skipped.Err = pe
+		}
+		return nil
+	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	if layout == Auto {
 		first, err := peekLine(br)
 		if err != nil {
-			return fmt.Errorf("read ratings %s: %w", name, err)
+			return skipped, fmt.Errorf("read ratings %s: %w", name, err)
 		}
 		layout = detectRatings(first)
 	}
-	p := ratingParser{name: name, layout: layout, ids: make(map[string]string)}
+	p := ratingParser{name: name, layout: layout, ids: make(map[string]string), anyScale: opt.AnyScale}
 	switch layout {
 	case ML100K, Dat, Plain:
 	case CSV:
 		p.needHeader = true
 	default:
-		return fmt.Errorf("read ratings %s: unknown layout %q", name, layout)
+		return skipped, fmt.Errorf("read ratings %s: unknown layout %q", name, layout)
 	}
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
@@ -68,28 +119,31 @@ func ReadRatingsFrom(r io.Reader, name string, layout Layout, fn func(Rating) er
 		}
 		if p.needHeader {
 			if err := p.header(b); err != nil {
-				return &ParseError{File: name, Line: line, Field: "header", Reason: err.Error()}
+				return skipped, &ParseError{File: name, Line: line, Field: "header", Reason: err.Error()}
 			}
 			continue
 		}
 		rt, field, err := p.parse(b)
 		if err != nil {
-			return &ParseError{File: name, Line: line, Field: field, Reason: err.Error()}
+			if err := skip(&ParseError{File: name, Line: line, Field: field, Reason: err.Error()}); err != nil {
+				return skipped, err
+			}
+			continue
 		}
 		if err := fn(rt); err != nil {
 			if errors.Is(err, ErrStop) {
-				return nil
+				return skipped, nil
 			}
-			return fmt.Errorf("%s:%d: %w", name, line, err)
+			return skipped, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return &ParseError{File: name, Line: line + 1, Reason: fmt.Sprintf("line longer than %d bytes", maxLine)}
+			return skipped, &ParseError{File: name, Line: line + 1, Reason: fmt.Sprintf("line longer than %d bytes", maxLine)}
 		}
-		return fmt.Errorf("read ratings %s: %w", name, err)
+		return skipped, fmt.Errorf("read ratings %s: %w", name, err)
 	}
-	return nil
+	return skipped, nil
 }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
@@ -149,9 +203,10 @@ type ratingParser struct {
 	userCol, movieCol, ratingCol int
 	timeCol                      int // -1 if none
 	// Plain separator, fixed by the first data line: "," or "" (whitespace).
-	sep    string
-	sepSet bool
-	ids    map[string]string
+	sep      string
+	sepSet   bool
+	ids      map[string]string
+	anyScale bool
 }
 
 // header reads the CSV header and finds the columns by name.
@@ -252,7 +307,7 @@ func (p *ratingParser) parse(b []byte) (Rating, string, error) {
 	if rt.Movie, err = p.id(movie); err != nil {
 		return Rating{}, "movie", err
 	}
-	if rt.Value, err = parseValue(rating); err != nil {
+	if rt.Value, err = parseValue(rating, p.anyScale); err != nil {
 		return Rating{}, "rating", err
 	}
 	if ts != nil {
@@ -286,7 +341,7 @@ const (
 	MaxRating = 5.0
 )
 
-func parseValue(b []byte) (float64, error) {
+func parseValue(b []byte, anyScale bool) (float64, error) {
 	b = bytes.TrimSpace(b)
 	var v float64
 	// Fast path for the usual "4", "4.0", "3.5".
@@ -301,6 +356,12 @@ func parseValue(b []byte) (float64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("%q is not a number", b)
 		}
+	}
+	if anyScale {
+		if !(v > 0 && v <= MaxAnyScale) {
+			return 0, fmt.Errorf("%s is out of range: a rating must be above 0 and at most %v", b, MaxAnyScale)
+		}
+		return v, nil
 	}
 	if math.IsNaN(v) || v < MinRating || v > MaxRating {
 		return 0, fmt.Errorf("%s is out of range %v..%v", b, MinRating, MaxRating)

@@ -162,3 +162,22 @@ func (s *Source) Movies() ([]Movie, error) {
 	}
 	return movies, nil
 }
+
+// LoadRatingsWith reads every rating of one file into memory with options,
+// reporting the lines it skipped.
+func LoadRatingsWith(path string, opt ReadOptions) ([]Rating, Skipped, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Skipped{}, fmt.Errorf("read ratings: %w", err)
+	}
+	defer f.Close()
+	var out []Rating
+	sk, err := ReadRatingsWith(f, path, Auto, opt, func(r Rating) error {
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, sk, err
+	}
+	return out, sk, nil
+}

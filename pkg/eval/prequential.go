@@ -9,21 +9,25 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
-// Prequential replays ratings in time order. It fits on the first
-// warmFraction of the stream (default 0.5), then for each later event asks,
-// before applying it, whether the movie is in the user's current top K (the
-// prequential hit rate), over every replayed event. Rows:
+// Prequential replays ratings in time order. It tunes and fits on the first
+// opt.WarmFraction of the stream (default 0.5) as the trainer does
+// (recommend.Tune), then for each later event asks, before applying it,
+// whether the movie is in the user's current top K (the prequential hit
+// rate), over every replayed event. Rows:
 //
 //   - popularity: the most-rated movies of the warm-up, never updated;
-//   - hybrid-static: the warm-up model, never updated (a batch system
+//   - hybrid-static: the tuned warm-up model, never updated (a batch system
 //     between refits);
 //   - hybrid: the same model with each event folded in at once (the user's
-//     vector, and a new movie's vector, as the trainer does).
+//     state, and a new movie's, by the family's fold-in, as the trainer
+//     does).
 //
 // It also reports how close fold-in stays to a refit: the mean top-K
 // overlap, per user, between the folded-in model at the end of the replay
-// and a model refitted on the whole stream.
-func Prequential(all []dataset.Rating, movies []dataset.Movie, cfg recommend.Config, warmFraction float64) (PrequentialResult, error) {
+// and a model refitted (same settings) on the whole stream. relevant is
+// the search's relevance threshold on the 0.5..5 scale.
+func Prequential(all []dataset.Rating, movies []dataset.Movie, opt Options, relevant float64) (PrequentialResult, error) {
+	warmFraction := opt.WarmFraction
 	if warmFraction <= 0 || warmFraction >= 1 {
 		warmFraction = 0.5
 	}
@@ -36,20 +40,24 @@ func Prequential(all []dataset.Rating, movies []dataset.Movie, cfg recommend.Con
 	}
 
 	start := time.Now()
-	static, err := recommend.Fit(TrainSet(warm, movies), cfg)
+	topt := opt.Tune
+	topt.Relevant = relevant
+	topt.Base.Seed = max(opt.Seed, topt.Base.Seed)
+	topt.Now = time.Now
+	warmSet := TrainSet(warm, movies)
+	static, rep, err := recommend.Tune(warmSet, topt)
 	if err != nil {
-		return PrequentialResult{}, fmt.Errorf("prequential: fit warm-up: %w", err)
+		return PrequentialResult{}, fmt.Errorf("prequential: tune warm-up: %w", err)
 	}
 	fitSeconds := time.Since(start).Seconds()
-	// The live model starts as a copy of the static one, through a snapshot.
-	snap, err := static.MarshalBinary()
-	if err != nil {
-		return PrequentialResult{}, fmt.Errorf("prequential: %w", err)
+	cfg := static.Config()
+	plainStart := time.Now()
+	if _, err := recommend.Fit(warmSet, cfg); err != nil {
+		return PrequentialResult{}, fmt.Errorf("prequential: plain fit: %w", err)
 	}
-	live, err := recommend.Decode(snap)
-	if err != nil {
-		return PrequentialResult{}, fmt.Errorf("prequential: %w", err)
-	}
+	tuneRatio := fitSeconds / time.Since(plainStart).Seconds()
+	// The live model starts as a copy of the static one.
+	live := static.Clone()
 	pop, err := fitPopularity(warm, movies)
 	if err != nil {
 		return PrequentialResult{}, err
@@ -127,6 +135,9 @@ func Prequential(all []dataset.Rating, movies []dataset.Movie, cfg recommend.Con
 		},
 		Events:       len(replay),
 		RefitOverlap: overlap / float64(len(users)),
+		Chosen: fmt.Sprintf("%s %s alpha=%g (%s); rating: %s", rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha,
+			rep.Decision, rep.RatingChoice),
+		TuneRatio: tuneRatio,
 	}, nil
 }
 
@@ -139,6 +150,10 @@ type PrequentialResult struct {
 	// RefitOverlap is the mean share of a user's top K that the folded-in
 	// model and a full refit have in common at the end of the replay.
 	RefitOverlap float64
+	// Chosen is what the search served on the warm-up; TuneRatio the tuned
+	// refit's time over a plain fit of the winner.
+	Chosen    string
+	TuneRatio float64
 }
 
 func contains(ids []string, id string) float64 {

@@ -17,7 +17,8 @@ import (
 // K is the cut-off of every top-N metric.
 const K = 10
 
-// Relevant is the lowest test rating that makes a movie relevant.
+// Relevant is the default lowest test rating that makes a movie relevant,
+// on the file's own scale (Options.Relevant overrides it).
 const Relevant = 4.0
 
 // Recommender is a fitted model as the protocols see it.
@@ -69,13 +70,17 @@ func Evaluate(cands []Candidate, splits []Split, movies []dataset.Movie) ([]Row,
 			if err != nil {
 				return nil, fmt.Errorf("fit %s on split %d: %w", cand.Name, s+1, err)
 			}
-			r := score(rec, sp, movies)
+			r := score(rec, sp, movies, Relevant)
 			r.FitSeconds = time.Since(start).Seconds()
 			rows[c].add(r, 1/float64(len(splits)))
 		}
 	}
 	return rows, nil
 }
+
+// rankless is a Recommender that makes rating estimates only: its top-N
+// figures are not defined.
+type rankless interface{ rankless() }
 
 func (r *Row) add(o Row, w float64) {
 	r.RMSE += w * o.RMSE
@@ -88,14 +93,14 @@ func (r *Row) add(o Row, w float64) {
 	r.FitSeconds += w * o.FitSeconds
 }
 
-func score(rec Recommender, sp Split, movies []dataset.Movie) Row {
+func score(rec Recommender, sp Split, movies []dataset.Movie, relevantAt float64) Row {
 	var errs ErrorStats
 	relevant := map[string]map[string]bool{}
 	for _, t := range sp.Test {
 		if p, ok := rec.Predict(t.User, t.Movie); ok {
 			errs.Add(p, t.Value)
 		}
-		if t.Value >= Relevant {
+		if t.Value >= relevantAt-1e-9 {
 			if relevant[t.User] == nil {
 				relevant[t.User] = map[string]bool{}
 			}
@@ -157,17 +162,20 @@ func score(rec Recommender, sp Split, movies []dataset.Movie) Row {
 	}
 	row.Coverage = float64(len(shown)) / float64(len(catalog))
 	row.RMSE, row.MAE = errs.RMSE(), errs.MAE()
+	if _, ok := rec.(rankless); ok {
+		row.Precision, row.Recall, row.NDCG, row.HR, row.Coverage = nan64(), nan64(), nan64(), nan64(), nan64()
+	}
 	return row
 }
 
-// KFold splits ratings into k folds by a hash of (user, movie, seed), so a
-// rating's fold does not depend on file order.
+// KFold splits ratings into k folds by a mixed hash of (user, movie, seed),
+// so a rating's fold does not depend on file order.
 func KFold(all []dataset.Rating, k int, seed uint64) []Split {
 	splits := make([]Split, k)
 	for _, r := range all {
 		h := fnv.New64a()
 		fmt.Fprintf(h, "%d\x00%s\x00%s", seed, r.User, r.Movie)
-		f := int(h.Sum64() % uint64(k))
+		f := int(mix64(h.Sum64()) % uint64(k))
 		for s := range splits {
 			if s == f {
 				splits[s].Test = append(splits[s].Test, r)
@@ -177,6 +185,16 @@ func KFold(all []dataset.Rating, k int, seed uint64) []Split {
 		}
 	}
 	return splits
+}
+
+// mix64 is splitmix64's finaliser. FNV-1a's low bit is the parity of its
+// input's bytes, so without mixing a 2-fold split put every movie of one
+// digit-sum parity in one user's test set and none in their training set.
+func mix64(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 // Temporal holds out the last frac of each user's ratings by time (ties by
@@ -207,9 +225,11 @@ func Temporal(all []dataset.Rating, frac float64) Split {
 	return sp
 }
 
-// Candidates returns the rows every evaluation prints: random, popularity,
-// the rating factorisation ranked by its estimates (als), the plain ranking
-// factorisation (puresvd: the hybrid with alpha 1), and the served hybrid.
+// Candidates returns fixed-settings rows: random, popularity, the rating
+// factorisation ranked by its estimates (als), the plain ranking
+// factorisation (puresvd: the hybrid with alpha 1), and the hybrid, all at
+// cfg (no tuning). Run prints the tuned rows of Nested instead, and the
+// last of these as "fixed-hybrid".
 func Candidates(cfg recommend.Config) []Candidate {
 	fitModel := func(c recommend.Config, byRating bool) func([]dataset.Rating, []dataset.Movie) (Recommender, error) {
 		return func(train []dataset.Rating, movies []dataset.Movie) (Recommender, error) {

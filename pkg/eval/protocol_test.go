@@ -3,7 +3,10 @@ package eval
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -55,8 +58,9 @@ func TestTemporalHoldsOutEachUsersLatest(t *testing.T) {
 	}
 }
 
-// On data generated from latent tastes, the factorisation must beat
-// popularity and popularity must beat random.
+// On data generated from latent tastes, the served pipeline must beat
+// popularity and popularity must beat random; every row of the nested run
+// is there, with what the search chose per split.
 func TestRunOnGeneratedData(t *testing.T) {
 	dir := t.TempDir()
 	syn := dataset.Generate(dataset.SynthConfig{Seed: 2, Users: 300, Movies: 400, Ratings: 30000, MinPerUser: 20})
@@ -67,24 +71,30 @@ func TestRunOnGeneratedData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Protocol != ProtocolKFold || rep.Splits != 3 {
-		t.Fatalf("protocol %s splits %d", rep.Protocol, rep.Splits)
+	if rep.Protocol != ProtocolKFold || rep.Splits != 3 || len(rep.Chosen) != 3 {
+		t.Fatalf("protocol %s splits %d chosen %v", rep.Protocol, rep.Splits, rep.Chosen)
 	}
 	rows := map[string]Row{}
+	var names []string
 	for _, r := range rep.Models {
 		rows[r.Name] = r
+		names = append(names, r.Name)
 	}
-	if len(rows) != 5 {
-		t.Fatalf("rows %v", rep.Models)
+	want := []string{"random", "popularity", "biases", "puresvd", "ease", "ials", "knn", "fixed-hybrid", "hybrid"}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Fatalf("rows %v, want %v", names, want)
 	}
 	if !(rows["hybrid"].NDCG > rows["popularity"].NDCG && rows["popularity"].NDCG > rows["random"].NDCG) {
 		t.Errorf("NDCG hybrid %.3f popularity %.3f random %.3f", rows["hybrid"].NDCG, rows["popularity"].NDCG, rows["random"].NDCG)
 	}
-	if !(rows["hybrid"].RMSE < rows["popularity"].RMSE && rows["popularity"].RMSE < rows["random"].RMSE) {
-		t.Errorf("RMSE hybrid %.3f popularity %.3f random %.3f", rows["hybrid"].RMSE, rows["popularity"].RMSE, rows["random"].RMSE)
+	if !(rows["hybrid"].RMSE <= rows["biases"].RMSE && rows["biases"].RMSE < rows["random"].RMSE) {
+		t.Errorf("RMSE hybrid %.3f biases %.3f random %.3f", rows["hybrid"].RMSE, rows["biases"].RMSE, rows["random"].RMSE)
+	}
+	if !math.IsNaN(rows["biases"].NDCG) {
+		t.Errorf("biases has a top-N figure %v", rows["biases"].NDCG)
 	}
 	var buf bytes.Buffer
-	if err := rep.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), "hybrid") {
+	if err := rep.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), "hybrid") || !strings.Contains(buf.String(), "split 3: hybrid = ") {
 		t.Errorf("table: %v\n%s", err, buf.String())
 	}
 	b, err := json.Marshal(rep)
@@ -93,25 +103,30 @@ func TestRunOnGeneratedData(t *testing.T) {
 	}
 	var back struct {
 		Models []map[string]any `json:"models"`
+		Chosen []string         `json:"chosen"`
 	}
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
+	last := back.Models[len(back.Models)-1]
 	for _, key := range []string{"name", "rmse", "mae", "precision@10", "recall@10", "ndcg@10", "hr@10", "coverage", "fit_seconds"} {
-		if _, ok := back.Models[4][key]; !ok {
+		if _, ok := last[key]; !ok {
 			t.Errorf("JSON row lacks %q: %s", key, b)
 		}
 	}
-	if back.Models[4]["name"] != "hybrid" {
-		t.Errorf("last row is %v, want hybrid", back.Models[4]["name"])
+	if last["name"] != "hybrid" || len(back.Chosen) != 3 {
+		t.Errorf("last row is %v, chosen %v", last["name"], back.Chosen)
 	}
+	// The other protocols' plumbing: one family is enough (and keeps the
+	// race-detector pass short).
+	one := recommend.TuneOptions{Families: []recommend.Family{recommend.FamilyPureSVD}}
 	for _, p := range []string{ProtocolTemporal, ProtocolPrequential} {
-		rep, err := Run(dir, Options{Model: smallConfig(), Protocol: p})
+		rep, err := Run(dir, Options{Model: smallConfig(), Protocol: p, NoFixed: true, Tune: one})
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
 		for _, r := range rep.Models {
-			if math.IsNaN(r.HR) || r.HR < 0 || r.HR > 1 {
+			if math.IsNaN(r.HR) && r.Name != "biases" || r.HR < 0 || r.HR > 1 {
 				t.Errorf("%s %s: HR %v", p, r.Name, r.HR)
 			}
 		}
@@ -125,11 +140,11 @@ func TestRunOnGeneratedData(t *testing.T) {
 }
 
 // Fold-in must make the replay track users: on generated data with fresh
-// users arriving over time, the folded-in model hits more often than the
-// frozen one.
+// users arriving over time, the folded-in tuned model hits more often than
+// the frozen one.
 func TestPrequentialFoldInHelps(t *testing.T) {
 	all := dataset.Generate(dataset.SynthConfig{Seed: 5, Users: 200, Movies: 300, Ratings: 20000, MinPerUser: 20}).Ratings()
-	res, err := Prequential(all, nil, smallConfig(), 0.5)
+	res, err := Prequential(all, nil, Options{}, 4)
 	rows := res.Rows
 	if err != nil {
 		t.Fatal(err)
@@ -138,9 +153,82 @@ func TestPrequentialFoldInHelps(t *testing.T) {
 		t.Fatalf("rows %+v", rows)
 	}
 	if rows[2].HR <= rows[1].HR {
-		t.Errorf("fold-in hit rate %.4f <= static %.4f", rows[2].HR, rows[1].HR)
+		t.Errorf("fold-in hit rate %.4f <= static %.4f (%s)", rows[2].HR, rows[1].HR, res.Chosen)
 	}
 	if ov := res.RefitOverlap; ov <= 0 || ov > 1 {
 		t.Errorf("overlap with refit %v", ov)
+	}
+}
+
+// A plain "user item rating" file on a 0.5..4 scale with a few invalid
+// lines: -skip-invalid reads it, the header says how the scale maps, and
+// -relevant is taken on the file's scale. Without -skip-invalid the error
+// names the file and line.
+func TestCommandPlainFileOtherScale(t *testing.T) {
+	dir := t.TempDir()
+	syn := dataset.Generate(dataset.SynthConfig{Seed: 3, Users: 120, Movies: 150, Ratings: 6000, MinPerUser: 15, HalfStars: true})
+	var b strings.Builder
+	for i, r := range syn.Ratings() {
+		v := math.Max(0.5, math.Round(r.Value*0.8*2)/2) // 0.5..4
+		fmt.Fprintf(&b, "%s %s %g\n", r.User, r.Movie, v)
+		if i == 10 {
+			b.WriteString("7 8 0\n")
+		}
+		if i == 20 {
+			b.WriteString("broken\n")
+		}
+	}
+	path := filepath.Join(dir, "ratings.txt")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	err := Command([]string{"-data", path, "-folds", "2", "-no-fixed"}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "ratings.txt:12") {
+		t.Fatalf("without -skip-invalid: %v", err)
+	}
+	out.Reset()
+	if err := Command([]string{"-data", path, "-folds", "2", "-no-fixed", "-skip-invalid", "-relevant", "3.5", "-json"}, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.SkippedLines != 2 || len(rep.FirstSkipped) != 2 || rep.FirstSkipped[0] != "ratings.txt:12" {
+		t.Errorf("skipped %d %v", rep.SkippedLines, rep.FirstSkipped)
+	}
+	if !strings.Contains(rep.Scale, "0.5..4, mapped onto 0.5..5") || rep.Relevant != 3.5 {
+		t.Errorf("scale %q relevant %v", rep.Scale, rep.Relevant)
+	}
+	rows := map[string]Row{}
+	for _, r := range rep.Models {
+		rows[r.Name] = r
+	}
+	if h, p := rows["hybrid"].NDCG, rows["popularity"].NDCG; !(h >= p) || h == 0 {
+		t.Errorf("hybrid NDCG %.4f, popularity %.4f: %v %s", h, p, rep.Chosen, out.String())
+	}
+	if err := Command([]string{"-data", path, "-bogus"}, &out, &errOut); err == nil {
+		t.Error("unknown flag accepted")
+	}
+}
+
+// A 2-fold split must not follow the ids' digits: each user's test half
+// holds movies of both parities of the digit sum.
+func TestKFoldMixesIDs(t *testing.T) {
+	all := dataset.Generate(dataset.SynthConfig{Seed: 1, Users: 50, Movies: 80, Ratings: 2000}).Ratings()
+	parity := func(s string) int {
+		p := 0
+		for _, c := range []byte(s) {
+			p ^= int(c & 1)
+		}
+		return p
+	}
+	test := map[[2]int]int{}
+	for _, r := range KFold(all, 2, 1)[0].Test {
+		test[[2]int{parity(r.User), parity(r.Movie)}]++
+	}
+	if len(test) != 4 {
+		t.Errorf("test set by (user, movie) id parity: %v", test)
 	}
 }

@@ -5,7 +5,8 @@ import (
 	"math"
 )
 
-// Rated is one movie a user rated, on the rating scale.
+// Rated is one movie a user rated, on the rating scale (0.5..5). A Value of
+// 0 means the user saw or skipped it: never recommended to them, no signal.
 type Rated struct {
 	Movie string  `json:"m"`
 	Value float32 `json:"v"`
@@ -35,7 +36,8 @@ type MovieDelta struct {
 	Factors       []float32 `json:"f"`
 	RatingFactors []float32 `json:"rf"`
 	RatingBias    float32   `json:"rb"`
-	Count         int       `json:"n"`
+	// Count is the number of users with a signal on the movie.
+	Count int `json:"n"`
 	// Content is the movie's TF-IDF vector in the model's vocabulary.
 	ContentTerms  []int32   `json:"ct,omitempty"`
 	ContentValues []float32 `json:"cv,omitempty"`
@@ -54,24 +56,54 @@ type Delta struct {
 }
 
 // FoldUser computes the serving state of user id from everything they have
-// rated, without a refit: the ranking projection r_u V (exactly what a fit
-// gives a user, for the fitted V) and the rating-model vector by one exact
-// regularised least-squares solve with the movie factors held fixed (Sarwar
-// et al. 2002). Movies the model does not know are kept in Rated (so they are
-// excluded once known) but carry no weight. The model is not changed.
+// rated, without a refit: for PureSVD the projection r_u V (exactly what a
+// fit gives a user, for the fitted V), for iALS one exact regularised
+// least-squares solve with the movie factors held fixed, for EASE, item-kNN
+// and popularity nothing beyond the user's row (their scores are computed
+// from it at request time); and the rating-model vector by one exact
+// regularised least-squares solve (Sarwar et al. 2002). Movies the model
+// does not know are kept in Rated (so they are excluded once known) but
+// carry no weight; a Value of 0 marks a movie seen or skipped: excluded
+// from recommendations, no signal. The model is not changed.
 func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	idx := make([]int32, 0, len(rated))
 	val := make([]float32, 0, len(rated))
 	for _, r := range rated {
-		if i, ok := m.items.Lookup(r.Movie); ok {
+		if i, ok := m.items.Lookup(r.Movie); ok && r.Value > 0 {
 			idx = append(idx, i)
 			val = append(val, r.Value)
 		}
 	}
 	d := UserDelta{ID: id, Rated: rated, Factors: make([]float32, m.k), RatingFactors: make([]float32, m.rating.k)}
-	m.project(idx, val, d.Factors)
+	switch m.cfg.Family {
+	case FamilyPureSVD:
+		m.project(idx, val, d.Factors)
+	case FamilyIALS:
+		known := idx[:0:0]
+		for p, i := range idx {
+			if int(i+1)*m.k <= len(m.v) && m.cfg.implicitWeight(val[p]) > 0 {
+				known = append(known, i)
+			}
+		}
+		// Conjugate gradients to full precision from the user's current
+		// vector: exact (the system is k x k and positive definite), and a
+		// few steps when one rating changed.
+		if len(known) > 0 {
+			s := newIALSCG(m.k)
+			if st := m.user(id); st != nil && len(st.vec) == m.k {
+				for f, x := range st.vec {
+					s.x[f] = float64(x)
+				}
+			}
+			s.solve(known, m.v, m.itemGram, ialsParams{k: m.k, reg: m.cfg.IALSReg,
+				a0: m.cfg.IALSUnobserved, nOther: m.items.Len()}, 2*m.k, foldTolerance)
+			for f := range d.Factors {
+				d.Factors[f] = float32(s.x[f])
+			}
+		}
+	}
 	rm := m.rating
 	if len(idx) == 0 {
 		return d
@@ -80,7 +112,7 @@ func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
 	// system is small and positive definite, so conjugate gradients converge
 	// in at most k+1 steps, and in a few when one rating changed.
 	s := newCG(rm.k)
-	if st := m.user(id); st != nil {
+	if st := m.user(id); st != nil && len(st.rvec) == rm.k {
 		for f, x := range st.rvec {
 			s.x[f] = float64(x)
 		}
@@ -100,39 +132,66 @@ func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
 const foldTolerance = 1e-12
 
 // FoldMovie computes the state of a movie from the users who rated it,
-// without a refit: its ranking factors by projection, v_i = sum_u r_ui p_u /
-// sigma^2 (which is what a fit gives a column, for fixed user factors), its
-// rating-model vector by a regularised least-squares solve with the user
-// factors held fixed, and its content vector in the model's vocabulary.
-// Raters the model does not know carry no weight. The model is not changed.
+// without a refit: for PureSVD its factors by projection, v_i = sum_u r_ui
+// p_u / sigma^2 (which is what a fit gives a column, for fixed user
+// factors); for iALS one exact regularised least-squares solve with the user
+// vectors held fixed; EASE and item-kNN have no place for a movie they never
+// saw (it gets no collaborative score until the next refit, only content and
+// popularity). In every family: its rating-model vector by a regularised
+// least-squares solve, its popularity from the raters, and its content
+// vector in the model's vocabulary. Raters the model does not know, and
+// seen-only raters (Value 0), carry no weight. The model is not changed.
 func (m *Model) FoldMovie(info MovieInfo, raters []Rater) MovieDelta {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	d := MovieDelta{Info: info, Factors: make([]float32, m.k), RatingFactors: make([]float32, m.rating.k), Count: len(raters)}
+	d := MovieDelta{Info: info, Factors: make([]float32, m.k), RatingFactors: make([]float32, m.rating.k)}
 	rm := m.rating
 	fixedP := make([]float32, 0, len(raters)*rm.k)
 	fixedB := make([]float32, 0, len(raters))
 	vals := make([]float32, 0, len(raters))
+	userVecs := make([]float32, 0, len(raters)*m.k)
 	for _, r := range raters {
+		if r.Value <= 0 {
+			continue
+		}
+		d.Count++
 		st := m.user(r.User)
 		if st == nil {
 			continue
 		}
-		for f := 0; f < m.k; f++ {
-			d.Factors[f] += r.Value * st.vec[f]
+		if m.cfg.Family == FamilyPureSVD && len(st.vec) == m.k {
+			for f := 0; f < m.k; f++ {
+				d.Factors[f] += r.Value * st.vec[f]
+			}
+		}
+		if len(st.vec) == m.k && m.cfg.implicitWeight(r.Value) > 0 {
+			userVecs = append(userVecs, st.vec...)
 		}
 		fixedP = append(fixedP, st.rvec...)
 		fixedB = append(fixedB, st.rbias)
 		vals = append(vals, r.Value)
 	}
-	// The fit scaled each column by count^-ItemNorm; scale alike.
-	colScale := 1.0
-	if n := len(vals); n > 0 && m.cfg.ItemNorm > 0 {
-		colScale = math.Pow(float64(n), -m.cfg.ItemNorm)
-	}
-	for f := 0; f < m.k; f++ {
-		if s2 := m.sigma[f] * m.sigma[f]; s2 > 0 {
-			d.Factors[f] = float32(colScale * float64(d.Factors[f]) / s2)
+	switch m.cfg.Family {
+	case FamilyPureSVD:
+		// The fit scaled each column by count^-ItemNorm; scale alike.
+		colScale := 1.0
+		if n := len(vals); n > 0 && m.cfg.ItemNorm > 0 {
+			colScale = math.Pow(float64(n), -m.cfg.ItemNorm)
+		}
+		for f := 0; f < m.k; f++ {
+			if s2 := m.sigma[f] * m.sigma[f]; s2 > 0 {
+				d.Factors[f] = float32(colScale * float64(d.Factors[f]) / s2)
+			}
+		}
+	case FamilyIALS:
+		idx := make([]int32, len(userVecs)/max(m.k, 1))
+		for j := range idx {
+			idx[j] = int32(j)
+		}
+		x := ialsSolveExact(idx, userVecs, m.userGram, ialsParams{k: m.k, reg: m.cfg.IALSReg,
+			a0: m.cfg.IALSUnobserved, nOther: m.seen.rows})
+		for f := range x {
+			d.Factors[f] = float32(x[f])
 		}
 	}
 	idx := make([]int32, len(vals))
@@ -164,6 +223,9 @@ func (m *Model) Apply(d Delta) error {
 			len(md.ContentTerms) != len(md.ContentValues) {
 			return fmt.Errorf("%w: movie %q has wrong dimensions", ErrCorrupt, md.Info.ID)
 		}
+		if err := checkMovieDelta(md); err != nil {
+			return err
+		}
 		for _, t := range md.ContentTerms {
 			if t < 0 || int(t) >= len(m.content.terms) {
 				return fmt.Errorf("%w: movie %q has term %d out of range", ErrCorrupt, md.Info.ID, t)
@@ -173,6 +235,9 @@ func (m *Model) Apply(d Delta) error {
 	for _, ud := range d.Users {
 		if ud.ID == "" || len(ud.Factors) != m.k || len(ud.RatingFactors) != m.rating.k {
 			return fmt.Errorf("%w: user %q has wrong dimensions", ErrCorrupt, ud.ID)
+		}
+		if err := checkUserDelta(ud); err != nil {
+			return err
 		}
 	}
 	for _, md := range d.Movies {

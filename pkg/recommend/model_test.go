@@ -201,9 +201,14 @@ func TestSnapshotRoundTrip(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	m := fitWorld(f)
-	b, _ := m.MarshalBinary()
-	f.Add(b)
+	for _, fam := range Families {
+		m, err := Fit(world(12, 6, 1), familyConfig(fam))
+		if err != nil {
+			f.Fatal(err)
+		}
+		b, _ := m.MarshalBinary()
+		f.Add(b)
+	}
 	f.Add([]byte(snapshotMagic))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Re-sign the input so the fuzzer explores the decoder, not sha256.
@@ -214,7 +219,13 @@ func FuzzDecode(f *testing.F) {
 		}
 		m, err := Decode(data)
 		if err == nil {
+			if err := m.Validate(); err != nil {
+				t.Fatalf("decoded model is invalid: %v", err)
+			}
 			m.Recommend(Query{User: "u0", K: 3})
+			m.Because("u0", "A1")
+			m.Similar("A1", 3)
+			m.FoldUser("u0", []Rated{{"A1", 5}})
 		}
 	})
 }

@@ -54,6 +54,7 @@ func (e *QueryError) Unwrap() error { return ErrBadQuery }
 // scratch is per-request working memory, pooled.
 type scratch struct {
 	collab, content []float32
+	acc             []float32 // EASE's modelled-movie scores
 	excluded        []bool
 	profile         []float32
 	heap            topK
@@ -78,6 +79,15 @@ func resize(b []float32, n int) []float32 {
 	return b[:n]
 }
 
+func (m *Model) getScratch() *scratch {
+	s, ok := m.scratch.Get().(*scratch)
+	if !ok {
+		s = new(scratch)
+	}
+	s.reset(m.items.Len(), len(m.content.terms))
+	return s
+}
+
 // Recommend returns the top movies for q.User that they have not seen.
 func (m *Model) Recommend(q Query) (Result, error) {
 	if q.K <= 0 || q.K > MaxK {
@@ -96,21 +106,16 @@ func (m *Model) Recommend(q Query) (Result, error) {
 		}
 		mask |= 1 << uint(gi)
 	}
-	n := m.items.Len()
-	s, ok := m.scratch.Get().(*scratch)
-	if !ok {
-		s = new(scratch)
-	}
+	s := m.getScratch()
 	defer m.scratch.Put(s)
-	s.reset(n, len(m.content.terms))
 	for _, id := range q.Exclude {
 		if i, ok := m.items.Lookup(id); ok {
 			s.excluded[i] = true
 		}
 	}
 	st := m.user(q.User)
-	cold := st == nil || len(st.items) == 0
-	if !cold {
+	cold := st == nil || !st.hasSignal()
+	if st != nil {
 		for _, i := range st.items {
 			s.excluded[i] = true
 		}
@@ -132,19 +137,8 @@ func (m *Model) Recommend(q Query) (Result, error) {
 			}
 		}
 	default:
-		// hybrid = alpha*z(collab) + (1-alpha)*z(content), with z over the
-		// whole catalog, folded into one affine map per component.
-		cm, cs := m.collabScores(st.vec, s.collab)
-		tm, ts := m.contentScores(st, s.profile, s.content)
-		a := m.cfg.Alpha
-		ca, ta := float32(0), float32(0)
-		if cs > 0 {
-			ca = float32(a / cs)
-		}
-		if ts > 0 {
-			ta = float32((1 - a) / ts)
-		}
-		shift := -float32(cm)*ca - float32(tm)*ta
+		// The blend is fused into the top-K pass: one read of each score.
+		ca, ta, shift := blendMap(m.componentScores(st, s), m.cfg.Alpha)
 		for i, c := range s.collab {
 			if keep(i) {
 				h.offer(int32(i), ca*c+ta*s.content[i]+shift)
@@ -171,9 +165,79 @@ func (m *Model) title(i int32) string {
 	return "Movie " + m.movies[i].ID
 }
 
-// collabScores writes v_i . p for every item and returns their mean and
+// components is one user's two score vectors with their moments.
+type components struct {
+	cm, cs, tm, ts float64
+}
+
+// componentScores writes the user's collaborative scores into s.collab and
+// content scores into s.content, returning the mean and standard deviation
+// of each over the catalog.
+func (m *Model) componentScores(st *userState, s *scratch) components {
+	var c components
+	c.cm, c.cs = m.collabScores(st, s)
+	c.tm, c.ts = m.contentScores(st, s.profile, s.content)
+	return c
+}
+
+// blend overwrites s.collab with alpha*z(collab) + (1-alpha)*z(content),
+// with z over the whole catalog folded into one affine map per component.
+// A component that is constant over the catalog carries no weight.
+func blend(s *scratch, c components, alpha float64) {
+	ca, ta, shift := blendMap(c, alpha)
+	for i, x := range s.collab {
+		s.collab[i] = ca*x + ta*s.content[i] + shift
+	}
+}
+
+// blendMap returns the affine map of the blend: score = ca*collab +
+// ta*content + shift. At alpha 1 content carries no weight.
+func blendMap(c components, alpha float64) (ca, ta, shift float32) {
+	if c.cs > 0 {
+		ca = float32(alpha / c.cs)
+	}
+	if c.ts > 0 && alpha < 1 {
+		ta = float32((1 - alpha) / c.ts)
+	}
+	return ca, ta, -float32(c.cm)*ca - float32(c.tm)*ta
+}
+
+// hybridScores leaves the served score of every movie in s.collab.
+func (m *Model) hybridScores(st *userState, s *scratch, alpha float64) {
+	c := m.componentScores(st, s)
+	if alpha >= 1 {
+		c.ts = 0
+	}
+	blend(s, c, alpha)
+}
+
+// collabScores writes the ranking family's score of every movie for st into
+// s.collab and returns their mean and standard deviation. This is the one
+// place each family scores (the serving kernel of issue 12 replaces it).
+func (m *Model) collabScores(st *userState, s *scratch) (mean, sd float64) {
+	out := s.collab
+	switch {
+	case m.k > 0 && len(st.vec) == m.k:
+		return m.factorScores(st.vec, out)
+	case m.ease != nil:
+		s.acc = resize(s.acc, m.ease.n)
+		m.ease.scores(m.cfg, st, s.acc, out)
+	case m.knn != nil:
+		knnScores(m.cfg, m.knn, st, out)
+	default: // popularity
+		copy(out, m.popularity)
+	}
+	var sum, sq float32
+	for _, x := range out {
+		sum += x
+		sq += x * x
+	}
+	return moments(len(out), sum, sq)
+}
+
+// factorScores writes v_i . p for every item and returns their mean and
 // standard deviation.
-func (m *Model) collabScores(p []float32, out []float32) (mean, sd float64) {
+func (m *Model) factorScores(p []float32, out []float32) (mean, sd float64) {
 	k := m.k
 	var sum, sq float32
 	n := len(out)
@@ -217,12 +281,16 @@ func moments(n int, sum, sq float32) (mean, sd float64) {
 }
 
 // contentScores builds the user's TF-IDF profile from what they rated
-// (weight = value - Neutral, so dislikes push away) and writes the cosine of
-// the profile with every movie into out, returning their mean and standard
-// deviation.
+// (weight = value - Neutral, so dislikes push away; seen-only entries carry
+// none) and writes the cosine of the profile with every movie into out,
+// returning their mean and standard deviation.
 func (m *Model) contentScores(st *userState, profile, out []float32) (mean, sd float64) {
 	neutral := float32(m.cfg.Neutral)
+	clear(profile)
 	for p, i := range st.items {
+		if st.values[p] <= 0 {
+			continue
+		}
 		w := st.values[p] - neutral
 		if w == 0 {
 			continue
@@ -272,8 +340,46 @@ func (m *Model) contentVec(i int32) ([]int32, []float32) {
 	return v.idx, v.val
 }
 
-// Similar returns the k movies most like movie id: alpha * cosine of the
-// collaborative factors + (1-alpha) * cosine of the content vectors.
+// simRow writes the ranking family's similarity of every movie to target
+// into out: the cosine of the factors, EASE's weight B_target,i, or the
+// kNN similarity; 0 where the family has none (popularity).
+func (m *Model) simRow(target int32, out []float32) {
+	clear(out)
+	switch {
+	case m.k > 0:
+		kf := m.k
+		tv := m.v[int(target)*kf : int(target)*kf+kf]
+		tn := norm32(tv)
+		if tn == 0 {
+			return
+		}
+		for i := range out {
+			vi := m.v[i*kf : i*kf+kf]
+			if n := norm32(vi); n > 0 {
+				out[i] = dot32(tv, vi) / (n * tn)
+			}
+		}
+	case m.ease != nil:
+		if r := m.ease.row(target); r >= 0 {
+			n := m.ease.n
+			brow := m.ease.b[int(r)*n : int(r)*n+n]
+			for j, i := range m.ease.ids {
+				out[i] = brow[j]
+			}
+		}
+	case m.knn != nil:
+		if int(target) < m.knn.rows {
+			idx, val := m.knn.row(int(target))
+			for q, i := range idx {
+				out[i] = val[q]
+			}
+		}
+	}
+}
+
+// Similar returns the k movies most like movie id: alpha times the ranking
+// family's similarity (cosine of the factors, EASE weight or kNN
+// similarity) plus (1-alpha) times the cosine of the content vectors.
 func (m *Model) Similar(id string, k int) ([]Scored, error) {
 	if k <= 0 || k > MaxK {
 		return nil, &QueryError{"k", fmt.Sprintf("must be 1..%d, got %d", MaxK, k)}
@@ -284,32 +390,29 @@ func (m *Model) Similar(id string, k int) ([]Scored, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownMovie, id)
 	}
-	kf := m.k
-	tv := m.v[int(target)*kf : int(target)*kf+kf]
-	tn := norm32(tv)
+	sim := make([]float32, m.items.Len())
+	m.simRow(target, sim)
 	tidx, tval := m.contentVec(target)
 	dense := map[int32]float32{}
 	for t, term := range tidx {
 		dense[term] = tval[t]
 	}
 	a := float32(m.cfg.Alpha)
+	if m.cfg.Family == FamilyPopularity {
+		a = 0
+	}
 	var h topK
 	h.reset(k)
 	for i := 0; i < m.items.Len(); i++ {
 		if int32(i) == target {
 			continue
 		}
-		vi := m.v[i*kf : i*kf+kf]
-		var c float32
-		if n := norm32(vi); n > 0 && tn > 0 {
-			c = dot32(tv, vi) / (n * tn)
-		}
 		idx, val := m.contentVec(int32(i))
 		var ct float32
 		for t, term := range idx {
 			ct += dense[term] * val[t]
 		}
-		h.offer(int32(i), a*c+(1-a)*ct)
+		h.offer(int32(i), a*sim[i]+(1-a)*ct)
 	}
 	ranked := h.sorted()
 	out := make([]Scored, len(ranked))

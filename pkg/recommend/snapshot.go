@@ -9,17 +9,26 @@ import (
 	"math"
 )
 
-// Snapshot layout, format 1 (all integers little-endian):
+// Snapshot layout, format 2 (all integers little-endian):
 //
 //	magic "SWFXSNAP" | uint16 format | body | sha256(magic..body)
 //
 // The body is a sequence of fields: uvarint-length-prefixed strings and
-// slices, and fixed-size numbers, in the order of encodeBody. Every length
-// is checked against the bytes that remain before anything is allocated.
+// slices, and fixed-size numbers, in the order of MarshalBinary: version,
+// config (JSON, naming the family), users, movies, interactions, the
+// ranking family's state (factors; EASE's movies and weights; kNN's
+// neighbour matrix), the rating model, content, popularity, and folded-in
+// state. Every length is checked against the bytes that remain before
+// anything is allocated, and every number is validated (finite, in range)
+// before a model is returned. Format 1 (PureSVD only, before the families)
+// is refused with ErrFormat1: a trainer refits and publishes format 2.
 const (
 	snapshotMagic  = "SWFXSNAP"
-	snapshotFormat = 1
+	snapshotFormat = 2
 )
+
+// ErrFormat1 is returned by Decode for a snapshot of format 1.
+var ErrFormat1 = fmt.Errorf("%w: snapshot format 1 is no longer read (written before the model families); refit to publish format %d", ErrCorrupt, snapshotFormat)
 
 // MarshalBinary encodes the model, including folded-in state, as a snapshot.
 func (m *Model) MarshalBinary() ([]byte, error) {
@@ -44,11 +53,25 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		w.strings(mv.Tags)
 		w.str(mv.Overview)
 	}
+	w.csr(m.seen)
 	w.uv(uint64(m.k))
 	w.f64s(m.sigma)
 	w.f32s(m.v)
 	w.f32s(m.userVec)
-	w.csr(m.seen)
+	if m.ease != nil {
+		w.uv(1)
+		w.i32s(m.ease.ids)
+		w.f64(m.ease.lmbd)
+		w.f32s(m.ease.b)
+	} else {
+		w.uv(0)
+	}
+	if m.knn != nil {
+		w.uv(1)
+		w.csr(m.knn)
+	} else {
+		w.uv(0)
+	}
 	rm := m.rating
 	w.uv(uint64(rm.k))
 	w.f64(rm.mu)
@@ -84,8 +107,9 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Decode reads a snapshot, verifying its checksum and every length. It never
-// panics on hostile input; errors wrap ErrCorrupt.
+// Decode reads a snapshot, verifying its checksum, every length and every
+// number (see Validate). It never panics on hostile input; errors wrap
+// ErrCorrupt.
 func Decode(data []byte) (*Model, error) {
 	if len(data) < len(snapshotMagic)+2+sha256.Size || string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, fmt.Errorf("%w: not a snapshot", ErrCorrupt)
@@ -95,13 +119,20 @@ func Decode(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	r := &reader{b: body[len(snapshotMagic):]}
-	if f := r.u16(); f != snapshotFormat {
+	switch f := r.u16(); f {
+	case snapshotFormat:
+	case 1:
+		return nil, ErrFormat1
+	default:
 		return nil, fmt.Errorf("%w: format %d, want %d", ErrCorrupt, f, snapshotFormat)
 	}
 	m := &Model{extraContent: map[int32]sparseVec{}, overlay: map[int32]*userState{}, genres: NewIndex(nil)}
 	m.Version = r.i64()
 	if err := json.Unmarshal(r.bytes(), &m.cfg); err != nil && r.err == nil {
 		r.fail("config: %v", err)
+	}
+	if r.err == nil && !m.cfg.Family.valid() {
+		r.fail("unknown family %q", m.cfg.Family)
 	}
 	m.users = NewIndex(r.strings())
 	itemIDs := r.strings()
@@ -117,11 +148,38 @@ func Decode(data []byte) (*Model, error) {
 	if r.err == nil && (nu != len(m.users.IDs()) || ni != len(itemIDs)) {
 		r.fail("duplicate ids")
 	}
+	m.seen = r.csr()
 	m.k = int(r.uv())
 	m.sigma = r.f64s()
 	m.v = r.f32s()
 	m.userVec = r.f32s()
-	m.seen = r.csr()
+	if r.uv() == 1 {
+		e := &easeModel{ids: r.i32s(), lmbd: r.f64(), b: r.f32s()}
+		e.n = len(e.ids)
+		if r.err == nil {
+			if uint64(e.n)*uint64(e.n) != uint64(len(e.b)) || !increasing(e.ids, ni) {
+				r.fail("EASE state of %d movies", e.n)
+			} else {
+				e.pos = make([]int32, ni)
+				for i := range e.pos {
+					e.pos[i] = -1
+				}
+				for row, i := range e.ids {
+					e.pos[i] = int32(row)
+				}
+				m.ease = e
+			}
+		}
+	}
+	if r.uv() == 1 {
+		nb := r.csr()
+		if r.err == nil {
+			if nb.rows != nb.cols || nb.rows > ni || !sortedRows(nb) {
+				r.fail("kNN matrix %d x %d", nb.rows, nb.cols)
+			}
+			m.knn = nb
+		}
+	}
 	rm := &ratingModel{}
 	rm.k = int(r.uv())
 	rm.mu = r.f64()
@@ -134,10 +192,16 @@ func Decode(data []byte) (*Model, error) {
 		return nil, r.err
 	}
 	k, rk := m.k, rm.k
+	fam := m.cfg.Family
+	factorFam := fam == FamilyPureSVD || fam == FamilyIALS
 	switch {
-	case k <= 0 || k > 4096 || rk <= 0 || rk > 4096:
-		r.fail("factor counts %d, %d", k, rk)
-	case len(m.sigma) != k || len(m.v) != ni*k || len(rm.q) != ni*rk || len(rm.bi) != ni || len(m.popularity) != ni:
+	case k < 0 || k > maxFactors || rk < 0 || rk > maxFactors || (k > 0) != factorFam:
+		r.fail("factor counts %d, %d for family %s", k, rk, fam)
+	case (fam == FamilyPureSVD && len(m.sigma) != k) || (fam != FamilyPureSVD && len(m.sigma) != 0):
+		r.fail("%d singular values for rank %d", len(m.sigma), k)
+	case (fam == FamilyEASE) != (m.ease != nil) || (fam == FamilyKNN) != (m.knn != nil):
+		r.fail("family %s without its state", fam)
+	case len(m.v) != ni*k || len(rm.q) != ni*rk || len(rm.bi) != ni || len(m.popularity) != ni:
 		r.fail("item arrays do not match %d movies", ni)
 	case m.seen.rows > nu || m.seen.cols > ni || len(m.userVec) != m.seen.rows*k ||
 		len(rm.p) != m.seen.rows*rk || len(rm.bu) != m.seen.rows:
@@ -173,7 +237,34 @@ func Decode(data []byte) (*Model, error) {
 			return nil, fmt.Errorf("%w: user %d has no state", ErrCorrupt, u)
 		}
 	}
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	m.deriveGrams()
 	return m, nil
+}
+
+// increasing reports whether ids are strictly increasing and within 0..n-1.
+func increasing(ids []int32, n int) bool {
+	for j, i := range ids {
+		if i < 0 || int(i) >= n || (j > 0 && ids[j-1] >= i) {
+			return false
+		}
+	}
+	return true
+}
+
+// sortedRows reports whether every row's columns strictly increase.
+func sortedRows(c *csr) bool {
+	for r := 0; r < c.rows; r++ {
+		idx, _ := c.row(r)
+		for j := 1; j < len(idx); j++ {
+			if idx[j-1] >= idx[j] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func inRange(idx []int32, n int) bool {

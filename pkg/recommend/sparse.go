@@ -147,3 +147,61 @@ func (m *csr) scaleCols(mt *csr, beta float64) *csr {
 	}
 	return out
 }
+
+// signal returns m without its zero entries (seen-only interactions), or m
+// itself when it has none.
+func (m *csr) signal() *csr {
+	zeros := 0
+	for _, v := range m.val {
+		if v == 0 {
+			zeros++
+		}
+	}
+	if zeros == 0 {
+		return m
+	}
+	out := &csr{rows: m.rows, cols: m.cols, ptr: make([]int64, m.rows+1),
+		idx: make([]int32, 0, len(m.idx)-zeros), val: make([]float32, 0, len(m.val)-zeros)}
+	for r := 0; r < m.rows; r++ {
+		idx, val := m.row(r)
+		for p, c := range idx {
+			if val[p] != 0 {
+				out.idx = append(out.idx, c)
+				out.val = append(out.val, val[p])
+			}
+		}
+		out.ptr[r+1] = int64(len(out.idx))
+	}
+	return out
+}
+
+// clone returns a deep copy of m.
+func (m *csr) clone() *csr {
+	if m == nil {
+		return nil
+	}
+	return &csr{rows: m.rows, cols: m.cols, ptr: append([]int64(nil), m.ptr...),
+		idx: append([]int32(nil), m.idx...), val: append([]float32(nil), m.val...)}
+}
+
+// find returns the value at (r, c) of a matrix whose rows are sorted by
+// column, and whether it is stored.
+func (m *csr) find(r, c int32) (float32, bool) {
+	if int(r) >= m.rows || r < 0 {
+		return 0, false
+	}
+	idx, val := m.row(int(r))
+	lo, hi := 0, len(idx)
+	for lo < hi {
+		h := (lo + hi) / 2
+		if idx[h] < c {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	if lo < len(idx) && idx[lo] == c {
+		return val[lo], true
+	}
+	return 0, false
+}

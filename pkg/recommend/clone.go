@@ -1,0 +1,57 @@
+package recommend
+
+import "maps"
+
+// Clone returns a deep copy of the model, folded-in state included, without
+// a marshal and decode round trip. The copy shares nothing mutable with m.
+func (m *Model) Clone() *Model {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	c := &Model{Version: m.Version, cfg: m.cfg,
+		users: m.users.clone(), items: m.items.clone(), genres: m.genres.clone(),
+		movies:    cloneMovies(m.movies),
+		genreMask: append([]uint64(nil), m.genreMask...),
+		seen:      m.seen.clone(), k: m.k,
+		sigma:    append([]float64(nil), m.sigma...),
+		v:        append([]float32(nil), m.v...),
+		userVec:  append([]float32(nil), m.userVec...),
+		itemGram: append([]float64(nil), m.itemGram...), userGram: append([]float64(nil), m.userGram...),
+		ease: m.ease.clone(), knn: m.knn.clone(),
+		rating:       m.rating.clone(),
+		content:      m.content.clone(),
+		extraContent: make(map[int32]sparseVec, len(m.extraContent)),
+		popularity:   append([]float32(nil), m.popularity...),
+		overlay:      make(map[int32]*userState, len(m.overlay)),
+	}
+	for i, v := range m.extraContent {
+		c.extraContent[i] = sparseVec{append([]int32(nil), v.idx...), append([]float32(nil), v.val...)}
+	}
+	for u, st := range m.overlay {
+		c.overlay[u] = &userState{items: append([]int32(nil), st.items...), values: append([]float32(nil), st.values...),
+			vec: append([]float32(nil), st.vec...), rvec: append([]float32(nil), st.rvec...), rbias: st.rbias}
+	}
+	return c
+}
+
+func (x *Index) clone() *Index {
+	return &Index{ids: append([]string(nil), x.ids...), pos: maps.Clone(x.pos)}
+}
+
+func cloneMovies(ms []MovieInfo) []MovieInfo {
+	out := make([]MovieInfo, len(ms))
+	for i, mv := range ms {
+		mv.Genres = append([]string(nil), mv.Genres...)
+		mv.Tags = append([]string(nil), mv.Tags...)
+		out[i] = mv
+	}
+	return out
+}
+
+func (r *ratingModel) clone() *ratingModel {
+	return &ratingModel{k: r.k, mu: r.mu, p: append([]float32(nil), r.p...), q: append([]float32(nil), r.q...),
+		bu: append([]float32(nil), r.bu...), bi: append([]float32(nil), r.bi...)}
+}
+
+func (c *contentModel) clone() *contentModel {
+	return &contentModel{terms: append([]string(nil), c.terms...), idf: append([]float32(nil), c.idf...), vecs: c.vecs.clone()}
+}
