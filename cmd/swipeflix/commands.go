@@ -44,7 +44,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", "../shared/datasets/ml-100k", "dataset folder (any layout package dataset reads)")
-	holdout := fs.Int("holdout", 10, "percent of the pairs held out to score the model")
+	holdout := fs.Int("holdout", 10, "percent of the pairs held out to score the model (with -tune=false)")
+	tune := fs.Bool("tune", true, "choose the model family and settings on a validation split (false: fit the fixed settings)")
 	cfg := modelFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -75,7 +76,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	res, err := trainer.TrainDataset(ctx, trainer.TrainOptions{Dir: *data, Bus: bus, Registry: st,
+	res, err := trainer.TrainDataset(ctx, trainer.TrainOptions{Dir: *data, Bus: bus, Registry: st, Tune: *tune,
 		Model: *cfg, HoldoutPercent: *holdout, Logger: log})
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package recommend
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 )
 
 // Query asks for recommendations.
@@ -98,13 +100,9 @@ func (m *Model) Recommend(q Query) (Result, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var mask uint64
-	for _, g := range q.Genres {
-		gi, ok := m.genres.Lookup(g)
-		if !ok || gi >= 64 {
-			return Result{}, &QueryError{"genres", fmt.Sprintf("unknown genre %q", g)}
-		}
-		mask |= 1 << uint(gi)
+	mask, err := m.genreMaskOf(q.Genres)
+	if err != nil {
+		return Result{}, err
 	}
 	s := m.getScratch()
 	defer m.scratch.Put(s)
@@ -516,4 +514,29 @@ func (t *topK) sorted() []candidate {
 		}
 	}
 	return out
+}
+
+// genreMaskOf is the filter bits of genre names, matched without regard to
+// case; an unknown name is a QueryError listing the known ones. The caller
+// holds the read lock.
+func (m *Model) genreMaskOf(names []string) (uint64, error) {
+	var mask uint64
+	for _, g := range names {
+		gi, ok := m.genres.Lookup(g)
+		if !ok {
+			for i, known := range m.genres.IDs() {
+				if strings.EqualFold(known, g) {
+					gi, ok = int32(i), true
+					break
+				}
+			}
+		}
+		if !ok || gi >= 64 {
+			known := slices.Clone(m.genres.IDs()[:min(64, m.genres.Len())])
+			slices.Sort(known)
+			return 0, &QueryError{"genres", fmt.Sprintf("unknown genre %q (known: %s)", g, strings.Join(known, ", "))}
+		}
+		mask |= 1 << uint(gi)
+	}
+	return mask, nil
 }

@@ -35,9 +35,11 @@ type TuneOptions struct {
 	// above which EASE and item-kNN are skipped (default 4e9: their final
 	// fit would not fit the refit budget).
 	CoocBudget float64
-	// Previous is the serving model, if any: it serves on if it beats the
-	// tuned candidate on the validation split (each validation user folded
-	// into it from their training part).
+	// Previous is the serving model, if any: when no candidate beats
+	// popularity, it serves on instead of popularity if it beats it on the
+	// validation split (each validation user folded into it from their
+	// training part). It does not challenge a tuned candidate: it was
+	// fitted on most of the validation ratings, which flatters it.
 	Previous *Model
 	// Grid replaces a family's candidate settings (each applied over Base's
 	// fields that the family does not set).
@@ -158,7 +160,7 @@ type TuneReport struct {
 // best, chooses the rating model's regularisation (or biases alone) by
 // validation RMSE, and refits the winner on all of ts. A winner that does
 // not beat popularity on validation is never served: popularity is (or
-// opt.Previous, when it beats both). The search is deterministic for
+// opt.Previous, when it beats popularity). The search is deterministic for
 // opt.Base.Seed. The returned model is opt.Previous itself when the report's
 // Decision is DecisionPrevious.
 func Tune(ts TrainSet, opt TuneOptions) (*Model, TuneReport, error) {
@@ -535,7 +537,11 @@ func (s *searcher) decide() {
 	default:
 		rep.Reason = fmt.Sprintf("%s %s alpha=%g has the best validation NDCG@10, %.4f, above popularity's %.4f", winner.Family, winner.Settings, winner.Alpha, winner.NDCG, pop.NDCG)
 	}
-	if s.opt.Previous != nil {
+	// The previous model was fitted on most of the validation split's
+	// ratings, so its validation score is flattering: it challenges only
+	// the popularity fallback, never a tuned candidate, or refits would
+	// rarely publish and the served model would fall behind its events.
+	if s.opt.Previous != nil && rep.Decision == DecisionPopularity {
 		p := s.previousNDCG()
 		rep.PreviousNDCG = &p
 		if p > winner.NDCG {

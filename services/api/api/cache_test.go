@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -45,7 +44,7 @@ func TestCacheAnswersRepeatsAndInvalidates(t *testing.T) {
 		t.Helper()
 		before := s.cur.Load().deltas.Load()
 		d.BaseVersion, d.NewestEventMillis = 1, time.Now().UnixMilli()
-		payload, err := json.Marshal(d)
+		payload, err := recommend.EncodeDelta(d)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,12 @@
 package api
 
 import (
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/binary"
+	"math"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,7 +66,7 @@ func TestDeltasForAModelNotLoadedTriggerAResync(t *testing.T) {
 	}
 	fold := testModel(t, 2)
 	ud := fold.FoldUser("newbie", []recommend.Rated{{Movie: "R1", Value: 5}})
-	payload, err := json.Marshal(recommend.Delta{BaseVersion: 2, Seq: 1, Users: []recommend.UserDelta{ud}})
+	payload, err := recommend.EncodeDelta(recommend.Delta{BaseVersion: 2, Seq: 1, Users: []recommend.UserDelta{ud}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,4 +77,38 @@ func TestDeltasForAModelNotLoadedTriggerAResync(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		return h.s.servingVersion() == 2
 	})
+}
+
+// nanSnapshot returns a snapshot of version with one float set to NaN and
+// a valid checksum: the bytes of a snapshot a broken fit could publish.
+func nanSnapshot(t *testing.T, version int64) []byte {
+	t.Helper()
+	good := snapshotBytes(t, version)
+	body := len(good) - sha256.Size
+	nan := math.Float32bits(float32(math.NaN()))
+	for at := body - 4; at > body/2; at-- {
+		b := slices.Clone(good)
+		binary.LittleEndian.PutUint32(b[at:], nan)
+		sum := sha256.Sum256(b[:body])
+		copy(b[body:], sum[:])
+		if _, err := recommend.Decode(b); err != nil && strings.Contains(err.Error(), "not finite") {
+			return b
+		}
+	}
+	t.Fatal("no float found to set to NaN")
+	return nil
+}
+
+// A snapshot full of NaNs is refused; the serving model stays (issue 10,
+// defect 6: it was served, with scores null and a junk ranking).
+func TestNaNSnapshotRefused(t *testing.T) {
+	h := newHarness(t)
+	h.publish(t, 1, snapshotBytes(t, 1))
+	h.start(t)
+	h.waitServing(t, 1)
+	h.publish(t, 2, nanSnapshot(t, 2))
+	h.waitRefused(t, 1)
+	if got := h.s.servingVersion(); got != 1 {
+		t.Errorf("serving %d after a NaN snapshot, want 1", got)
+	}
 }

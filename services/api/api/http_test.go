@@ -88,6 +88,10 @@ func TestPredictOptions(t *testing.T) {
 			t.Errorf("genre filter Romance let %s through", id)
 		}
 	}
+	// Genre names match without regard to case (issue 10, defect 15).
+	if got := ids(`{"user_id": "u0", "top_k": 5, "genres": ["rOMANCE"]}`); !slices.Equal(got, ids(`{"user_id": "u0", "top_k": 5, "genres": ["Romance"]}`)) {
+		t.Errorf("genre rOMANCE gave %v", got)
+	}
 	if got := ids(`{"user_id": "u0", "top_k": 2, "surprise": {"nested": [1, 2]}}`); len(got) != 2 {
 		t.Errorf("unknown field: got %v", got)
 	}
@@ -337,4 +341,15 @@ func TestMetricsSurviveMixedTraffic(t *testing.T) {
 	telemetrytest.MixedTraffic(t, "http://"+ln.Addr().String(), mix, 300, 16, reg,
 		[]string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "other"},
 		[]string{routePredict, routeHealth, routeReady, routeMetrics, routeModel, routeMovie, routeSimilar, routeOpenAPI, routeDocs, "other"})
+}
+
+// A 422 for an unknown genre lists the genres the model knows.
+func TestUnknownGenreListsTheKnownOnes(t *testing.T) {
+	s, _ := newTestService(t, nil)
+	serveModel(t, s, 1)
+	var e errorBody
+	status, raw := call(t, s, "POST", "/predict", `{"user_id": "u0", "genres": ["Western"]}`, &e)
+	if status != 422 || !strings.Contains(e.Error, "Action") || !strings.Contains(e.Error, "Romance") {
+		t.Errorf("unknown genre: %d %s, want 422 listing Action and Romance", status, raw)
+	}
 }

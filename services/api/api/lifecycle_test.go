@@ -234,7 +234,7 @@ func TestDeltas(t *testing.T) {
 	fold := testModel(t, 1)
 	delta := func(base, seq int64, user string) []byte {
 		ud := fold.FoldUser(user, []recommend.Rated{{Movie: "R1", Value: 5}, {Movie: "R2", Value: 5}, {Movie: "R3", Value: 4.5}, {Movie: "A1", Value: 1}})
-		b, err := json.Marshal(recommend.Delta{BaseVersion: base, Seq: seq, NewestEventMillis: time.Now().UnixMilli(), Users: []recommend.UserDelta{ud}})
+		b, err := recommend.EncodeDelta(recommend.Delta{BaseVersion: base, Seq: seq, NewestEventMillis: time.Now().UnixMilli(), Users: []recommend.UserDelta{ud}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -422,7 +422,7 @@ func TestEarlyDeltasApplyAtSwap(t *testing.T) {
 	fold := testModel(t, 2)
 	delta := func(base, seq int64, user string) []byte {
 		ud := fold.FoldUser(user, []recommend.Rated{{Movie: "A1", Value: 5}, {Movie: "A2", Value: 5}, {Movie: "R1", Value: 1}})
-		b, err := json.Marshal(recommend.Delta{BaseVersion: base, Seq: seq, NewestEventMillis: time.Now().UnixMilli(), Users: []recommend.UserDelta{ud}})
+		b, err := recommend.EncodeDelta(recommend.Delta{BaseVersion: base, Seq: seq, NewestEventMillis: time.Now().UnixMilli(), Users: []recommend.UserDelta{ud}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -437,8 +436,8 @@ const maxEarlyDeltas = 4096
 // applied at the swap, so a refit loses no fold-in. A delta for an older
 // version is obsolete and dropped.
 func (s *Service) applyDelta(version int64, payload []byte) {
-	var d recommend.Delta
-	if err := json.Unmarshal(payload, &d); err != nil {
+	d, err := recommend.DecodeDelta(payload)
+	if err != nil {
 		s.log.Warn("drop undecodable delta", "version", version, "err", err)
 		return
 	}

@@ -44,6 +44,13 @@ type Config struct {
 	// MaxClockSkew is how far ahead of this clock an event time may be;
 	// later events go to the dead-letter topic.
 	MaxClockSkew time.Duration
+	// Tune makes every refit choose its model family and settings on a
+	// validation split of the training data (recommend.Tune), with the
+	// popularity floor and the serving model as the bars to beat; Model
+	// then holds the settings the search does not touch (seed, workers,
+	// catalog limits). Without it every refit fits Model as it is, scored
+	// on a HoldoutPercent holdout against the serving model (Gate).
+	Tune bool
 	// Model holds the recommender's hyperparameters for every fit.
 	Model recommend.Config
 	// MinEvents is how many (user, movie) pairs the state must hold before
@@ -62,7 +69,8 @@ type Config struct {
 	BehindEvents int64
 	RefitMinGap  time.Duration
 	// HoldoutPercent of (user, movie) pairs are held out of fits to
-	// evaluate them; GateTolerance is the quality gate's relative slack.
+	// evaluate them, when not tuning; GateTolerance is that gate's relative
+	// slack.
 	HoldoutPercent int
 	GateTolerance  float64
 	// Retention says which snapshots the object store keeps after each
@@ -93,6 +101,7 @@ func DefaultConfig() Config {
 		LeaseTTL:           10 * time.Second,
 		Weights:            events.DefaultWeights(),
 		MaxClockSkew:       events.DefaultMaxSkew,
+		Tune:               true,
 		Model:              recommend.DefaultConfig(),
 		MinEvents:          50,
 		RefitInterval:      10 * time.Minute,
@@ -116,6 +125,15 @@ func (c Config) checkpointPath() string {
 	return filepath.Join(c.DataDir, "trainer", "checkpoint.json")
 }
 func (c Config) spoolPath() string { return filepath.Join(c.DataDir, "trainer", "registry-spool.json") }
+
+// holdout is the share of pairs held out of fits: none when tuning (the
+// search validates on the training data itself).
+func (c Config) holdout() int {
+	if c.Tune {
+		return 0
+	}
+	return c.HoldoutPercent
+}
 
 // instance is Instance or, by default, this host and data directory: a
 // restart in place is the same instance.
@@ -198,6 +216,7 @@ func (c *Config) RegisterSettings(s *envconfig.Settings) {
 	s.Secret(&c.AdminToken, "SWIPEFLIX_ADMIN_TOKEN")
 	s.Secret(&c.RetrainToken, "SWIPEFLIX_RETRAIN_TOKEN")
 	s.String(&c.Instance, "trainer.instance", "SWIPEFLIX_TRAINER_INSTANCE", "name of this trainer in the active-trainer lease (default: host and data dir)")
+	s.Bool(&c.Tune, "trainer.tune", "SWIPEFLIX_TUNE", "choose the model family and settings at every refit on a validation split (false: fit the fixed settings)")
 	s.Int(&c.MinEvents, "trainer.min-events", "SWIPEFLIX_MIN_EVENTS", "ratings needed before the first fit")
 	s.Duration(&c.RefitInterval, "trainer.refit-interval", "SWIPEFLIX_REFIT_INTERVAL", "full refit every interval (0: never)")
 	s.Int(&c.RefitEvery, "trainer.refit-every", "SWIPEFLIX_REFIT_EVERY", "full refit every N applied events (0: never)")

@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -118,7 +117,7 @@ func (l *foldLoop) foldDirty(ctx context.Context) ([][]byte, error) {
 func (o *deltaOutbox) encode(v int64, movies []recommend.MovieDelta, users []recommend.UserDelta) ([][]byte, error) {
 	o.seq++
 	d := recommend.Delta{BaseVersion: v, Seq: o.seq, NewestEventMillis: o.newestMillis, Movies: movies, Users: users}
-	b, err := json.Marshal(d)
+	b, err := recommend.EncodeDelta(d)
 	if err != nil {
 		return nil, fmt.Errorf("encode delta %d/%d: %w", v, d.Seq, err)
 	}

@@ -234,6 +234,11 @@ func (l *foldLoop) handle(ctx context.Context, d loopDeps, m kafkabus.Message) {
 		l.deadLetter(ctx, d, m, err)
 	} else {
 		v, ok := l.s.cfg.Weights.Signal(&e)
+		if !ok && e.Swipe == events.Skip {
+			// A skip without a signal is kept as seen: never recommended
+			// again to that user, never a rating (value 0).
+			v, ok = 0, true
+		}
 		changed := false
 		if ok {
 			changed, err = l.state.Update(ratingstate.Event{User: e.UserID, Movie: e.MovieID, Value: float32(v),
@@ -325,16 +330,7 @@ func (l *foldLoop) refuse(m modelbus.Manifest, err error) {
 
 // newInstall makes the working and the published copy of a loaded model.
 func newInstall(model *recommend.Model, m modelbus.Manifest) (install, error) {
-	b, err := model.MarshalBinary()
-	if err != nil {
-		return install{}, fmt.Errorf("copy model %d: %w", m.Version, err)
-	}
-	base, err := recommend.Decode(b)
-	if err != nil {
-		return install{}, fmt.Errorf("copy model %d: %w", m.Version, err)
-	}
-	base.Version = model.Version
-	return install{work: model, base: base, manifest: m}, nil
+	return install{work: model, base: model.Clone(), manifest: m}, nil
 }
 
 // offerManifest handles a new value of the bus's `current` (a new version,
@@ -405,7 +401,7 @@ func (l *foldLoop) install(in install) {
 		for u := range in.holdoutUsers {
 			l.refold[u] = struct{}{}
 		}
-	} else if pct := l.s.cfg.HoldoutPercent; pct > 0 {
+	} else if pct := l.s.cfg.holdout(); pct > 0 {
 		for e := range l.state.All() {
 			user := l.state.UserID(e.User)
 			if _, ok := l.refold[user]; !ok && InHoldout(user, l.state.MovieID(e.Movie), pct) {

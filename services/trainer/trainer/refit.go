@@ -56,6 +56,7 @@ type refitResult struct {
 	version   int64
 	published bool
 	unchanged bool // the serving model already covers every event
+	kept      bool // the serving model beat every candidate: it serves on
 	why       string
 	in        install
 	err       error
@@ -171,6 +172,9 @@ func (l *foldLoop) finishRefit(ctx context.Context, res refitResult) {
 	case res.unchanged:
 		l.s.metrics.refits.WithLabelValues("unchanged").Inc()
 		l.s.log.Info("refit publishes nothing: the serving model covers every event", "serving", l.manifest.Version)
+	case res.kept:
+		l.s.metrics.refits.WithLabelValues("rejected").Inc()
+		l.s.log.Info("refit publishes nothing: the serving model beats every candidate", "serving", l.manifest.Version, "why", res.why)
 	case res.published:
 		l.lastVersion = max(l.lastVersion, res.version)
 		l.s.metrics.refits.WithLabelValues("published").Inc()
@@ -196,6 +200,46 @@ type candidate struct {
 	why              string
 	fitTime          time.Duration
 	trainN, holdoutN int
+	// tune is the search's report, when the refit tuned.
+	tune *recommend.TuneReport
+	// keep: the serving model beat every candidate (nothing to publish).
+	keep bool
+}
+
+// tuneCandidate chooses the family and settings on a validation split of
+// the whole state (recommend.Tune: the popularity floor and the serving
+// model are the bars), fits the winner on everything and checks it holds
+// only finite values.
+func tuneCandidate(cols ratingstate.Columns, movies []recommend.MovieInfo, base recommend.Config,
+	serving *recommend.Model, version int64) (candidate, error) {
+	ts := recommend.TrainSet{Movies: movies, Ratings: recommend.Ratings{UserIDs: cols.UserIDs, MovieIDs: cols.MovieIDs,
+		User: cols.User, Movie: cols.Movie, Value: cols.Value}}
+	start := time.Now()
+	m, rep, err := recommend.Tune(ts, recommend.TuneOptions{Base: base, Previous: serving, Now: time.Now})
+	if err != nil {
+		return candidate{}, fmt.Errorf("tune model %d on %d pairs: %w", version, len(cols.Value), err)
+	}
+	c := candidate{model: m, fitTime: time.Since(start), trainN: len(cols.Value), tune: &rep}
+	c.scores = Scores{NDCG10: rep.Winner.NDCG, RMSE: rep.BiasesRMSE, Pairs: rep.ValidationRatings, Users: rep.ValidationUsers}
+	for _, rt := range rep.RatingTrials {
+		if rt.Settings == rep.RatingChoice {
+			c.scores.RMSE = rt.RMSE
+		}
+	}
+	if rep.Decision == recommend.DecisionPrevious {
+		c.keep, c.why = true, rep.Reason
+		return c, nil
+	}
+	if err := m.Validate(); err != nil {
+		c.why = "refused: the model holds values that are not finite: " + err.Error()
+	} else {
+		c.passed, c.why = true, rep.Decision+": "+rep.Reason
+	}
+	m.Version = version
+	if c.snapshot, err = m.MarshalBinary(); err != nil {
+		return candidate{}, fmt.Errorf("snapshot model %d: %w", version, err)
+	}
+	return c, nil
 }
 
 // fitCandidate fits on train, scores the result and the serving model (if
@@ -220,6 +264,9 @@ func fitCandidate(train, hold []recommend.Interaction, movies []recommend.MovieI
 		}
 	}
 	c.passed, c.why = gate.Check(c.scores, c.serving, base != nil)
+	if err := m.Validate(); err != nil {
+		c.passed, c.why = false, "refused: the model holds values that are not finite: "+err.Error()
+	}
 	m.Version = version
 	if c.snapshot, err = m.MarshalBinary(); err != nil {
 		return candidate{}, fmt.Errorf("snapshot model %d: %w", version, err)
@@ -245,7 +292,17 @@ func (c candidate) manifest(version int64, created time.Time, offsets map[int32]
 		"gate_reason":     c.why,
 	}
 	params["model_config"] = modelConfig(cfg)
-	if base != nil {
+	if r := c.tune; r != nil {
+		params["model_config"] = modelConfig(r.Config)
+		params["family"] = string(r.Winner.Family)
+		params["tune_decision"] = r.Decision
+		if b, err := json.Marshal(r); err == nil {
+			params["tune_report"] = string(b)
+		}
+		metrics["popularity_ndcg@10"] = r.PopularityNDCG
+		metrics["search_seconds"] = r.SearchSeconds
+	}
+	if base != nil && c.tune == nil {
 		metrics["serving_rmse"] = c.serving.RMSE
 		metrics["serving_ndcg@10"] = c.serving.NDCG10
 		params["compared_with_version"] = strconv.FormatInt(base.Version, 10)
@@ -260,7 +317,7 @@ func (c candidate) manifest(version int64, created time.Time, offsets map[int32]
 // rejection, register, prune old snapshots.
 func (s *Service) refit(ctx context.Context, job refitJob) refitResult {
 	res := refitResult{version: job.version}
-	if job.base != nil && job.hash == job.serving.DatasetHash && modelConfig(s.cfg.Model) == job.serving.Params["model_config"] {
+	if job.base != nil && job.hash == job.serving.DatasetHash && s.fitSettings() == job.serving.Params[paramFitSettings] {
 		// The same events and settings: the fit would be the serving model.
 		job.view.Release()
 		res.unchanged = true
@@ -268,17 +325,30 @@ func (s *Service) refit(ctx context.Context, job refitJob) refitResult {
 	}
 	cols := job.view.Columns()
 	job.view.Release()
-	train, hold, holdoutUsers := split(cols, s.cfg.HoldoutPercent)
 	movies := s.catalogInfos(ctx)
 	gate := Gate{Tolerance: s.cfg.GateTolerance}
-	c, err := fitCandidate(train, hold, movies, s.cfg.Model, gate, job.base, job.version)
+	var c candidate
+	var holdoutUsers map[string]struct{}
+	var err error
+	if s.cfg.Tune {
+		c, err = tuneCandidate(cols, movies, s.cfg.Model, job.base, job.version)
+	} else {
+		var train, hold []recommend.Interaction
+		train, hold, holdoutUsers = split(cols, s.cfg.holdout())
+		c, err = fitCandidate(train, hold, movies, s.cfg.Model, gate, job.base, job.version)
+	}
 	if err != nil {
 		res.err = err
 		return res
 	}
 	res.why = c.why
-	m := c.manifest(job.version, s.now(), job.offsets, job.hash, s.cfg.Model, s.cfg.HoldoutPercent, gate, job.reason, job.base)
+	if c.keep {
+		res.kept = true
+		return res
+	}
+	m := c.manifest(job.version, s.now(), job.offsets, job.hash, s.cfg.Model, s.cfg.holdout(), gate, job.reason, job.base)
 	m.Params[modelbus.ParamPhase] = job.phase
+	m.Params[paramFitSettings] = s.fitSettings()
 	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if c.passed {
@@ -354,4 +424,14 @@ func modelConfig(cfg recommend.Config) string {
 		return ""
 	}
 	return string(b)
+}
+
+// paramFitSettings records in a manifest the settings the refit ran with,
+// so a refit with the same events and settings can tell it would publish
+// the same model.
+const paramFitSettings = "fit_settings"
+
+// fitSettings is what besides the events decides a refit's outcome.
+func (s *Service) fitSettings() string {
+	return modelConfig(s.cfg.Model) + " tune=" + strconv.FormatBool(s.cfg.Tune)
 }

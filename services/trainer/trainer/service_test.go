@@ -95,6 +95,9 @@ func (e *env) config() Config {
 	cfg.DataDir = e.dataDir
 	cfg.AdminToken = "test-admin-token"
 	cfg.Model = recommend.Config{Factors: 6, RatingFactors: 6, Iterations: 5, Seed: 7, Workers: 1}
+	// The fixed settings: the fold, publish and gate machinery under test,
+	// fast and the same every run; TestTunedRefit covers tuning.
+	cfg.Tune = false
 	cfg.MinEvents = 100
 	cfg.RefitInterval, cfg.RefitEvery, cfg.RefitGrowth = 0, 0, 0
 	cfg.CheckpointInterval = 100 * time.Millisecond
@@ -227,8 +230,8 @@ func (e *env) watchDeltas(t *testing.T) *deltaLog {
 	go func() {
 		defer close(done)
 		_ = e.bus.SubscribeDeltas(ctx, func(v int64, payload []byte) {
-			var d recommend.Delta
-			if err := json.Unmarshal(payload, &d); err != nil || d.BaseVersion != v {
+			d, err := recommend.DecodeDelta(payload)
+			if err != nil || d.BaseVersion != v {
 				t.Errorf("delta for %d does not decode or names another version: %v %+v", v, err, d.BaseVersion)
 				return
 			}
@@ -350,11 +353,12 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	})
 	waitFor(t, "delta with the newcomer", func() bool {
 		u, _, ok := deltas.user("newcomer")
-		return ok && len(u.Rated) == 2
+		return ok && len(u.Rated) == 3
 	})
 	u, v, _ := deltas.user("newcomer")
-	if v != 1 || u.Rated[0].Movie != "1" || u.Rated[0].Value != 5 || u.Rated[1].Movie != "brand-new-movie" || u.Rated[1].Value != 4 {
-		t.Errorf("newcomer delta for version %d: %+v (skip must be ignored, superlike 5, like 4)", v, u.Rated)
+	if v != 1 || u.Rated[0].Movie != "1" || u.Rated[0].Value != 5 || u.Rated[1].Movie != "2" || u.Rated[1].Value != 0 ||
+		u.Rated[2].Movie != "brand-new-movie" || u.Rated[2].Value != 4 {
+		t.Errorf("newcomer delta for version %d: %+v (superlike 5, like 4, the skip seen-only: 0)", v, u.Rated)
 	}
 	if md, ok := deltas.movie("brand-new-movie"); !ok || md.Info.Title != newMovie.Title || len(md.ContentTerms) == 0 {
 		t.Errorf("the brand-new movie was not folded in with its catalog entry: %v %+v", ok, md.Info)
@@ -375,8 +379,8 @@ func TestEventsToModelDeltasAndDLQ(t *testing.T) {
 	if got := counter(t, r.reg, "swipeflix_trainer_events_total", "invalid"); got != 2 {
 		t.Errorf("invalid events counted %v, want 2", got)
 	}
-	if got := counter(t, r.reg, "swipeflix_trainer_events_total", "stale"); got != 1 {
-		t.Errorf("stale (ignored skip) counted %v, want 1", got)
+	if got := counter(t, r.reg, "swipeflix_trainer_events_total", "stale"); got != 0 {
+		t.Errorf("stale counted %v, want 0 (a skip is kept as seen-only)", got)
 	}
 
 	// Commits trail the checkpoint, so the group's lag drains to zero.
@@ -527,6 +531,10 @@ func TestLoadEndsWithACoveringModel(t *testing.T) {
 	evs, _ := synthEvents(60, 80, 3000)
 	cfg := e.config()
 	cfg.MinEvents, cfg.RefitGrowth = 50, 2
+	// Coverage is under test, not the gate: on this little data a refit
+	// with more events can score a few percent worse on the holdout by
+	// chance, and a refused refit would not move coverage.
+	cfg.GateTolerance = 0.99
 	covered := func() int64 {
 		m, ok := e.current(t)
 		if !ok {
@@ -546,4 +554,40 @@ func TestLoadEndsWithACoveringModel(t *testing.T) {
 	e.publish(t, evs[first:])
 	waitFor(t, "every event in the state", func() bool { return r.svc.pairs.Load() == int64(len(evs)) })
 	waitFor(t, "a model covering every event", func() bool { return covered() == int64(len(evs)) })
+}
+
+// A tuning refit (the default) chooses a family on a validation split of
+// the state, publishes the winner with the search in its manifest, and a
+// refit of the same events and settings publishes nothing.
+func TestTunedRefit(t *testing.T) {
+	e := newEnv(t)
+	evs, _ := synthEvents(60, 80, 3000)
+	e.publish(t, evs)
+	cfg := e.config()
+	cfg.Tune = true
+	r := e.start(t, cfg, nil)
+	var m modelbus.Manifest
+	waitFor(t, "a tuned model covering every event", func() bool {
+		var ok bool
+		m, ok = e.current(t)
+		return ok && coveredBy(m) == int64(len(evs))
+	})
+	var rep recommend.TuneReport
+	if err := json.Unmarshal([]byte(m.Params["tune_report"]), &rep); err != nil {
+		t.Fatalf("manifest without a tune report: %v (%v)", err, m.Params)
+	}
+	if len(rep.Trials) < 2 || rep.Decision == "" || m.Params["family"] != string(rep.Winner.Family) ||
+		m.Metrics["popularity_ndcg@10"] != rep.PopularityNDCG || m.Metrics["ndcg@10"] != rep.Winner.NDCG {
+		t.Errorf("manifest %v / %v does not record the search %+v", m.Params["family"], m.Metrics, rep.Winner)
+	}
+	before := counter(t, r.reg, "swipeflix_model_refits_total", "unchanged")
+	if code, body := post(t, r.url("/v1/retrain?reason=again"), "test-admin-token", ""); code != http.StatusAccepted {
+		t.Fatalf("retrain: %d %s", code, body)
+	}
+	waitFor(t, "the refit of the same events to publish nothing", func() bool {
+		return counter(t, r.reg, "swipeflix_model_refits_total", "unchanged") == before+1
+	})
+	if cur, _ := e.current(t); cur.Version != m.Version {
+		t.Errorf("current moved from %d to %d without new events", m.Version, cur.Version)
+	}
 }

@@ -31,7 +31,8 @@ func split(c ratingstate.Columns, pct int) (train, holdout []recommend.Interacti
 	holdoutUsers = map[string]struct{}{}
 	for i := range c.User {
 		it := recommend.Interaction{User: c.UserIDs[c.User[i]], Movie: c.MovieIDs[c.Movie[i]], Value: float64(c.Value[i])}
-		if InHoldout(it.User, it.Movie, pct) {
+		// A seen-only pair (a skip, value 0) is no rating to score.
+		if it.Value > 0 && InHoldout(it.User, it.Movie, pct) {
 			holdout = append(holdout, it)
 			holdoutUsers[it.User] = struct{}{}
 		} else {

@@ -31,7 +31,12 @@ type TrainOptions struct {
 	Bus *modelbus.Bus
 	// Registry, when set, gets the model registered and promoted.
 	Registry registryStore
-	// Model is the fit configuration; HoldoutPercent the evaluation split.
+	// Tune chooses the family and settings on a validation split
+	// (recommend.Tune); otherwise Model is fitted as it is and scored on a
+	// HoldoutPercent holdout.
+	Tune bool
+	// Model is the fit configuration (the fixed part of it when tuning);
+	// HoldoutPercent the evaluation split when not tuning.
 	Model          recommend.Config
 	HoldoutPercent int
 	// Now stamps the manifest; nil means time.Now.
@@ -92,11 +97,21 @@ func TrainDataset(ctx context.Context, opt TrainOptions) (TrainResult, error) {
 	}
 	view := st.Export()
 	hash := view.Hash().String()
-	train, hold, _ := split(view.Columns(), opt.HoldoutPercent)
+	cols := view.Columns()
 	view.Release()
-	c, err := fitCandidate(train, hold, movies, opt.Model, Gate{}, nil, version)
+	var c candidate
+	if opt.Tune {
+		opt.HoldoutPercent = 0
+		c, err = tuneCandidate(cols, movies, opt.Model, nil, version)
+	} else {
+		train, hold, _ := split(cols, opt.HoldoutPercent)
+		c, err = fitCandidate(train, hold, movies, opt.Model, Gate{}, nil, version)
+	}
 	if err != nil {
 		return TrainResult{}, fmt.Errorf("train: %w", err)
+	}
+	if !c.passed {
+		return TrainResult{}, fmt.Errorf("train: model %d refused: %s", version, c.why)
 	}
 	m := c.manifest(version, opt.Now(), nil, hash, opt.Model, opt.HoldoutPercent, Gate{},
 		"one-shot train from "+opt.Dir, nil)
