@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -93,7 +95,7 @@ func formatManifest(m modelbus.Manifest) string {
 	fmt.Fprintf(&b, "model v%d  %s  %d bytes  sha256 %.12s  created %s", m.Version, m.Object, m.Size, m.SHA256,
 		m.CreatedAt.UTC().Format(time.RFC3339))
 	for _, k := range slices.Sorted(maps.Keys(m.Metrics)) {
-		fmt.Fprintf(&b, "  %s=%.4g", k, m.Metrics[k])
+		fmt.Fprintf(&b, "  %s=%s", k, formatMetric(m.Metrics[k]))
 	}
 	if len(m.Offsets) > 0 {
 		var covered int64
@@ -103,6 +105,15 @@ func formatManifest(m modelbus.Manifest) string {
 		fmt.Fprintf(&b, "  events covered=%d", covered)
 	}
 	return b.String()
+}
+
+// formatMetric prints a count (a whole number, however large) as an
+// integer and any other value to four significant digits.
+func formatMetric(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
 // formatDrift summarises a drift report; the report is the drift service's

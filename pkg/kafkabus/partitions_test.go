@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 )
@@ -86,5 +88,55 @@ func TestPartitionReaderFromOffsets(t *testing.T) {
 		if l != 0 {
 			t.Errorf("reader lag of partition %d: %d, want 0", part, l)
 		}
+	}
+}
+
+// A running reader that commits holds no group membership: the group has
+// committed offsets but no members, so a restarted reader never waits for
+// a rebalance or a session timeout before it reads.
+func TestPartitionReaderHoldsNoMembership(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
+	defer p.Close()
+	if err := p.Publish(ctx, messages(30, 5)); err != nil {
+		t.Fatal(err)
+	}
+	r := kafkabus.NewPartitionReader(kafkabus.PartitionReaderConfig{Brokers: k.Brokers(), Topic: kafkabus.Ratings, Group: "g"})
+	runCtx, cancel := context.WithCancel(ctx)
+	out := make(chan kafkabus.Message)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(runCtx, out) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	var got []kafkabus.Message
+	for len(got) < 30 {
+		got = append(got, <-out)
+	}
+	if err := r.Commit(ctx, got...); err != nil {
+		t.Fatal(err)
+	}
+	cl := &kafka.Client{Addr: kafka.TCP(k.Brokers()...)}
+	resp, err := cl.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{"g"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Groups) != 1 {
+		t.Fatalf("DescribeGroups: %+v", resp.Groups)
+	}
+	if g := resp.Groups[0]; g.Error != nil || len(g.Members) != 0 {
+		t.Fatalf("group g while the reader runs: state %q, %d members (error %v); want no members",
+			g.GroupState, len(g.Members), g.Error)
+	}
+	lag, err := kafkabus.Lag(ctx, k.Brokers(), "g", kafkabus.Ratings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum(lag) != 0 {
+		t.Errorf("lag after committing everything: %v", lag)
 	}
 }

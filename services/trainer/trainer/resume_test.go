@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/ratingstate"
@@ -165,4 +167,52 @@ func checkpointed(r *running) int64 {
 		n += o
 	}
 	return n
+}
+
+// A client that retries after a 503 may leave its event in Kafka twice or
+// more (the broker can still append what ingest gave up on). The event id
+// and the latest-by-time rule make the copies harmless: the state is the
+// one the events give once each, and every copy counts as stale, none as
+// applied.
+func TestRetriedEventsCountOnce(t *testing.T) {
+	e := newEnv(t)
+	base, _ := synthEvents(30, 50, 400)
+	rng := rand.New(rand.NewPCG(8, 9))
+	var once, retried []kafkabus.Message
+	copies := 0
+	for _, ev := range base {
+		b, err := events.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := kafkabus.Message{Key: []byte(ev.UserID), Value: b}
+		once = append(once, m)
+		retried = append(retried, m)
+		// Up to two more copies, landing a few events later, as a retry does.
+		for range rng.IntN(3) {
+			at := max(len(retried)-rng.IntN(5), 0)
+			retried = slices.Insert(retried, at, m)
+			copies++
+		}
+	}
+	if copies == 0 {
+		t.Fatal("the stream has no copies")
+	}
+	e.publishRaw(t, retried)
+	want := replay(once)
+
+	cfg := e.config()
+	cfg.MinEvents = 1 << 30 // no model: this test is about the state
+	r := e.start(t, cfg, nil)
+	waitFor(t, "checkpoint at the end of the log", func() bool { return checkpointed(r) == int64(len(retried)) })
+	applied, stale := r.svc.metrics.applied, r.svc.metrics.stale
+	r.stop(t)
+	got, _ := onDisk(t, cfg)
+	if got.Len() != want.Len() || got.Hash() != want.Hash() {
+		t.Fatalf("state after %d retried copies: %d pairs (hash %s), want %d (hash %s) as without them",
+			copies, got.Len(), got.Hash(), want.Len(), want.Hash())
+	}
+	if a, s := testutil.ToFloat64(applied), testutil.ToFloat64(stale); s < float64(copies) || a+s != float64(len(retried)) {
+		t.Errorf("events applied %v, stale %v; want every one of the %d copies stale and %d in all", a, s, copies, len(retried))
+	}
 }
