@@ -17,14 +17,20 @@ import (
 )
 
 // The variables compose requires (no default passwords or tokens in any profile).
-var composeSecrets = []string{"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "SWIPEFLIX_INGEST_TOKENS", "SWIPEFLIX_ADMIN_TOKEN"}
+var composeSecrets = []string{"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "SWIPEFLIX_INGEST_TOKENS", "SWIPEFLIX_ADMIN_TOKEN",
+	"NATS_TRAINER_PASSWORD", "NATS_API_PASSWORD", "NATS_DRIFT_PASSWORD", "NATS_OPS_PASSWORD", "SWIPEFLIX_CATALOG"}
 
 // secretReaders are the services that read each secret.
 var secretReaders = map[string][]string{
-	"POSTGRES_PASSWORD":       {"postgres", "migrate", "trainer", "drift", "grafana"},
+	"POSTGRES_PASSWORD":       {"postgres", "migrate", "catalog", "trainer", "drift", "grafana"},
 	"GRAFANA_ADMIN_PASSWORD":  {"grafana"},
 	"SWIPEFLIX_INGEST_TOKENS": {"ingest"},
 	"SWIPEFLIX_ADMIN_TOKEN":   {"trainer"},
+	"NATS_TRAINER_PASSWORD":   {"nats", "trainer"},
+	"NATS_API_PASSWORD":       {"nats", "api"},
+	"NATS_DRIFT_PASSWORD":     {"nats", "drift"},
+	"NATS_OPS_PASSWORD":       {"nats", "nats-box"},
+	"SWIPEFLIX_CATALOG":       {}, // a folder mounted into the catalog job, in no environment
 }
 
 // testSecrets gives each required variable a value of its own, so tests can see where it lands.
@@ -34,6 +40,11 @@ func testSecrets() map[string]string {
 		"GRAFANA_ADMIN_PASSWORD":  "grafana-secret",
 		"SWIPEFLIX_INGEST_TOKENS": "tok-a,tok-b",
 		"SWIPEFLIX_ADMIN_TOKEN":   "admin-secret",
+		"NATS_TRAINER_PASSWORD":   "nats-trainer-secret",
+		"NATS_API_PASSWORD":       "nats-api-secret",
+		"NATS_DRIFT_PASSWORD":     "nats-drift-secret",
+		"NATS_OPS_PASSWORD":       "nats-ops-secret",
+		"SWIPEFLIX_CATALOG":       "/srv/swipeflix-catalog",
 	}
 }
 
@@ -61,11 +72,11 @@ func loadCompose(t testing.TB, profile string, env map[string]string) (*types.Pr
 }
 
 var (
-	brokersAndDB = []string{"kafka", "kafka-init", "nats", "postgres", "migrate"}
+	brokersAndDB = []string{"kafka", "kafka-init", "nats", "postgres", "migrate", "catalog"}
 	ourServices  = []string{"api", "ingest", "trainer", "drift"}
 	monitoring   = []string{"prometheus", "grafana"}
 	devTools     = []string{"kafka-ui", "nats-box", "adminer", "seed"}
-	oneShotJobs  = []string{"kafka-init", "migrate", "seed"}
+	oneShotJobs  = []string{"kafka-init", "migrate", "catalog", "seed"}
 )
 
 func TestComposeProfiles(t *testing.T) {
@@ -115,8 +126,9 @@ func checkDependencies(t *testing.T, p *types.Project) {
 		}
 	}
 	wantDeps := map[string][]string{
-		"trainer": {"kafka", "kafka-init", "nats", "postgres", "migrate"},
-		"drift":   {"kafka", "kafka-init", "nats", "postgres", "migrate"},
+		"trainer": {"kafka", "kafka-init", "nats", "postgres", "migrate", "catalog"},
+		"drift":   {"kafka", "kafka-init", "nats", "postgres", "migrate", "catalog"},
+		"catalog": {"migrate"},
 		"ingest":  {"kafka", "kafka-init"},
 		"api":     {"nats"},
 		"migrate": {"postgres"},
@@ -206,9 +218,14 @@ func checkServiceEnv(t *testing.T, p *types.Project) {
 			}
 			return ""
 		}
+		// Each service talks to NATS as its own user (deploy/nats/nats.conf); ingest not at all.
+		natsURL := ""
+		if name != "ingest" {
+			natsURL = "nats://" + name + ":" + secrets["NATS_"+strings.ToUpper(name)+"_PASSWORD"] + "@nats:4222"
+		}
 		for k, want := range map[string]string{
 			"KAFKA_BROKERS":      "kafka:9092",
-			"NATS_URL":           "nats://nats:4222",
+			"NATS_URL":           natsURL,
 			"SWIPEFLIX_DATA_DIR": "/data",
 			addrVar[name]:        ":" + servicePorts[name],
 		} {
@@ -261,6 +278,15 @@ func checkServiceEnv(t *testing.T, p *types.Project) {
 				}
 			}
 		}
+	}
+	// The catalog job loads the folder SWIPEFLIX_CATALOG names into the database.
+	cat := p.Services["catalog"]
+	if !slices.Equal([]string(cat.Command), []string{"catalog", "load", "/catalog"}) || len(cat.Volumes) != 1 ||
+		cat.Volumes[0].Source != secrets["SWIPEFLIX_CATALOG"] || cat.Volumes[0].Target != "/catalog" || !cat.Volumes[0].ReadOnly {
+		t.Errorf("catalog job: command %v, volumes %+v; want catalog load /catalog on SWIPEFLIX_CATALOG, read-only", cat.Command, cat.Volumes)
+	}
+	if db := cat.Environment["DATABASE_URL"]; db == nil || !strings.Contains(*db, "@postgres:5432/") {
+		t.Errorf("catalog job: DATABASE_URL %v", db)
 	}
 	for name, svc := range p.Services {
 		if svc.Image == "" || strings.HasSuffix(svc.Image, ":latest") || !strings.Contains(svc.Image, ":") {
@@ -355,8 +381,8 @@ func TestDockerComposeConfig(t *testing.T) {
 	cmd.Dir = repoPath()
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "POSTGRES_PASSWORD") {
-		t.Errorf("docker-compose --profile prod config without secrets: err %v, output %s; want a failure naming POSTGRES_PASSWORD", err, out)
+	if err == nil || !strings.Contains(string(out), "Missing mandatory value") {
+		t.Errorf("docker-compose --profile prod config without secrets: err %v, output %s; want a failure naming a missing value", err, out)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -59,23 +61,34 @@ func TestK6RunAgainstFakeAPI(t *testing.T) {
 		t.Skip("runs k6 for a few seconds")
 	}
 	k6 := k6Binary(t)
-	good := httptest.NewServer(fakeAPI(http.StatusOK))
-	t.Cleanup(good.Close)
-	bad := httptest.NewServer(fakeAPI(http.StatusInternalServerError))
-	t.Cleanup(bad.Close)
-
 	for _, tc := range []struct {
 		name       string
-		url        string
+		status     int
+		env        []string
+		wantUsers  int // the highest known user id the script may ask for
 		wantFailed bool
-	}{{"healthy", good.URL, false}, {"failing", bad.URL, true}} {
+	}{
+		{"healthy", http.StatusOK, nil, fakeModelUsers, false},
+		{"users set", http.StatusOK, []string{"USERS=3"}, 3, false},
+		{"failing", http.StatusInternalServerError, nil, fakeModelUsers, true},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
+			api := &fakeAPI{predictStatus: tc.status}
+			srv := httptest.NewServer(api.handler())
+			t.Cleanup(srv.Close)
 			summary := filepath.Join(t.TempDir(), "summary.json")
 			cmd := exec.Command(k6, "run", "--quiet", "--no-thresholds", "--no-usage-report",
 				"--summary-export", summary, repoPath("k6", "script.js"))
-			cmd.Env = append(os.Environ(), "API_URL="+tc.url, "RATE=20", "RAMP=1s", "STEADY=1s", "K6_NO_COLOR=true")
+			cmd.Env = append(os.Environ(), "API_URL="+srv.URL, "RATE=40", "RAMP=1s", "STEADY=2s", "K6_NO_COLOR=true",
+				"COLD_SHARE=0")
+			cmd.Env = append(cmd.Env, tc.env...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("k6 run: %v\n%s", err, out)
+			}
+			// By default the user range is the served model's (GET /model), so it matches the
+			// data `make run` loaded; USERS overrides it.
+			if lo, hi := api.userRange(); lo < 1 || hi > tc.wantUsers || hi < min(2, tc.wantUsers) {
+				t.Errorf("k6 asked for user ids %d..%d, want within 1..%d", lo, hi, tc.wantUsers)
 			}
 			b, err := os.ReadFile(summary)
 			if err != nil {
@@ -103,11 +116,32 @@ func TestK6RunAgainstFakeAPI(t *testing.T) {
 	}
 }
 
-// fakeAPI answers /health and /predict with the shapes of the api contract.
-func fakeAPI(predictStatus int) http.Handler {
+// fakeModelUsers is the user count the fake api's model reports.
+const fakeModelUsers = 7
+
+// fakeAPI answers /health, /model and /predict with the shapes of the api contract and records
+// the range of user ids asked for.
+type fakeAPI struct {
+	predictStatus int
+
+	mu     sync.Mutex
+	lo, hi int
+}
+
+func (f *fakeAPI) userRange() (lo, hi int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lo, f.hi
+}
+
+func (f *fakeAPI) handler() http.Handler {
+	predictStatus := f.predictStatus
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"status":"healthy","model_loaded":true}`)
+	})
+	mux.HandleFunc("GET /model", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"model_version":"v1","stats":{"users":%d,"movies":40}}`, fakeModelUsers)
 	})
 	mux.HandleFunc("POST /predict", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -117,6 +151,14 @@ func fakeAPI(predictStatus int) http.Handler {
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.UserID == "" || req.TopK <= 0 {
 			http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
 			return
+		}
+		if id, err := strconv.Atoi(req.UserID); err == nil {
+			f.mu.Lock()
+			if f.lo == 0 || id < f.lo {
+				f.lo = id
+			}
+			f.hi = max(f.hi, id)
+			f.mu.Unlock()
 		}
 		if predictStatus != http.StatusOK {
 			http.Error(w, `{"error":"boom"}`, predictStatus)

@@ -82,7 +82,7 @@ func TestTerraformDeclaresTheStack(t *testing.T) {
 	for _, r := range []string{
 		"docker_network.swipeflix", "docker_volume.data", "docker_image.upstream", "docker_image.swipeflix",
 		"docker_container.kafka", "docker_container.kafka_init", "docker_container.nats",
-		"docker_container.postgres", "docker_container.migrate", "docker_container.service",
+		"docker_container.postgres", "docker_container.migrate", "docker_container.catalog", "docker_container.service",
 		"docker_container.prometheus", "docker_container.grafana",
 	} {
 		if m.resources[r] == nil {
@@ -99,8 +99,10 @@ func TestTerraformDeclaresTheStack(t *testing.T) {
 			t.Errorf("output %s has no description", o)
 		}
 	}
-	if !isTrue(t, m.outputs["database_url"], "sensitive") {
-		t.Error("output database_url holds the password but is not sensitive")
+	for _, o := range []string{"database_url", "client_env"} {
+		if !isTrue(t, m.outputs[o], "sensitive") {
+			t.Errorf("output %s holds a password but is not sensitive", o)
+		}
 	}
 	for name, b := range m.variables {
 		if b.Body.Attributes["description"] == nil || b.Body.Attributes["type"] == nil {
@@ -108,7 +110,8 @@ func TestTerraformDeclaresTheStack(t *testing.T) {
 		}
 	}
 	// Secrets: required (no default) and sensitive, as in the compose prod profile.
-	for _, v := range []string{"postgres_password", "grafana_admin_password", "ingest_tokens", "admin_token"} {
+	for _, v := range []string{"postgres_password", "grafana_admin_password", "ingest_tokens", "admin_token",
+		"nats_trainer_password", "nats_api_password", "nats_drift_password", "nats_ops_password"} {
 		b := m.variables[v]
 		if b == nil {
 			t.Errorf("variable %s missing", v)

@@ -6,8 +6,14 @@ locals {
 
   # In-network addresses; the containers carry the compose service names as network aliases.
   kafka_brokers = "kafka:9092"
-  nats_url      = "nats://nats:4222"
-  database_url  = "postgres://swipeflix:${var.postgres_password}@postgres:5432/swipeflix?sslmode=disable"
+  # Each service talks to NATS as its own user of deploy/nats/nats.conf.
+  nats_passwords = {
+    trainer = var.nats_trainer_password
+    api     = var.nats_api_password
+    drift   = var.nats_drift_password
+    ops     = var.nats_ops_password
+  }
+  database_url = "postgres://swipeflix:${var.postgres_password}@postgres:5432/swipeflix?sslmode=disable"
 
   upstream_images = {
     kafka      = var.kafka_image
@@ -29,7 +35,6 @@ locals {
 
   common_env = [
     "KAFKA_BROKERS=${local.kafka_brokers}",
-    "NATS_URL=${local.nats_url}",
     "SWIPEFLIX_DATA_DIR=/data",
     "SWIPEFLIX_LOG_LEVEL=${var.log_level}",
   ]
@@ -37,10 +42,13 @@ locals {
   # Per-service settings, each secret only where it is read; kept out of for_each because
   # they hold secrets.
   service_env = {
-    api     = []
-    ingest  = ["SWIPEFLIX_INGEST_TOKENS=${join(",", var.ingest_tokens)}"]
-    trainer = ["DATABASE_URL=${local.database_url}", "SWIPEFLIX_ADMIN_TOKEN=${var.admin_token}", "SWIPEFLIX_REFIT_INTERVAL=${var.refit_interval}"]
-    drift   = ["DATABASE_URL=${local.database_url}"]
+    api    = ["NATS_URL=nats://api:${var.nats_api_password}@nats:4222"]
+    ingest = ["SWIPEFLIX_INGEST_TOKENS=${join(",", var.ingest_tokens)}"]
+    trainer = [
+      "NATS_URL=nats://trainer:${var.nats_trainer_password}@nats:4222",
+      "DATABASE_URL=${local.database_url}", "SWIPEFLIX_ADMIN_TOKEN=${var.admin_token}", "SWIPEFLIX_REFIT_INTERVAL=${var.refit_interval}",
+    ]
+    drift = ["NATS_URL=nats://drift:${var.nats_drift_password}@nats:4222", "DATABASE_URL=${local.database_url}"]
   }
 
   volumes = toset(["kafka", "nats", "postgres", "api", "ingest", "trainer", "drift", "prometheus", "grafana"])
@@ -149,11 +157,19 @@ resource "docker_container" "kafka_init" {
 }
 
 resource "docker_container" "nats" {
-  name    = "${var.stack_name}-nats"
-  image   = docker_image.upstream["nats"].image_id
-  command = ["-js", "-sd", "/data", "-m", "8222", "--name", "${var.stack_name}-nats"]
+  name  = "${var.stack_name}-nats"
+  image = docker_image.upstream["nats"].image_id
+  # JetStream in /data, monitoring on 8222, one user per service (deploy/nats/nats.conf).
+  command = ["--config", "/etc/nats/nats.conf", "--name", "${var.stack_name}-nats"]
+  env     = [for user, password in local.nats_passwords : "NATS_${upper(user)}_PASSWORD=${password}"]
   restart = "unless-stopped"
   wait    = true
+
+  volumes {
+    host_path      = "${local.repo_root}/deploy/nats/nats.conf"
+    container_path = "/etc/nats/nats.conf"
+    read_only      = true
+  }
 
   ports {
     internal = 4222
@@ -226,6 +242,29 @@ resource "docker_container" "migrate" {
   depends_on = [docker_container.postgres]
 }
 
+# One-shot: the movie catalog (titles, genres, tags) from var.catalog_dir into the database.
+resource "docker_container" "catalog" {
+  name     = "${var.stack_name}-catalog"
+  image    = docker_image.swipeflix["swipeflix"].image_id
+  command  = ["catalog", "load", "/catalog"]
+  env      = ["DATABASE_URL=${local.database_url}", "SWIPEFLIX_LOG_LEVEL=${var.log_level}"]
+  must_run = false
+  attach   = true
+  logs     = true
+
+  volumes {
+    host_path      = abspath(var.catalog_dir)
+    container_path = "/catalog"
+    read_only      = true
+  }
+
+  networks_advanced {
+    name = docker_network.swipeflix.name
+  }
+
+  depends_on = [docker_container.migrate]
+}
+
 resource "docker_container" "service" {
   for_each = local.services
 
@@ -262,6 +301,7 @@ resource "docker_container" "service" {
   depends_on = [
     docker_container.kafka_init,
     docker_container.migrate,
+    docker_container.catalog,
     docker_container.nats,
   ]
 }

@@ -34,7 +34,7 @@ output "kafka_bootstrap" {
 }
 
 output "nats_url" {
-  description = "NATS for clients on the host (swipeflix watch, nats sub swipeflix.model.updated)."
+  description = "NATS for clients on the host (swipeflix watch, nats sub swipeflix.model.updated); connect as user ops (nats://ops:PASSWORD@...)."
   value       = "nats://localhost:${var.nats_port}"
 }
 
@@ -42,8 +42,9 @@ output "client_env" {
   description = "Environment for the swipeflix client commands on the host against this stack."
   value = {
     KAFKA_BROKERS = "localhost:${var.kafka_external_port}"
-    NATS_URL      = "nats://localhost:${var.nats_port}"
+    NATS_URL      = "nats://ops:${var.nats_ops_password}@localhost:${var.nats_port}"
   }
+  sensitive = true
 }
 
 output "database_url" {

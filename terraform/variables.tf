@@ -166,6 +166,55 @@ variable "admin_token" {
   }
 }
 
+variable "nats_trainer_password" {
+  description = "NATS password of user trainer (deploy/nats/nats.conf; URL-safe: it goes into NATS_URL)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.nats_trainer_password) >= 12 && can(regex("^[A-Za-z0-9._~-]+$", var.nats_trainer_password))
+    error_message = "nats_trainer_password must be at least 12 URL-safe characters (letters, digits, . _ ~ -)."
+  }
+}
+
+variable "nats_api_password" {
+  description = "NATS password of user api (deploy/nats/nats.conf; URL-safe: it goes into NATS_URL)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.nats_api_password) >= 12 && can(regex("^[A-Za-z0-9._~-]+$", var.nats_api_password))
+    error_message = "nats_api_password must be at least 12 URL-safe characters (letters, digits, . _ ~ -)."
+  }
+}
+
+variable "nats_drift_password" {
+  description = "NATS password of user drift (deploy/nats/nats.conf; URL-safe: it goes into NATS_URL)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.nats_drift_password) >= 12 && can(regex("^[A-Za-z0-9._~-]+$", var.nats_drift_password))
+    error_message = "nats_drift_password must be at least 12 URL-safe characters (letters, digits, . _ ~ -)."
+  }
+}
+
+variable "nats_ops_password" {
+  description = "NATS password of user ops, for people and tools (reads everything, may ask for a retrain)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.nats_ops_password) >= 12 && can(regex("^[A-Za-z0-9._~-]+$", var.nats_ops_password))
+    error_message = "nats_ops_password must be at least 12 URL-safe characters (letters, digits, . _ ~ -)."
+  }
+}
+
+variable "catalog_dir" {
+  description = "MovieLens-format folder (movies.csv or u.item, optionally tags.csv) the catalog job loads into the database."
+  type        = string
+}
+
 variable "nats_port" {
   description = "Host port of NATS (for `swipeflix watch` or `nats sub` on the host)."
   type        = number

@@ -14,6 +14,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/endpoints"
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
+	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/modules"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/api/api"
@@ -141,7 +142,7 @@ func (c *Config) endpoints(g *modules.Graph, running []string) endpoints.Endpoin
 		e.KafkaBrokers = g.Brokers()
 	}
 	if has(modules.NATS) {
-		e.NATSURL = g.NATSURL()
+		e.NATSURL = modelbus.Redact(g.NATSURL())
 	}
 	if has(api.Name) {
 		e.API = endpoints.URL(c.API.Addr)

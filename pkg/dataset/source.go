@@ -95,6 +95,38 @@ func Open(dir string) (*Source, error) {
 		dir, ErrFormat, strings.Join(candidates, ", "))
 }
 
+// OpenCatalog finds the movies and tags files of a catalog folder: the
+// movies of any MovieLens layout (movies.csv, u.item or movies.dat) and the
+// tags beside them (tags.csv or tags.dat), with or without a ratings file.
+func OpenCatalog(dir string) (*Source, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("open catalog %s: %w: not a folder", dir, ErrFormat)
+	}
+	at := func(name string) string {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+		return ""
+	}
+	s := &Source{Dir: dir}
+	switch {
+	case at("movies.csv") != "":
+		s.Layout, s.MoviesPath, s.TagsPath = CSV, at("movies.csv"), at("tags.csv")
+	case at("u.item") != "":
+		s.Layout, s.MoviesPath = ML100K, at("u.item")
+	case at("movies.dat") != "":
+		s.Layout, s.MoviesPath, s.TagsPath = Dat, at("movies.dat"), at("tags.dat")
+	default:
+		return nil, fmt.Errorf("open catalog %s: %w: no movies file (want movies.csv, u.item or movies.dat)", dir, ErrFormat)
+	}
+	return s, nil
+}
+
 // detectFile tells the ratings layout of a file from its first line.
 func detectFile(path string) (Layout, error) {
 	f, err := os.Open(path)

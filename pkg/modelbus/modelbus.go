@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,7 +62,7 @@ type Bus struct {
 func Connect(ctx context.Context, url string, log *slog.Logger) (*Bus, error) {
 	nc, err := nats.Connect(url, nats.Name("swipeflix"), nats.MaxReconnects(-1))
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
+		return nil, fmt.Errorf("connect to nats %s: %w", Redact(url), err)
 	}
 	b, err := New(ctx, nc, log)
 	if err != nil {
@@ -69,6 +71,18 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*Bus, error) {
 	}
 	b.ownConn = true
 	return b, nil
+}
+
+// Redact hides the passwords of a NATS URL list ("nats://user:secret@host"),
+// for logs, errors and the endpoints file.
+func Redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := neturl.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // New opens the buckets on an existing connection, creating them when
@@ -81,7 +95,7 @@ func New(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream context: %w", err)
 	}
-	objs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	objs, err := openObjectStore(ctx, js, jetstream.ObjectStoreConfig{
 		Bucket:      ModelsBucket,
 		Description: "SwipeFlix model snapshots, one object per version",
 		Storage:     jetstream.FileStorage,
@@ -89,7 +103,7 @@ func New(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open object store %s: %w", ModelsBucket, err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := openKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      RegistryBucket,
 		Description: "SwipeFlix serving manifest (key current)",
 		History:     16,
@@ -99,6 +113,35 @@ func New(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Bus, error) {
 		return nil, fmt.Errorf("open kv bucket %s: %w", RegistryBucket, err)
 	}
 	return &Bus{nc: nc, js: js, objs: objs, kv: kv, log: log}, nil
+}
+
+// openKeyValue opens a bucket, creating it when missing. It never updates
+// an existing bucket's configuration, so a reader needs only the
+// permissions to look a stream up (and to create it if it comes first),
+// never to change or delete one: see deploy/nats/nats.conf.
+func openKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return kv, err
+	}
+	kv, err = js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.KeyValue(ctx, cfg.Bucket) // another process created it first
+	}
+	return kv, err
+}
+
+// openObjectStore is openKeyValue for an object store.
+func openObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	objs, err := js.ObjectStore(ctx, cfg.Bucket)
+	if !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return objs, err
+	}
+	objs, err = js.CreateObjectStore(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.ObjectStore(ctx, cfg.Bucket)
+	}
+	return objs, err
 }
 
 // Conn is the underlying connection, for other subjects.

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t testing.TB) *store.Store) {
 		{"MoviesPaging", testMoviesPaging},
 		{"MoviesInvalid", testMoviesInvalid},
 		{"LoadCatalog", testLoadCatalog},
+		{"LoadCatalogWithoutRatings", testLoadCatalogWithoutRatings},
 		{"DriftReports", testDriftReports},
 		{"DriftInvalid", testDriftInvalid},
 	}
@@ -582,6 +583,31 @@ func testLoadCatalog(t *testing.T, s *store.Store) {
 	}
 	if count, _ := s.MovieCount(ctx); count != len(want) {
 		t.Errorf("after a second load: %d movies, want %d", count, len(want))
+	}
+}
+
+// A catalog folder needs its movies file only: one's own catalog comes
+// without ratings. A folder without movies is refused, naming what it wants.
+func testLoadCatalogWithoutRatings(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	syn := dataset.Generate(dataset.SizedConfig(2000, 4))
+	if err := syn.WriteDir(dir, dataset.CSV); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "ratings.csv")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.LoadCatalog(ctx, dir)
+	if err != nil {
+		t.Fatalf("load a catalog without ratings: %v", err)
+	}
+	if n != len(syn.Catalog) {
+		t.Errorf("loaded %d movies, the folder has %d", n, len(syn.Catalog))
+	}
+	_, err = s.LoadCatalog(ctx, t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "no movies file") {
+		t.Errorf("load an empty folder: %v, want an error saying it has no movies file", err)
 	}
 }
 

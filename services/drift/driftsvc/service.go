@@ -164,7 +164,7 @@ func (s *Service) Run(ctx context.Context) error {
 		nc, err := nats.Connect(s.cfg.NATSURL, nats.Name("swipeflix-drift"),
 			nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
 		if err != nil {
-			return fmt.Errorf("connect nats %s: %w", s.cfg.NATSURL, err)
+			return fmt.Errorf("connect nats %s: %w", modelbus.Redact(s.cfg.NATSURL), err)
 		}
 		defer nc.Close()
 		s.nc = nc
