@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -322,4 +325,69 @@ func TestSendDLQNearTheSizeLimit(t *testing.T) {
 			t.Errorf("message of %s bytes: reason lost", size)
 		}
 	}
+}
+
+// TestPingSlowBroker pings through a proxy that holds every answer for 30 ms:
+// a broker that is up but slow must count as up when the answer comes well
+// within the timeout.
+func TestPingSlowBroker(t *testing.T) {
+	ctx := testCtx(t)
+	k := embeddedtest.StartTestKafka(t)
+	addr := slowProxy(t, k.Brokers()[0], 30*time.Millisecond)
+	if err := kafkabus.Ping(ctx, []string{addr}, 2*time.Second); err != nil {
+		t.Fatalf("ping a broker that answers in 30 ms with a 2 s timeout: %v", err)
+	}
+}
+
+// slowProxy forwards TCP connections to target and delays every chunk the
+// target sends back by delay.
+func slowProxy(t *testing.T, target string, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, u)
+			mu.Unlock()
+			go io.Copy(u, c)
+			go func() {
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := u.Read(buf)
+					if n > 0 {
+						time.Sleep(delay)
+						if _, werr := c.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }

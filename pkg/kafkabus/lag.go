@@ -111,8 +111,10 @@ func Ping(ctx context.Context, brokers []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// A transport of its own: the shared default one caches metadata and
-	// would answer for a broker that is gone.
-	tr := &kafka.Transport{DialTimeout: timeout, MetadataTTL: time.Millisecond}
+	// would answer for a broker that is gone. A new transport fetches the
+	// metadata once, live; its TTL is also the deadline of that fetch, so it
+	// gets the whole timeout (a 1 ms TTL failed any broker slower than 1 ms).
+	tr := &kafka.Transport{DialTimeout: timeout, MetadataTTL: timeout}
 	defer tr.CloseIdleConnections()
 	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: timeout, Transport: tr}
 	if _, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{Ratings}}); err != nil {

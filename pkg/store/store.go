@@ -30,7 +30,8 @@ import (
 	// Registers the "pgx" database/sql driver.
 	_ "github.com/jackc/pgx/v5/stdlib"
 	// Registers the "sqlite" database/sql driver.
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Sentinel errors. Every error the store returns for one of these conditions
@@ -145,7 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// other processes on the same file.
 		s.db.SetMaxOpenConns(1)
 	}
-	if err = s.db.PingContext(ctx); err != nil {
+	if err = s.ping(ctx); err != nil {
 		err = fmt.Errorf("ping: %w", err)
 	} else if !cfg.SkipMigrate {
 		_, err = s.Migrate(ctx)
@@ -178,6 +179,29 @@ func (s *Store) ready(ctx context.Context) error {
 	s.pending.Store(false)
 	s.log.Info("database reachable again; schema up to date")
 	return nil
+}
+
+// ping checks the database answers at Open. On SQLite it retries while the
+// file is busy: switching a new file to WAL takes an exclusive lock and
+// SQLite reports SQLITE_BUSY for it at once, without waiting busy_timeout,
+// when another connection (this process or another) is opening it too.
+func (s *Store) ping(ctx context.Context) error {
+	delay := time.Millisecond
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || s.dialect != SQLite || !errors.As(err, &se) ||
+			se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 100*time.Millisecond)
+	}
 }
 
 func sqliteDSN(path string) string {
