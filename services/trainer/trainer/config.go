@@ -221,6 +221,8 @@ func (c *Config) RegisterSettings(s *envconfig.Settings) {
 	s.Duration(&c.RefitInterval, "trainer.refit-interval", "SWIPEFLIX_REFIT_INTERVAL", "full refit every interval (0: never)")
 	s.Int(&c.RefitEvery, "trainer.refit-every", "SWIPEFLIX_REFIT_EVERY", "full refit every N applied events (0: never)")
 	s.Duration(&c.RefitMinGap, "trainer.refit-min-gap", "SWIPEFLIX_REFIT_MIN_GAP", "least time between automatic refits while catching up")
+	s.Duration(&c.CheckpointInterval, "trainer.checkpoint-interval", "SWIPEFLIX_CHECKPOINT_INTERVAL", "write the rating-state checkpoint every interval")
+	s.Int(&c.CheckpointEvery, "trainer.checkpoint-every", "SWIPEFLIX_CHECKPOINT_EVERY", "also write it every N consumed events (0: by time only)")
 	s.Int(&c.HoldoutPercent, "trainer.holdout-percent", "SWIPEFLIX_HOLDOUT_PERCENT", "percent of (user, movie) pairs held out for evaluation")
 	s.Float(&c.GateTolerance, "trainer.gate-tolerance", "SWIPEFLIX_GATE_TOLERANCE", "relative slack of the quality gate")
 	s.Int(&c.Retention.Rollback, "trainer.keep-rollback", "SWIPEFLIX_KEEP_ROLLBACK", "earlier serving snapshots kept for rollback")
