@@ -78,7 +78,8 @@ func startStack(ctx context.Context, tb testing.TB, env map[string]string, args 
 	}
 	if vars["NATS_URL"] != "" {
 		s.natsURL = vars["NATS_URL"]
-	} else {
+	} else if targetSpec(args) != "ingest" { // ingest alone needs no NATS
+
 		waitUntil(ctx, tb, "the embedded nats's address", func() bool { return natsRE.MatchString(s.stderr.String()) })
 		s.natsURL = natsRE.FindStringSubmatch(s.stderr.String())[1]
 	}
@@ -96,7 +97,8 @@ func startStack(ctx context.Context, tb testing.TB, env map[string]string, args 
 }
 
 // selected lists the HTTP addresses of the targets args start.
-func (s *proofStack) selected(args []string) []string {
+// targetSpec is the -target value of a run's arguments ("all" without one).
+func targetSpec(args []string) string {
 	spec := "all"
 	for i, a := range args {
 		if v, ok := strings.CutPrefix(a, "-target="); ok {
@@ -105,6 +107,11 @@ func (s *proofStack) selected(args []string) []string {
 			spec = args[i+1]
 		}
 	}
+	return spec
+}
+
+func (s *proofStack) selected(args []string) []string {
+	spec := targetSpec(args)
 	byName := map[string]string{"api": s.api, "ingest": s.ingest, "trainer": s.trainer}
 	if spec == "all" {
 		return []string{s.api, s.ingest, s.trainer}
