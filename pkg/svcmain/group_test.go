@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
 )
 
 func TestGroupFirstFailureStopsAll(t *testing.T) {
@@ -138,5 +140,43 @@ func TestConnectionCap(t *testing.T) {
 	third.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := third.Read(buf); err != nil {
 		t.Fatalf("the third connection was not served after one closed: %v", err)
+	}
+}
+
+// TestServeFiberDrains ends the context while a request is in flight: the
+// request still gets its answer and ServeFiber returns nil.
+func TestServeFiberDrains(t *testing.T) {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	started := make(chan struct{})
+	app.Get("/slow", func(c *fiber.Ctx) error {
+		close(started)
+		time.Sleep(200 * time.Millisecond)
+		return c.SendString("done")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- ServeFiber(ctx, app, ln, 5*time.Second) }()
+	answer := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/slow")
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		answer <- string(b)
+	}()
+	<-started
+	cancel()
+	if got := <-answer; got != "done" {
+		t.Errorf("in-flight request got %q, want done", got)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("ServeFiber after a clean stop: %v", err)
 	}
 }

@@ -79,6 +79,27 @@ func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler, l HTTPLimit
 	return nil
 }
 
+// ServeFiber serves app on ln until ctx ends, then lets in-flight requests
+// finish (up to timeout). It returns nil after a clean stop.
+func ServeFiber(ctx context.Context, app *fiber.App, ln net.Listener, timeout time.Duration) error {
+	addr := ln.Addr().String()
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve http on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	err := app.ShutdownWithTimeout(timeout)
+	if serr := <-served; serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("stop http on %s: %w", addr, err)
+	}
+	return nil
+}
+
 // LimitListener returns a listener that has at most n connections open at
 // once: Accept waits while n are open.
 func LimitListener(ln net.Listener, n int) net.Listener {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
@@ -166,32 +167,24 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		src = bus
 	}
 	s.openImpressions(ctx, src)
-	bg, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		stop()
-		wg.Wait()
-	}()
-	wg.Go(func() { s.retry(bg, "watch manifests", func() error { return src.Watch(bg, s.offer) }) })
-	wg.Go(func() { s.loadLoop(bg, src) })
-	wg.Go(func() {
-		s.retry(bg, "subscribe deltas", func() error { return src.SubscribeDeltas(bg, s.applyDelta) })
+	// One supervisor: HTTP and the model bus loops stop together when ctx
+	// ends, and a loop that stops on its own stops the service.
+	g, gctx := svcmain.NewGroup(ctx)
+	g.Go("watch manifests", func(ctx context.Context) error {
+		s.retry(ctx, "watch manifests", func() error { return src.Watch(ctx, s.offer) })
+		return nil
 	})
-	wg.Go(func() { s.ageLoop(bg) })
-
+	g.Go("load models", func(ctx context.Context) error { s.loadLoop(ctx, src); return nil })
+	g.Go("apply deltas", func(ctx context.Context) error {
+		s.retry(ctx, "subscribe deltas", func() error { return src.SubscribeDeltas(ctx, s.applyDelta) })
+		return nil
+	})
+	g.Go("model age", func(ctx context.Context) error { s.ageLoop(ctx); return nil })
 	s.log.Info("api listening", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- s.app.Listener(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("api: serve: %w", err)
-	case <-ctx.Done():
-	}
-	if err := s.app.ShutdownWithTimeout(s.cfg.ShutdownTimeout); err != nil {
-		s.log.Warn("api shutdown", "err", err)
-	}
-	if err := <-errc; err != nil {
-		return fmt.Errorf("api: serve: %w", err)
+	g.Go("http", func(ctx context.Context) error { return svcmain.ServeFiber(ctx, s.app, ln, s.cfg.ShutdownTimeout) })
+	<-gctx.Done()
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("api: %w", err)
 	}
 	return nil
 }

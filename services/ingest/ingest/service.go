@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
@@ -89,22 +90,12 @@ func (s *Service) Run(ctx context.Context) error {
 // Serve is Run on a listener the caller opened (tests use port 0).
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("ingest listening", "addr", ln.Addr().String(), "auth", s.tokens.enabled())
-	errc := make(chan error, 1)
-	go func() { errc <- s.app.Listener(ln) }()
-	var serveErr error
-	select {
-	case serveErr = <-errc:
-	case <-ctx.Done():
-		if err := s.app.ShutdownWithTimeout(s.cfg.Limits.ShutdownTimeout); err != nil {
-			s.log.Warn("ingest shutdown", "err", err)
-		}
-		<-errc
-	}
+	serveErr := svcmain.ServeFiber(ctx, s.app, ln, s.cfg.Limits.ShutdownTimeout)
 	if err := s.prod.Close(); err != nil {
 		s.log.Warn("close kafka producer", "err", err)
 	}
 	if serveErr != nil {
-		return fmt.Errorf("ingest: serve: %w", serveErr)
+		return fmt.Errorf("ingest: %w", serveErr)
 	}
 	return nil
 }
