@@ -153,8 +153,9 @@ func (s *Service) Run(ctx context.Context) error {
 
 // Serve is Run on a listener the caller opened (tests use port 0). It
 // watches the model bus, loads and swaps models and applies deltas in the
-// background, serves HTTP, and when ctx ends lets in-flight requests finish
-// (up to cfg.ShutdownTimeout) before it stops the background work.
+// background, serves HTTP, and when ctx ends stops the background work and
+// lets in-flight requests finish (up to cfg.ShutdownTimeout) on the model
+// they started with.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	src := s.source
 	if src == nil {
