@@ -15,6 +15,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
@@ -50,7 +51,7 @@ func (s *Service) newApp() *fiber.App {
 		ErrorHandler:      s.handleError,
 	}))
 	app.Use(s.metrics.http.FiberMiddleware(s.handleError))
-	app.Use(corsHandler(s.cfg.CORSOrigins))
+	app.Use(svcmain.CORS(s.cfg.CORSOrigins)) // the page on the api's port posts swipes here
 	app.Get("/health", s.handleHealth)
 	app.Get("/ready", s.handleReady)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))

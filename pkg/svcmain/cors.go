@@ -1,4 +1,4 @@
-package ingest
+package svcmain
 
 import (
 	"strings"
@@ -7,14 +7,13 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 )
 
-// corsHandler answers CORS preflights on every route and lets the
-// configured origins (Config.CORSOrigins, INGEST_CORS_ORIGINS; "*" for any)
-// post events from a browser: the swipe deck page, served by the api on
-// another port, sends its swipes here. With none configured a preflight
-// still gets its 204, without the Access-Control-Allow-Origin header, so
-// the browser refuses the call. Registered before the routes and before
-// the token check: a preflight carries no token.
-func corsHandler(origins []string) fiber.Handler {
+// CORS is Fiber's CORS middleware allowing exactly origins ("*": any),
+// compared case-insensitively and without a trailing slash. It answers
+// preflights on every route, so register it before the routes (and before
+// a token check: a preflight carries no token). With no origin configured
+// a preflight still gets its 204, without Access-Control-Allow-Origin, so
+// the browser refuses the call.
+func CORS(origins []string) fiber.Handler {
 	allowed := make(map[string]bool, len(origins))
 	all := false
 	for _, o := range origins {
