@@ -12,7 +12,7 @@ RUNFLAGS ?= -starter auto
 ## real-data evaluations (skipped under -race; they skip when ../shared/datasets is absent).
 test:
 	$(GO) test -race -count=1 -timeout 30m $(MODULES)
-	$(GO) test -count=1 -timeout 30m -run 'ML100K|MLLatestSmall' ./pkg/eval/ ./pkg/deck/
+	$(GO) test -count=1 -timeout 30m -run 'ML100K|MLLatestSmall|DetectionAndFalseAlarms|MovieLensShuffled|StarterDataInOneGo|GeneratedStarterSample' ./pkg/eval/ ./pkg/deck/ ./pkg/drift/
 
 ## test-short: the tests that need no server at all.
 test-short:

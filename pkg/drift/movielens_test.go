@@ -57,6 +57,9 @@ func TestMovieLensShuffledAndTimeOrdered(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads ml-100k and runs 100 trials")
 	}
+	if raceEnabled {
+		t.Skip("statistical measurement: make test runs it in its second pass, without -race")
+	}
 	evs, genres := loadML100K(t)
 	cfg := DefaultConfig()
 	drifted := map[string]int{}

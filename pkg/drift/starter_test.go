@@ -31,6 +31,9 @@ func TestStarterDataInOneGo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("20 trials over 20,000 events")
 	}
+	if raceEnabled {
+		t.Skip("statistical measurement: make test runs it in its second pass, without -race")
+	}
 	cfg := DefaultConfig()
 	const trials = 20
 	var firstN, alerts, datasetDrift, shiftAlerts int
@@ -98,6 +101,9 @@ func TestStarterDataInOneGo(t *testing.T) {
 func TestGeneratedStarterSample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates 20,000 ratings and runs 40 comparisons")
+	}
+	if raceEnabled {
+		t.Skip("statistical measurement: make test runs it in its second pass, without -race")
 	}
 	syn := dataset.Generate(dataset.SizedConfig(20000, 1))
 	genres := movieGenres{}
