@@ -92,6 +92,8 @@ func (l *Lease) Keep(ctx context.Context) error {
 			l.rev, last = rev, time.Now()
 		case ctx.Err() != nil:
 			return nil
+		case errors.Is(err, jetstream.ErrKeyRevisionMismatch) && l.reclaim(ctx):
+			last = time.Now() // a renewal whose answer was lost landed
 		case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound):
 			return fmt.Errorf("%w: %s: %w", ErrLeaseLost, l.key, err)
 		case time.Since(last) > l.ttl:
@@ -100,10 +102,28 @@ func (l *Lease) Keep(ctx context.Context) error {
 	}
 }
 
-// Release gives the lease up, so that a standby takes it at once.
+// Release gives the lease up, so that a standby takes it at once. A lease
+// another holder took already is left alone.
 func (l *Lease) Release(ctx context.Context) error {
-	if err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev)); err != nil {
+	err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev))
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) && l.reclaim(ctx) {
+		err = l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev))
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return fmt.Errorf("release lease %s: %w", l.key, err)
 	}
 	return nil
+}
+
+// reclaim adopts the key's revision when the key still names this holder:
+// an update can land while its answer is lost (a cancelled context, a
+// dropped connection), leaving the lease this holder's under a revision it
+// did not see. It reports whether the lease is still this holder's.
+func (l *Lease) reclaim(ctx context.Context) bool {
+	e, err := l.kv.Get(ctx, l.key)
+	if err != nil || string(e.Value()) != l.holder {
+		return false
+	}
+	l.rev = e.Revision()
+	return true
 }

@@ -104,7 +104,7 @@ func BenchmarkPredict(b *testing.B) {
 				if !cached {
 					s.cfg.CacheEntries = 0
 				}
-				s.swap(model, modelbus.Manifest{Version: model.Version, Object: "bench", CreatedAt: time.Now()})
+				s.swap(model, modelbus.Manifest{Version: model.Version, Object: "bench", CreatedAt: time.Now()}, "")
 				h := s.App().Handler()
 				name := map[bool]string{false: "uncached", true: "cached"}[cached]
 				b.Run(name, func(b *testing.B) {

@@ -369,7 +369,7 @@ func TestMovieCarriesTagsAndOverview(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Version = 9
-	s.swap(m, modelbus.Manifest{Version: 9, Object: modelbus.ObjectName(9), CreatedAt: time.Now()})
+	s.swap(m, modelbus.Manifest{Version: 9, Object: modelbus.ObjectName(9), CreatedAt: time.Now()}, "")
 	var a struct {
 		Movie movieBody `json:"movie"`
 	}

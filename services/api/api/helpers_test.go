@@ -110,7 +110,7 @@ func newTestService(t testing.TB, src Source) (*Service, *prometheus.Registry) {
 func serveModel(t testing.TB, s *Service, version int64) {
 	t.Helper()
 	s.swap(testModel(t, version), modelbus.Manifest{Version: version, Object: modelbus.ObjectName(version),
-		CreatedAt: time.Now().Add(-time.Minute)})
+		CreatedAt: time.Now().Add(-time.Minute)}, "")
 }
 
 // call runs one in-process request and decodes a JSON answer into out

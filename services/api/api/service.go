@@ -353,17 +353,13 @@ func (s *Service) load(ctx context.Context, src Source, m modelbus.Manifest) err
 	if err != nil {
 		return err
 	}
-	s.swap(model, m)
+	s.swap(model, m, "")
 	return nil
 }
 
 // swapFallback swaps in a model that is not the current one, and says why.
 func (s *Service) swapFallback(model *recommend.Model, m modelbus.Manifest, reason string) {
-	s.swap(model, m)
-	s.loadMu.Lock()
-	s.fallback = reason
-	s.loadMu.Unlock()
-	s.metrics.fallback.Set(1)
+	s.swap(model, m, reason)
 	s.log.Error("serving a fallback model", "version", m.Version, "reason", reason)
 }
 
@@ -375,11 +371,13 @@ func (s *Service) fallbackReason() string {
 	return s.fallback
 }
 
-// swap makes model the serving one. Requests already running keep the
-// model they loaded. Deltas that arrived for this version before it was
-// loaded are applied first, under the delta lock, so none can slip in
-// between.
-func (s *Service) swap(model *recommend.Model, m modelbus.Manifest) {
+// swap makes model the serving one; fallback says why it is not the
+// current one ("" when it is). Requests already running keep the model
+// they loaded. Deltas that arrived for this version before it was loaded
+// are applied first, under the delta lock, so none can slip in between.
+// The fallback state is set before the model is visible, so whoever sees
+// the model sees why it serves.
+func (s *Service) swap(model *recommend.Model, m modelbus.Manifest, fallback string) {
 	sv := &serving{model: model, manifest: m, version: versionName(m.Version), loadedAt: s.now(),
 		cache: newAnswerCache(s.cfg.CacheEntries), views: newCatalogViews(model)}
 	s.deltaMu.Lock()
@@ -393,13 +391,17 @@ func (s *Service) swap(model *recommend.Model, m modelbus.Manifest) {
 	for _, d := range held {
 		s.applyTo(sv, d)
 	}
-	old := s.cur.Swap(sv)
-	s.deltaMu.Unlock()
 	s.loadMu.Lock()
-	s.fallback = ""
+	s.fallback = fallback
 	delete(s.gaveUp, m.Version)
 	s.loadMu.Unlock()
-	s.metrics.fallback.Set(0)
+	if fallback != "" {
+		s.metrics.fallback.Set(1)
+	} else {
+		s.metrics.fallback.Set(0)
+	}
+	old := s.cur.Swap(sv)
+	s.deltaMu.Unlock()
 
 	s.metrics.swapOK.Inc()
 	// The bare number, as the trainer labels it, so the two series join.
