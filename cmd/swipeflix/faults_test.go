@@ -177,7 +177,7 @@ func TestTrainerSIGKILLDuringReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs trainer processes")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	k := embeddedtest.StartTestKafka(t)
 	n := embeddedtest.StartTestNATS(t)
@@ -199,6 +199,7 @@ func TestTrainerSIGKILLDuringReplay(t *testing.T) {
 	const consumed = "swipeflix_trainer_events_total"
 	// Kill points: events consumed by that run (0: as soon as it answers
 	// HTTP, before it has read much).
+	midStream := 0
 	for i, at := range []float64{0, 4000, 900, 12000, 6000} {
 		c := startChild(t, "trainer", env, "-target", "trainer")
 		waitUntil(ctx, t, "the trainer's /metrics", func() bool {
@@ -209,26 +210,31 @@ func TestTrainerSIGKILLDuringReplay(t *testing.T) {
 			return err == nil
 		})
 		// A run that resumes near the end may finish before it reaches
-		// its kill point: it is killed once it stops making progress.
-		last, still := -1.0, 0
-		for {
+		// its kill point: once it has consumed something, it is killed
+		// when it stops making progress for 3 s. (Starting up takes
+		// seconds on a loaded machine: a stall before the first event is
+		// not the end.)
+		last, stalled := -1.0, time.Now()
+		for ctx.Err() == nil {
 			got := metric(addr, consumed)
-			if got >= at {
+			if got >= at || (got > 0 && got == last && time.Since(stalled) > 3*time.Second) {
 				break
 			}
-			if got == last {
-				if still++; still > 100 {
-					break
-				}
-			} else {
-				last, still = got, 0
+			if got != last {
+				last, stalled = got, time.Now()
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 		ran := metric(addr, consumed)
 		c.kill()
+		if ran > 0 {
+			midStream++
+		}
 		_, covered := checkpointOnDisk(t, dataDir)
 		t.Logf("kill %d: after %v events of this run; the checkpoint covers %d of %d messages", i, ran, covered, len(msgs))
+	}
+	if midStream < 3 {
+		t.Fatalf("only %d of the kills came after the run had consumed events: the test did not kill a trainer at work", midStream)
 	}
 
 	// The last run reads to the end and stops cleanly.

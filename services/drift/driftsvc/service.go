@@ -414,6 +414,14 @@ func (s *Service) Report(ctx context.Context) (drift.Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("encode drift report: %w", err)
 	}
+	// Stored first, so a report anyone was shown survives a restart; the
+	// write finishes even when shutdown begins meanwhile.
+	var errs []error
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	if err := s.store.SaveDriftReport(sctx, rep); err != nil {
+		errs = append(errs, fmt.Errorf("store drift report: %w", err))
+	}
+	cancel()
 	s.metrics.observe(rep)
 	s.mu.Lock()
 	s.latest, s.latestJSON = &rep, body
@@ -422,12 +430,8 @@ func (s *Service) Report(ctx context.Context) (drift.Report, error) {
 	s.genreMisses = countsLabel(rep, drift.FeatureGenreMix, drift.LabelNoGenres)
 	s.mu.Unlock()
 
-	var errs []error
 	if err := s.nc.Publish(modelbus.SubjectDriftReport, body); err != nil {
 		errs = append(errs, fmt.Errorf("publish %s: %w", modelbus.SubjectDriftReport, err))
-	}
-	if err := s.store.SaveDriftReport(ctx, rep); err != nil {
-		errs = append(errs, fmt.Errorf("store drift report: %w", err))
 	}
 	if startDrift && s.cfg.RetrainOnDrift {
 		if err := s.requestRetrain(rep); err != nil {

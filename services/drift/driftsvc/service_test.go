@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,20 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 )
+
+// slowStore is a MemoryStore whose writes take delay, counting them.
+type slowStore struct {
+	MemoryStore
+	delay time.Duration
+	saved atomic.Int64
+}
+
+func (s *slowStore) SaveDriftReport(ctx context.Context, r drift.Report) error {
+	time.Sleep(s.delay)
+	err := s.MemoryStore.SaveDriftReport(ctx, r)
+	s.saved.Add(1)
+	return err
+}
 
 // TestEndToEndShiftedStream runs the service against a real Kafka-protocol
 // broker and NATS server: 1,000 stationary events covered by the serving
@@ -62,7 +77,7 @@ func TestEndToEndShiftedStream(t *testing.T) {
 	cfg.Interval = 200 * time.Millisecond
 	cfg.ReferenceEvents, cfg.CurrentEvents, cfg.MinCurrent = 1000, 1000, 1000
 	cfg.RetrainOnDrift = true
-	store := &MemoryStore{}
+	store := &slowStore{delay: 100 * time.Millisecond}
 	reg := prometheus.NewRegistry()
 	svc, err := New(cfg, Deps{Store: store, Genres: lookupCatalog{synth}, Registerer: reg, Gatherer: reg,
 		Now: func() time.Time { return time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) }})
@@ -94,11 +109,17 @@ func TestEndToEndShiftedStream(t *testing.T) {
 	produce(t, ctx, cl, synth.Events(1000, drift.Shift{RatingDelta: -0.53, BoostGenre: "Drama", BoostFactor: 2, NewUserShare: 0.25}), nil)
 
 	var rep drift.Report
+	var received int64
 	for !rep.DatasetDrift {
 		select {
 		case m := <-reports:
 			if err := json.Unmarshal(m.Data, &rep); err != nil {
 				t.Fatalf("report on NATS is not JSON: %v", err)
+			}
+			// What others see is already in the store: a restart does
+			// not lose a report a client was shown.
+			if received++; store.saved.Load() < received {
+				t.Fatalf("report %d is on NATS but the store has saved %d", received, store.saved.Load())
 			}
 		case err := <-runErr:
 			t.Fatalf("service stopped: %v", err)
