@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -145,359 +146,445 @@ func runBenchScale(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 // benchScale runs the whole loop, each part in its own process so that its
 // memory can be read: a broker process (the embedded Kafka-protocol broker
-// and NATS, as `make run` starts them), then the generated ratings
-// published into it from this process, then an api and a trainer process
-// that catch up on them.
+// and NATS, as `make run` starts them), the generated ratings published
+// into it from this process, then an api and a trainer process that catch
+// up on them. The steps share a scaleRun.
 func benchScale(ctx context.Context, cfg benchScaleConfig, stderr io.Writer) (*benchResult, error) {
 	began := time.Now()
 	spec, err := genSpec{Ratings: cfg.Ratings, Seed: cfg.Seed}.shape()
 	if err != nil {
 		return nil, err
 	}
-	res := &benchResult{Ratings: spec.Ratings, Users: spec.Users, Movies: spec.Movies, Seed: spec.Seed,
-		Date: began.UTC().Format(time.RFC3339)}
+	r := &scaleRun{cfg: cfg, spec: spec, stderr: stderr, hc: &http.Client{Timeout: 30 * time.Second},
+		models: &manifestLog{}, token: randomHex(16)}
+	res := &r.res
+	res.Ratings, res.Users, res.Movies, res.Seed = spec.Ratings, spec.Users, spec.Movies, spec.Seed
+	res.Date = began.UTC().Format(time.RFC3339)
 	res.Machine.CPUs, res.Machine.MemTotalBytes = runtime.NumCPU(), memTotal()
 	res.Machine.LoadStart, res.Machine.Go = loadAvg(), runtime.Version()
-	say := func(format string, a ...any) { fmt.Fprintf(stderr, "bench-scale: "+format+"\n", a...) }
-
-	// The data: generated once per size and seed, then reused.
-	dataDir := filepath.Join(cfg.Dir, fmt.Sprintf("data-%d-seed%d", spec.Ratings, spec.Seed))
-	if generated(dataDir, spec) {
-		res.DataCached = true
-		say("reusing %s", dataDir)
-	} else {
-		say("generating %d ratings (%d users, %d movies) into %s", spec.Ratings, spec.Users, spec.Movies, dataDir)
-		t := time.Now()
-		if _, err := generateDir(ctx, spec, dataDir, stderr, cfg.Quiet); err != nil {
+	defer r.close()
+	for _, step := range []func(context.Context) error{r.prepare, r.startBrokers, r.publishAll, r.catchUp,
+		r.refitAndSwap, r.timePredict, r.timeSwipes} {
+		if err := step(ctx); err != nil {
 			return nil, err
 		}
-		res.GenerateSeconds = time.Since(t).Seconds()
 	}
-	runDir := filepath.Join(cfg.Dir, fmt.Sprintf("run-%d", spec.Ratings))
-	if err := os.RemoveAll(runDir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return nil, err
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	token := randomHex(16)
-	// Flags name every address; the environment only clears what has no
-	// flag (the database) or would add work (starter data).
-	env := append(os.Environ(), "DATABASE_URL=", "SWIPEFLIX_STARTER_RATINGS=", "KAFKA_BROKERS=", "NATS_URL=",
-		"SWIPEFLIX_ADMIN_TOKEN="+token)
-	var children []*child
-	defer func() {
-		for _, c := range slices.Backward(children) {
-			if err := c.stop(time.Minute); err != nil {
-				say("%s: %v (log: %s)", c.name, err, c.logPath)
-			}
-		}
-	}()
-	start := func(name string, args ...string) (*child, error) {
-		c, err := startChild(exe, name, filepath.Join(runDir, name+".log"), env, append([]string{"run"}, args...))
-		if err == nil {
-			children = append(children, c)
-		}
-		return c, err
-	}
-
-	// Brokers.
-	brokerDir := filepath.Join(runDir, "brokers")
-	brokers, err := start("brokers", "-target", "kafka,nats", "-data-dir", brokerDir, "-kafka.port", "0", "-nats.port", "0")
-	if err != nil {
-		return nil, err
-	}
-	var ep endpoints.Endpoints
-	err = waitChild(ctx, 30*time.Second, 50*time.Millisecond, brokers, func() (bool, error) {
-		ep, _ = endpoints.Read(brokerDir)
-		return len(ep.KafkaBrokers) > 0 && ep.NATSURL != "", nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("brokers did not start: %w", err)
-	}
-	say("brokers: kafka %s, nats %s", strings.Join(ep.KafkaBrokers, ","), ep.NATSURL)
-	bus, err := modelbus.Connect(ctx, ep.NATSURL, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return nil, err
-	}
-	defer bus.Close()
-	models := &manifestLog{}
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	var watchWG sync.WaitGroup
-	watchWG.Add(1)
-	go func() {
-		defer watchWG.Done()
-		_ = bus.Watch(watchCtx, models.add)
-	}()
-	defer func() { stopWatch(); watchWG.Wait() }()
-
-	// Publish.
-	say("publishing %d ratings", spec.Ratings)
-	pub := newPublisher(ep.KafkaBrokers, 0)
-	defer pub.close()
-	if !cfg.Quiet {
-		pub.bar = startProgress(stderr)
-		pub.bar.setTotal(int64(spec.Ratings))
-	}
-	t := time.Now()
-	err = pub.dataset(ctx, filepath.Join(dataDir, "ratings.csv"), "bench-scale")
-	if ferr := pub.flush(ctx); err == nil {
-		err = ferr
-	}
-	if pub.bar != nil {
-		pub.bar.stop()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("publish: %w", err)
-	}
-	res.PublishSeconds = time.Since(t).Seconds()
-	res.PublishEventsPerSec = float64(pub.sent) / res.PublishSeconds
-	if pub.sent != int64(spec.Ratings) {
-		return nil, fmt.Errorf("published %d events of %d ratings (%d invalid)", pub.sent, spec.Ratings, pub.bad)
-	}
-	end, err := kafkabus.EndOffsets(ctx, ep.KafkaBrokers, kafkabus.Ratings)
-	if err != nil {
-		return nil, err
-	}
-	sent := pub.sent // every event in the log, probes included
-
-	// The api waits for a model; the trainer catches up on the log.
-	apiAddr, trainerAddr := benchAddr(), benchAddr()
-	apiURL, trainerURL := "http://"+apiAddr, "http://"+trainerAddr
-	api, err := start("api", "-target", "api", "-data-dir", filepath.Join(runDir, "api"), "-nats.url", ep.NATSURL,
-		"-api.addr", apiAddr, "-api.cache-entries", "0")
-	if err != nil {
-		return nil, err
-	}
-	say("trainer catching up")
-	trainerStart := time.Now()
-	trainer, err := start("trainer", "-target", "trainer", "-data-dir", filepath.Join(runDir, "trainer"),
-		"-kafka.brokers", strings.Join(ep.KafkaBrokers, ","), "-nats.url", ep.NATSURL, "-catalog", dataDir,
-		"-trainer.addr", trainerAddr, "-trainer.refit-interval", "0")
-	if err != nil {
-		return nil, err
-	}
-	hc := &http.Client{Timeout: 30 * time.Second}
-	consumed := func() (float64, error) {
-		return scrapeSum(ctx, hc, trainerURL+"/metrics", "swipeflix_trainer_events_total")
-	}
-
-	// A brand-new user's swipe while the trainer is behind, once the api
-	// serves a model.
-	var (
-		probeOnce sync.Once
-		probeWG   sync.WaitGroup
-		probeMu   sync.Mutex
-		probeTook *time.Duration
-		probeErr  error
-	)
-	defer probeWG.Wait()
-	probeCtx, stopProbe := context.WithCancel(ctx)
-	defer stopProbe()
-	var bar *progress
-	if !cfg.Quiet {
-		bar = startProgress(stderr)
-		bar.setTotal(int64(spec.Ratings))
-	}
-	var (
-		firstAt, caughtAt time.Time
-		firstN, lastN     float64
-		cover             modelbus.Manifest
-	)
-	err = waitChild(ctx, cfg.Timeout, 250*time.Millisecond, trainer, func() (bool, error) {
-		if err := api.exited(); err != nil {
-			return false, err
-		}
-		n, err := consumed()
-		if err != nil {
-			return false, nil // not serving yet
-		}
-		now := time.Now()
-		if bar != nil {
-			bar.add(int64(n - lastN))
-		}
-		lastN = n
-		if firstAt.IsZero() && n > 0 {
-			firstAt, firstN = now, n
-		}
-		if caughtAt.IsZero() && n >= float64(spec.Ratings) {
-			caughtAt = now
-		}
-		if caughtAt.IsZero() {
-			if v, ok := apiVersion(ctx, hc, apiURL); ok && v != "" {
-				probeOnce.Do(func() {
-					sent++
-					probeWG.Add(1)
-					go func() {
-						defer probeWG.Done()
-						took, err := swipeFreshness(probeCtx, hc, apiURL, pub, "bench-catchup-"+randomHex(6))
-						probeMu.Lock()
-						if err == nil {
-							probeTook = &took
-						}
-						probeErr = err
-						probeMu.Unlock()
-					}()
-				})
-			}
-		}
-		m, ok := models.first(func(m modelbus.Manifest) bool { return m.Covers(end) })
-		if ok {
-			cover = m.Manifest
-		}
-		return ok, nil
-	})
-	if bar != nil {
-		bar.stop()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("trainer catch-up: %w", err)
-	}
-	coverAt, _ := models.arrival(cover.Version)
-	if caughtAt.IsZero() {
-		caughtAt = time.Now()
-	}
-	res.TrainerCatchUpSeconds = caughtAt.Sub(trainerStart).Seconds()
-	if d := caughtAt.Sub(firstAt).Seconds(); d > 0 && float64(spec.Ratings) > firstN {
-		res.TrainerApplyEventsPerSec = (float64(spec.Ratings) - firstN) / d
-	} else {
-		res.TrainerApplyEventsPerSec = float64(spec.Ratings) / res.TrainerCatchUpSeconds
-	}
-	res.CoveringModelSeconds = coverAt.Sub(trainerStart).Seconds()
-	res.CoveringModelVersion = cover.Version
-	res.ModelsDuringCatchUp = models.count()
-	res.SnapshotBytes = cover.Size
-	say("covering model v%d after %.1fs (caught up after %.1fs)", cover.Version, res.CoveringModelSeconds, res.TrainerCatchUpSeconds)
-
-	// Let the catch-up probe finish (its swipe may still be on its way).
-	probeDone := make(chan struct{})
-	go func() { probeWG.Wait(); close(probeDone) }()
-	select {
-	case <-probeDone:
-	case <-time.After(2 * time.Minute):
-		stopProbe()
-		<-probeDone
-	}
-	probeMu.Lock()
-	res.SwipeFreshnessCatchUpMs = msPtr(probeTook)
-	if probeErr != nil {
-		say("swipe while catching up: %v", probeErr)
-	}
-	probeMu.Unlock()
-
-	// The api serves the covering model.
-	err = waitChild(ctx, 10*time.Minute, 20*time.Millisecond, api, func() (bool, error) {
-		v, _ := apiVersion(ctx, hc, apiURL)
-		return v == versionLabel(cover.Version), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("api did not load v%d: %w", cover.Version, err)
-	}
-
-	// A full tuned refit on request. It needs an event the serving model
-	// does not cover, or it would publish nothing: one more swipe.
-	refitUser := "bench-refit-" + randomHex(6)
-	if err := publishSwipe(ctx, pub, refitUser, "1"); err != nil {
-		return nil, err
-	}
-	sent++
-	err = waitChild(ctx, time.Minute, 20*time.Millisecond, trainer, func() (bool, error) {
-		n, err := consumed()
-		return err == nil && n >= float64(sent), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("trainer did not read the refit's swipe: %w", err)
-	}
-	refitsBefore, err := scrapeSum(ctx, hc, trainerURL+"/metrics", "swipeflix_model_refits_total")
-	if err != nil {
-		return nil, err
-	}
-	say("full refit")
-	refitAt := time.Now()
-	if err := requestRetrain(ctx, hc, trainerURL, token); err != nil {
-		return nil, err
-	}
-	var refit modelbus.Manifest
-	err = waitChild(ctx, cfg.Timeout, 50*time.Millisecond, trainer, func() (bool, error) {
-		if m, ok := models.first(func(m modelbus.Manifest) bool { return m.Version > cover.Version }); ok {
-			refit = m.Manifest
-			return true, nil
-		}
-		n, err := scrapeSum(ctx, hc, trainerURL+"/metrics", "swipeflix_model_refits_total")
-		return err == nil && n > refitsBefore, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("refit: %w", err)
-	}
-	res.TrainerPeakRSSBytes, res.TrainerRSSBytes = trainer.memory()
-	if refit.Version == 0 {
-		// The quality gate kept the serving model: nothing to swap.
-		res.RefitSeconds, res.RefitResult = time.Since(refitAt).Seconds(), "not published (the serving model was kept)"
-		say("refit finished after %.1fs without publishing", res.RefitSeconds)
-	} else {
-		pubAt, _ := models.arrival(refit.Version)
-		res.RefitSeconds, res.RefitResult = pubAt.Sub(refitAt).Seconds(), fmt.Sprintf("published v%d", refit.Version)
-		res.SnapshotBytes = refit.Size
-		say("refit published v%d after %.1fs; waiting for the api to swap", refit.Version, res.RefitSeconds)
-		var swapAt time.Time
-		err = waitChild(ctx, 10*time.Minute, 5*time.Millisecond, api, func() (bool, error) {
-			v, _ := apiVersion(ctx, hc, apiURL)
-			swapAt = time.Now()
-			return v == versionLabel(refit.Version), nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("api did not swap to v%d: %w", refit.Version, err)
-		}
-		swap := swapAt.Sub(pubAt).Seconds()
-		res.APISwapSeconds = &swap
-	}
-	_, res.APIRSSBytes = api.memory()
-	res.APIPeakRSSBytes, _ = api.memory()
-
-	// Uncached /predict for random users.
-	say("timing %d uncached /predict requests", cfg.Requests)
-	rng := mrand.New(mrand.NewPCG(spec.Seed, 0xbe7c4))
-	lat := make([]time.Duration, 0, cfg.Requests)
-	for range cfg.Requests {
-		user := strconv.Itoa(1 + rng.IntN(spec.Users))
-		t := time.Now()
-		if _, err := benchPredict(ctx, hc, apiURL, user); err != nil {
-			res.PredictErrors++
-			continue
-		}
-		lat = append(lat, time.Since(t))
-	}
-	res.PredictRequests = cfg.Requests
-	res.PredictP50Ms, res.PredictP99Ms = quantileMs(lat, 0.50), quantileMs(lat, 0.99)
-	_, rss := api.memory()
-	res.APIRSSBytes = max(res.APIRSSBytes, rss)
-
-	// Brand-new users' swipes with the trainer caught up.
-	say("timing %d new users' swipes", cfg.Swipes)
-	var fresh []time.Duration
-	for i := range cfg.Swipes {
-		took, err := swipeFreshness(ctx, hc, apiURL, pub, fmt.Sprintf("bench-fresh-%s-%d", randomHex(4), i))
-		if err != nil {
-			return nil, err
-		}
-		fresh = append(fresh, took)
-	}
-	res.SwipeFreshnessP50Ms, res.SwipeFreshnessMaxMs = quantileMs(fresh, 0.5), quantileMs(fresh, 1)
-
-	res.APIPeakRSSBytes, _ = api.memory()
-	peak, _ := trainer.memory()
-	res.TrainerPeakRSSBytes = max(res.TrainerPeakRSSBytes, peak)
-	res.BrokerPeakRSSBytes, _ = brokers.memory()
+	res.BrokerPeakRSSBytes, _ = r.brokers.memory()
 	million := float64(spec.Ratings) / 1e6
 	res.TrainerPeakRSSMBPerMillion = float64(res.TrainerPeakRSSBytes) / (1 << 20) / million
 	res.APIRSSMBPerMillion = float64(res.APIRSSBytes) / (1 << 20) / million
 	res.Machine.LoadEnd = loadAvg()
 	res.TotalSeconds = time.Since(began).Seconds()
 	return res, nil
+}
+
+// scaleRun is one bench-scale run: its settings, what the steps started
+// and the result they fill in.
+type scaleRun struct {
+	cfg    benchScaleConfig
+	spec   genSpec
+	stderr io.Writer
+	hc     *http.Client
+	token  string // the trainer's admin token, for the refit request
+	res    benchResult
+
+	dataDir, runDir string
+	exe             string
+	env             []string
+	children        []*child
+	brokers         *child
+	trainer, api    *child
+	trainerURL      string
+	apiURL          string
+
+	ep        endpoints.Endpoints
+	bus       *modelbus.Bus
+	models    *manifestLog
+	stopWatch func()
+	pub       *publisher
+	end       map[int32]int64 // the ratings' end offsets
+	sent      atomic.Int64    // events in the log: the ratings and every swipe published
+	cover     modelbus.Manifest
+}
+
+func (r *scaleRun) say(format string, a ...any) {
+	fmt.Fprintf(r.stderr, "bench-scale: "+format+"\n", a...)
+}
+
+// close stops what the steps started, the last started first.
+func (r *scaleRun) close() {
+	if r.stopWatch != nil {
+		r.stopWatch()
+	}
+	if r.pub != nil {
+		r.pub.close()
+	}
+	if r.bus != nil {
+		r.bus.Close()
+	}
+	for _, c := range slices.Backward(r.children) {
+		if err := c.stop(time.Minute); err != nil {
+			r.say("%s: %v (log: %s)", c.name, err, c.logPath)
+		}
+	}
+}
+
+// prepare generates the dataset once per size and seed (later runs reuse
+// it) and empties the run's folder.
+func (r *scaleRun) prepare(ctx context.Context) error {
+	r.dataDir = filepath.Join(r.cfg.Dir, fmt.Sprintf("data-%d-seed%d", r.spec.Ratings, r.spec.Seed))
+	if generated(r.dataDir, r.spec) {
+		r.res.DataCached = true
+		r.say("reusing %s", r.dataDir)
+	} else {
+		r.say("generating %d ratings (%d users, %d movies) into %s", r.spec.Ratings, r.spec.Users, r.spec.Movies, r.dataDir)
+		t := time.Now()
+		if _, err := generateDir(ctx, r.spec, r.dataDir, r.stderr, r.cfg.Quiet); err != nil {
+			return err
+		}
+		r.res.GenerateSeconds = time.Since(t).Seconds()
+	}
+	r.runDir = filepath.Join(r.cfg.Dir, fmt.Sprintf("run-%d", r.spec.Ratings))
+	if err := os.RemoveAll(r.runDir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(r.runDir, 0o755); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	r.exe = exe
+	// Flags name every address; the environment only clears what has no
+	// flag (the database) or would add work (starter data).
+	r.env = append(os.Environ(), "DATABASE_URL=", "SWIPEFLIX_STARTER_RATINGS=", "KAFKA_BROKERS=", "NATS_URL=",
+		"SWIPEFLIX_ADMIN_TOKEN="+r.token)
+	return nil
+}
+
+// start starts `swipeflix run args...` as a child logging to
+// RUNDIR/name.log.
+func (r *scaleRun) start(name string, args ...string) (*child, error) {
+	c, err := startChild(r.exe, name, filepath.Join(r.runDir, name+".log"), r.env, append([]string{"run"}, args...))
+	if err != nil {
+		return nil, err
+	}
+	r.children = append(r.children, c)
+	return c, nil
+}
+
+// startBrokers starts the embedded brokers in their own process, connects
+// to its NATS and records every serving manifest from then on.
+func (r *scaleRun) startBrokers(ctx context.Context) error {
+	dir := filepath.Join(r.runDir, "brokers")
+	var err error
+	r.brokers, err = r.start("brokers", "-target", "kafka,nats", "-data-dir", dir, "-kafka.port", "0", "-nats.port", "0")
+	if err != nil {
+		return err
+	}
+	err = waitChild(ctx, 30*time.Second, 50*time.Millisecond, r.brokers, func() (bool, error) {
+		r.ep, _ = endpoints.Read(dir)
+		return len(r.ep.KafkaBrokers) > 0 && r.ep.NATSURL != "", nil
+	})
+	if err != nil {
+		return fmt.Errorf("brokers did not start: %w", err)
+	}
+	r.say("brokers: kafka %s, nats %s", strings.Join(r.ep.KafkaBrokers, ","), r.ep.NATSURL)
+	if r.bus, err = modelbus.Connect(ctx, r.ep.NATSURL, slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
+	watchCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = r.bus.Watch(watchCtx, r.models.add)
+	}()
+	r.stopWatch = func() { cancel(); wg.Wait() }
+	return nil
+}
+
+// publishAll publishes every rating through the path of `swipeflix
+// publish` and notes where the ratings end.
+func (r *scaleRun) publishAll(ctx context.Context) error {
+	r.say("publishing %d ratings", r.spec.Ratings)
+	r.pub = newPublisher(r.ep.KafkaBrokers, 0)
+	if !r.cfg.Quiet {
+		r.pub.bar = startProgress(r.stderr)
+		r.pub.bar.setTotal(int64(r.spec.Ratings))
+	}
+	t := time.Now()
+	err := r.pub.dataset(ctx, filepath.Join(r.dataDir, "ratings.csv"), "bench-scale")
+	if ferr := r.pub.flush(ctx); err == nil {
+		err = ferr
+	}
+	if r.pub.bar != nil {
+		r.pub.bar.stop()
+		r.pub.bar = nil
+	}
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	r.res.PublishSeconds = time.Since(t).Seconds()
+	r.res.PublishEventsPerSec = float64(r.pub.sent) / r.res.PublishSeconds
+	if r.pub.sent != int64(r.spec.Ratings) {
+		return fmt.Errorf("published %d events of %d ratings (%d invalid)", r.pub.sent, r.spec.Ratings, r.pub.bad)
+	}
+	r.sent.Add(r.pub.sent)
+	r.end, err = kafkabus.EndOffsets(ctx, r.ep.KafkaBrokers, kafkabus.Ratings)
+	return err
+}
+
+// consumed is how many events the trainer has read.
+func (r *scaleRun) consumed(ctx context.Context) (float64, error) {
+	return scrapeSum(ctx, r.hc, r.trainerURL+"/metrics", "swipeflix_trainer_events_total")
+}
+
+// catchUp starts the api (it waits for a model) and the trainer, which
+// reads the whole log, and waits for the first model that covers every
+// rating. Once the api serves a model while the trainer is still behind,
+// a brand-new user's swipe is timed until it shows in /predict.
+func (r *scaleRun) catchUp(ctx context.Context) error {
+	apiAddr, trainerAddr := benchAddr(), benchAddr()
+	r.apiURL, r.trainerURL = "http://"+apiAddr, "http://"+trainerAddr
+	var err error
+	r.api, err = r.start("api", "-target", "api", "-data-dir", filepath.Join(r.runDir, "api"), "-nats.url", r.ep.NATSURL,
+		"-api.addr", apiAddr, "-api.cache-entries", "0")
+	if err != nil {
+		return err
+	}
+	r.say("trainer catching up")
+	trainerStart := time.Now()
+	r.trainer, err = r.start("trainer", "-target", "trainer", "-data-dir", filepath.Join(r.runDir, "trainer"),
+		"-kafka.brokers", strings.Join(r.ep.KafkaBrokers, ","), "-nats.url", r.ep.NATSURL, "-catalog", r.dataDir,
+		"-trainer.addr", trainerAddr, "-trainer.refit-interval", "0")
+	if err != nil {
+		return err
+	}
+
+	probe := &probe{}
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	var bar *progress
+	if !r.cfg.Quiet {
+		bar = startProgress(r.stderr)
+		bar.setTotal(int64(r.spec.Ratings))
+	}
+	n := float64(r.spec.Ratings)
+	var (
+		firstAt, caughtAt time.Time
+		firstN, lastN     float64
+	)
+	err = waitChild(ctx, r.cfg.Timeout, 250*time.Millisecond, r.trainer, func() (bool, error) {
+		if err := r.api.exited(); err != nil {
+			return false, err
+		}
+		got, err := r.consumed(ctx)
+		if err != nil {
+			return false, nil // not serving yet
+		}
+		now := time.Now()
+		if bar != nil {
+			bar.add(int64(got - lastN))
+		}
+		lastN = got
+		if firstAt.IsZero() && got > 0 {
+			firstAt, firstN = now, got
+		}
+		if caughtAt.IsZero() && got >= n {
+			caughtAt = now
+		}
+		if caughtAt.IsZero() && !probe.started {
+			if _, ok := apiVersion(ctx, r.hc, r.apiURL); ok {
+				probe.start(probeCtx, r, "bench-catchup-"+randomHex(6))
+			}
+		}
+		m, ok := r.models.first(func(m modelbus.Manifest) bool { return m.Covers(r.end) })
+		r.cover = m.Manifest
+		return ok, nil
+	})
+	if bar != nil {
+		bar.stop()
+	}
+	if err != nil {
+		return fmt.Errorf("trainer catch-up: %w", err)
+	}
+	res := &r.res
+	coverAt, _ := r.models.arrival(r.cover.Version)
+	if caughtAt.IsZero() {
+		caughtAt = time.Now()
+	}
+	res.TrainerCatchUpSeconds = caughtAt.Sub(trainerStart).Seconds()
+	if d := caughtAt.Sub(firstAt).Seconds(); d > 0 && n > firstN {
+		res.TrainerApplyEventsPerSec = (n - firstN) / d
+	} else {
+		res.TrainerApplyEventsPerSec = n / res.TrainerCatchUpSeconds
+	}
+	res.CoveringModelSeconds = coverAt.Sub(trainerStart).Seconds()
+	res.CoveringModelVersion = r.cover.Version
+	res.ModelsDuringCatchUp = r.models.count()
+	res.SnapshotBytes = r.cover.Size
+	r.say("covering model v%d after %.1fs (caught up after %.1fs)", r.cover.Version, res.CoveringModelSeconds, res.TrainerCatchUpSeconds)
+
+	// The probe's swipe may still be on its way; it gets two more minutes.
+	took, err := probe.wait(2*time.Minute, stopProbe)
+	res.SwipeFreshnessCatchUpMs = msPtr(took)
+	if err != nil {
+		r.say("swipe while catching up: %v", err)
+	}
+	return nil
+}
+
+// probe times one swipe in the background.
+type probe struct {
+	started bool
+	done    chan struct{}
+	took    *time.Duration
+	err     error
+}
+
+func (p *probe) start(ctx context.Context, r *scaleRun, user string) {
+	p.started, p.done = true, make(chan struct{})
+	go func() {
+		defer close(p.done)
+		took, err := r.swipeFreshness(ctx, user)
+		if err == nil {
+			p.took = &took
+		}
+		p.err = err
+	}()
+}
+
+// wait waits up to timeout for the probe, then stops it; nil when it never
+// started or did not finish.
+func (p *probe) wait(timeout time.Duration, stop func()) (*time.Duration, error) {
+	if !p.started {
+		return nil, nil
+	}
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		stop()
+		<-p.done
+	}
+	return p.took, p.err
+}
+
+// refitAndSwap asks the trainer for a full tuned refit once the api serves
+// the covering model, and times the api's load and swap of the result.
+func (r *scaleRun) refitAndSwap(ctx context.Context) error {
+	res := &r.res
+	cover := r.cover
+	err := waitChild(ctx, 10*time.Minute, 20*time.Millisecond, r.api, func() (bool, error) {
+		v, _ := apiVersion(ctx, r.hc, r.apiURL)
+		return v == versionLabel(cover.Version), nil
+	})
+	if err != nil {
+		return fmt.Errorf("api did not load v%d: %w", cover.Version, err)
+	}
+	// A refit that covers nothing new publishes nothing: one more swipe
+	// first, read by the trainer before the request.
+	if err := r.publishSwipe(ctx, "bench-refit-"+randomHex(6), "1"); err != nil {
+		return err
+	}
+	err = waitChild(ctx, time.Minute, 20*time.Millisecond, r.trainer, func() (bool, error) {
+		n, err := r.consumed(ctx)
+		return err == nil && n >= float64(r.sent.Load()), nil
+	})
+	if err != nil {
+		return fmt.Errorf("trainer did not read the refit's swipe: %w", err)
+	}
+	refits := func() (float64, error) {
+		return scrapeSum(ctx, r.hc, r.trainerURL+"/metrics", "swipeflix_model_refits_total")
+	}
+	before, err := refits()
+	if err != nil {
+		return err
+	}
+	r.say("full refit")
+	refitAt := time.Now()
+	if err := requestRetrain(ctx, r.hc, r.trainerURL, r.token); err != nil {
+		return err
+	}
+	var refit modelbus.Manifest
+	err = waitChild(ctx, r.cfg.Timeout, 50*time.Millisecond, r.trainer, func() (bool, error) {
+		if m, ok := r.models.first(func(m modelbus.Manifest) bool { return m.Version > cover.Version }); ok {
+			refit = m.Manifest
+			return true, nil
+		}
+		n, err := refits()
+		return err == nil && n > before, nil
+	})
+	if err != nil {
+		return fmt.Errorf("refit: %w", err)
+	}
+	res.TrainerPeakRSSBytes, res.TrainerRSSBytes = r.trainer.memory()
+	if refit.Version == 0 {
+		// The quality gate kept the serving model: nothing to swap.
+		res.RefitSeconds, res.RefitResult = time.Since(refitAt).Seconds(), "not published (the serving model was kept)"
+		r.say("refit finished after %.1fs without publishing", res.RefitSeconds)
+		return nil
+	}
+	pubAt, _ := r.models.arrival(refit.Version)
+	res.RefitSeconds, res.RefitResult = pubAt.Sub(refitAt).Seconds(), fmt.Sprintf("published v%d", refit.Version)
+	res.SnapshotBytes = refit.Size
+	r.say("refit published v%d after %.1fs; waiting for the api to swap", refit.Version, res.RefitSeconds)
+	var swapAt time.Time
+	err = waitChild(ctx, 10*time.Minute, 5*time.Millisecond, r.api, func() (bool, error) {
+		v, _ := apiVersion(ctx, r.hc, r.apiURL)
+		swapAt = time.Now()
+		return v == versionLabel(refit.Version), nil
+	})
+	if err != nil {
+		return fmt.Errorf("api did not swap to v%d: %w", refit.Version, err)
+	}
+	swap := swapAt.Sub(pubAt).Seconds()
+	res.APISwapSeconds = &swap
+	return nil
+}
+
+// timePredict times uncached /predict requests for random known users,
+// one at a time, and reads the api's memory after them.
+func (r *scaleRun) timePredict(ctx context.Context) error {
+	r.say("timing %d uncached /predict requests", r.cfg.Requests)
+	rng := mrand.New(mrand.NewPCG(r.spec.Seed, 0xbe7c4))
+	lat := make([]time.Duration, 0, r.cfg.Requests)
+	for range r.cfg.Requests {
+		user := strconv.Itoa(1 + rng.IntN(r.spec.Users))
+		t := time.Now()
+		if _, err := benchPredict(ctx, r.hc, r.apiURL, user); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.res.PredictErrors++
+			continue
+		}
+		lat = append(lat, time.Since(t))
+	}
+	r.res.PredictRequests = r.cfg.Requests
+	r.res.PredictP50Ms, r.res.PredictP99Ms = quantileMs(lat, 0.50), quantileMs(lat, 0.99)
+	r.res.APIPeakRSSBytes, r.res.APIRSSBytes = r.api.memory()
+	return nil
+}
+
+// timeSwipes times brand-new users' swipes with the trainer caught up,
+// and reads the peaks of both services after them.
+func (r *scaleRun) timeSwipes(ctx context.Context) error {
+	r.say("timing %d new users' swipes", r.cfg.Swipes)
+	var took []time.Duration
+	for i := range r.cfg.Swipes {
+		d, err := r.swipeFreshness(ctx, fmt.Sprintf("bench-fresh-%s-%d", randomHex(4), i))
+		if err != nil {
+			return err
+		}
+		took = append(took, d)
+	}
+	r.res.SwipeFreshnessP50Ms, r.res.SwipeFreshnessMaxMs = quantileMs(took, 0.5), quantileMs(took, 1)
+	r.res.APIPeakRSSBytes, _ = r.api.memory()
+	peak, _ := r.trainer.memory()
+	r.res.TrainerPeakRSSBytes = max(r.res.TrainerPeakRSSBytes, peak)
+	return nil
 }
 
 // manifestLog records every serving manifest the bus announces with the
@@ -791,19 +878,23 @@ func requestRetrain(ctx context.Context, hc *http.Client, trainerURL, token stri
 }
 
 // publishSwipe publishes user's like of movie into the ratings topic.
-func publishSwipe(ctx context.Context, pub *publisher, user, movie string) error {
+func (r *scaleRun) publishSwipe(ctx context.Context, user, movie string) error {
 	e := events.NewSwipe("bench-"+randomHex(12), user, movie, events.Like, time.Now().UTC(), "bench-scale")
 	value, err := events.Encode(e)
 	if err != nil {
 		return err
 	}
-	return pub.prod.Publish(ctx, []kafkabus.Message{{Key: []byte(user), Value: value}})
+	if err := r.pub.prod.Publish(ctx, []kafkabus.Message{{Key: []byte(user), Value: value}}); err != nil {
+		return err
+	}
+	r.sent.Add(1)
+	return nil
 }
 
 // swipeFreshness times a brand-new user's first like, from its publish
 // until /predict (uncached) stops giving that user the cold-start answer.
-func swipeFreshness(ctx context.Context, hc *http.Client, apiURL string, pub *publisher, user string) (time.Duration, error) {
-	before, err := benchPredict(ctx, hc, apiURL, user)
+func (r *scaleRun) swipeFreshness(ctx context.Context, user string) (time.Duration, error) {
+	before, err := benchPredict(ctx, r.hc, r.apiURL, user)
 	if err != nil {
 		return 0, err
 	}
@@ -811,11 +902,11 @@ func swipeFreshness(ctx context.Context, hc *http.Client, apiURL string, pub *pu
 		return 0, fmt.Errorf("new user %s: want a cold-start answer, got %+v", user, before)
 	}
 	start := time.Now()
-	if err := publishSwipe(ctx, pub, user, before.Recommendations[0].MovieID); err != nil {
+	if err := r.publishSwipe(ctx, user, before.Recommendations[0].MovieID); err != nil {
 		return 0, err
 	}
 	for {
-		a, err := benchPredict(ctx, hc, apiURL, user)
+		a, err := benchPredict(ctx, r.hc, r.apiURL, user)
 		if err != nil {
 			return 0, err
 		}
