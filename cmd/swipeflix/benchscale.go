@@ -960,11 +960,11 @@ func randomHex(n int) string {
 // at 25M ratings beside the figures they apply to.
 func printBenchTable(w io.Writer, r *benchResult) {
 	mb := func(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
-	opt := func(v *float64, unit string) string {
+	opt := func(v *float64, format string) string {
 		if v == nil {
 			return "not measured"
 		}
-		return fmt.Sprintf("%.3g %s", *v, unit)
+		return fmt.Sprintf(format, *v)
 	}
 	fmt.Fprintf(w, "bench-scale: %d ratings, %d users, %d movies (seed %d); %s\n", r.Ratings, r.Users, r.Movies, r.Seed, r.Date)
 	fmt.Fprintf(w, "machine: %d CPUs, %.1f GiB, load average %s at start, %s at end; %s\n\n",
@@ -976,11 +976,11 @@ func printBenchTable(w io.Writer, r *benchResult) {
 		{"full tuned refit", fmt.Sprintf("%.1f s (%s)", r.RefitSeconds, r.RefitResult), "<= 180 s"},
 		{"trainer peak RSS", mb(r.TrainerPeakRSSBytes), "<= 6 GB"},
 		{"snapshot", fmt.Sprintf("%d bytes (%s)", r.SnapshotBytes, mb(r.SnapshotBytes)), ""},
-		{"api load + swap", opt(r.APISwapSeconds, "s"), "<= 3 s"},
+		{"api load + swap", opt(r.APISwapSeconds, "%.2f s"), "<= 3 s"},
 		{"api RSS (peak)", fmt.Sprintf("%s (%s)", mb(r.APIRSSBytes), mb(r.APIPeakRSSBytes)), "<= 2 GB"},
 		{"/predict uncached p50 / p99", fmt.Sprintf("%.2f / %.2f ms (%d requests, %d errors)", r.PredictP50Ms, r.PredictP99Ms, r.PredictRequests, r.PredictErrors), ""},
 		{"swipe freshness, caught up (p50 / max)", fmt.Sprintf("%.0f / %.0f ms", r.SwipeFreshnessP50Ms, r.SwipeFreshnessMaxMs), "<= 1 s"},
-		{"swipe freshness while catching up", opt(r.SwipeFreshnessCatchUpMs, "ms"), "<= 1 s"},
+		{"swipe freshness while catching up", opt(r.SwipeFreshnessCatchUpMs, "%.0f ms"), "<= 1 s"},
 		{"trainer peak RSS per million ratings", fmt.Sprintf("%.0f MB", r.TrainerPeakRSSMBPerMillion), ""},
 		{"api RSS per million ratings", fmt.Sprintf("%.0f MB", r.APIRSSMBPerMillion), ""},
 		{"broker peak RSS", mb(r.BrokerPeakRSSBytes), ""},
