@@ -80,6 +80,8 @@ type benchResult struct {
 	TrainerPeakRSSBytes        int64    `json:"trainer_peak_rss_bytes"`
 	TrainerRSSBytes            int64    `json:"trainer_rss_bytes"`
 	APISwapSeconds             *float64 `json:"api_load_swap_seconds"`
+	SwapRequests               int      `json:"requests_during_refit_and_swap"`
+	SwapErrors                 int      `json:"failed_requests_during_refit_and_swap"`
 	APIRSSBytes                int64    `json:"api_rss_bytes"`
 	APIPeakRSSBytes            int64    `json:"api_peak_rss_bytes"`
 	PredictRequests            int      `json:"predict_requests"`
@@ -503,6 +505,12 @@ func (r *scaleRun) refitAndSwap(ctx context.Context) error {
 		return err
 	}
 	r.say("full refit")
+	// Requests keep going to the api from the refit request until after
+	// the swap, to count any that fail while it loads the new model.
+	load := &swapLoad{}
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	load.start(loadCtx, r)
+	defer func() { stopLoad(); load.wait() }()
 	refitAt := time.Now()
 	if err := requestRetrain(ctx, r.hc, r.trainerURL, r.token); err != nil {
 		return err
@@ -541,7 +549,48 @@ func (r *scaleRun) refitAndSwap(ctx context.Context) error {
 	}
 	swap := swapAt.Sub(pubAt).Seconds()
 	res.APISwapSeconds = &swap
+	time.Sleep(time.Second) // the requests right after the swap count too
+	stopLoad()
+	res.SwapRequests, res.SwapErrors = load.wait()
 	return nil
+}
+
+// swapLoad sends /predict requests for random known users, one every
+// swapLoadGap (paced, so as not to take a core from the refit), until
+// stopped, counting those that fail.
+const swapLoadGap = 10 * time.Millisecond
+
+type swapLoad struct {
+	done         chan struct{}
+	sent, failed int
+}
+
+func (l *swapLoad) start(ctx context.Context, r *scaleRun) {
+	l.done = make(chan struct{})
+	rng := mrand.New(mrand.NewPCG(r.spec.Seed, 0x5a4b))
+	go func() {
+		defer close(l.done)
+		for ctx.Err() == nil {
+			_, err := benchPredict(ctx, r.hc, r.apiURL, strconv.Itoa(1+rng.IntN(r.spec.Users)))
+			if ctx.Err() != nil {
+				return
+			}
+			l.sent++
+			if err != nil {
+				l.failed++
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(swapLoadGap):
+			}
+		}
+	}()
+}
+
+// wait returns the counts once the sender has stopped.
+func (l *swapLoad) wait() (sent, failed int) {
+	<-l.done
+	return l.sent, l.failed
 }
 
 // timePredict times uncached /predict requests for random known users,
@@ -977,6 +1026,7 @@ func printBenchTable(w io.Writer, r *benchResult) {
 		{"trainer peak RSS", mb(r.TrainerPeakRSSBytes), "<= 6 GB"},
 		{"snapshot", fmt.Sprintf("%d bytes (%s)", r.SnapshotBytes, mb(r.SnapshotBytes)), ""},
 		{"api load + swap", opt(r.APISwapSeconds, "%.2f s"), "<= 3 s"},
+		{"/predict during the refit and swap", fmt.Sprintf("%d requests, %d failed", r.SwapRequests, r.SwapErrors), "0 failed"},
 		{"api RSS (peak)", fmt.Sprintf("%s (%s)", mb(r.APIRSSBytes), mb(r.APIPeakRSSBytes)), "<= 2 GB"},
 		{"/predict uncached p50 / p99", fmt.Sprintf("%.2f / %.2f ms (%d requests, %d errors)", r.PredictP50Ms, r.PredictP99Ms, r.PredictRequests, r.PredictErrors), ""},
 		{"swipe freshness, caught up (p50 / max)", fmt.Sprintf("%.0f / %.0f ms", r.SwipeFreshnessP50Ms, r.SwipeFreshnessMaxMs), "<= 1 s"},

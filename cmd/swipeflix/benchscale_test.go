@@ -96,6 +96,9 @@ func TestBenchScale(t *testing.T) {
 	case r.RefitResult == "" || r.APISwapSeconds != nil:
 		t.Errorf("refit result %q with api_load_swap_seconds %v", r.RefitResult, r.APISwapSeconds)
 	}
+	if r.SwapErrors < 0 || r.SwapErrors > r.SwapRequests || (r.APISwapSeconds != nil && r.SwapRequests == 0) {
+		t.Errorf("%d of %d requests failed during the refit and swap", r.SwapErrors, r.SwapRequests)
+	}
 	if r.SwipeFreshnessCatchUpMs != nil && *r.SwipeFreshnessCatchUpMs <= 0 {
 		t.Errorf("swipe_freshness_catching_up_ms = %v", *r.SwipeFreshnessCatchUpMs)
 	}
@@ -106,7 +109,7 @@ func TestBenchScale(t *testing.T) {
 	var table bytes.Buffer
 	printBenchTable(&table, &r)
 	for _, row := range []string{"| publish |", "| trainer apply while behind |", "| first model covering every event |",
-		"| full tuned refit |", "| trainer peak RSS |", "| snapshot |", "| api load + swap |", "| api RSS (peak) |",
+		"| full tuned refit |", "| trainer peak RSS |", "| snapshot |", "| api load + swap |", "| /predict during the refit and swap |", "| api RSS (peak) |",
 		"| /predict uncached p50 / p99 |", "| swipe freshness, caught up (p50 / max) |", "| swipe freshness while catching up |",
 		"| trainer peak RSS per million ratings |", "| api RSS per million ratings |", "machine: "} {
 		if !strings.Contains(table.String(), row) {
