@@ -1008,7 +1008,7 @@ func randomHex(n int) string {
 // printBenchTable prints res as a Markdown table, with issue 12's targets
 // at 25M ratings beside the figures they apply to.
 func printBenchTable(w io.Writer, r *benchResult) {
-	mb := func(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
+	mb := func(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 	opt := func(v *float64, format string) string {
 		if v == nil {
 			return "not measured"
@@ -1031,8 +1031,8 @@ func printBenchTable(w io.Writer, r *benchResult) {
 		{"/predict uncached p50 / p99", fmt.Sprintf("%.2f / %.2f ms (%d requests, %d errors)", r.PredictP50Ms, r.PredictP99Ms, r.PredictRequests, r.PredictErrors), ""},
 		{"swipe freshness, caught up (p50 / max)", fmt.Sprintf("%.0f / %.0f ms", r.SwipeFreshnessP50Ms, r.SwipeFreshnessMaxMs), "<= 1 s"},
 		{"swipe freshness while catching up", opt(r.SwipeFreshnessCatchUpMs, "%.0f ms"), "<= 1 s"},
-		{"trainer peak RSS per million ratings", fmt.Sprintf("%.0f MB", r.TrainerPeakRSSMBPerMillion), ""},
-		{"api RSS per million ratings", fmt.Sprintf("%.0f MB", r.APIRSSMBPerMillion), ""},
+		{"trainer peak RSS per million ratings", fmt.Sprintf("%.0f MiB", r.TrainerPeakRSSMBPerMillion), ""},
+		{"api RSS per million ratings", fmt.Sprintf("%.0f MiB", r.APIRSSMBPerMillion), ""},
 		{"broker peak RSS", mb(r.BrokerPeakRSSBytes), ""},
 	}
 	fmt.Fprintln(w, "| measure | value | target at 25M |")
