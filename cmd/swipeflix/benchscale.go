@@ -38,6 +38,8 @@ var benchSizes = map[string]int{"1M": 1_000_000, "10M": 10_000_000, "25M": 25_00
 // benchScaleConfig is what `swipeflix bench-scale` runs.
 type benchScaleConfig struct {
 	Ratings  int
+	Users    int // 0: in proportion to MovieLens-25M, as generate
+	Movies   int // 0: likewise
 	Seed     uint64
 	Dir      string // generated datasets (kept) and the run's data (replaced)
 	Requests int    // uncached /predict requests timed
@@ -104,6 +106,8 @@ func runBenchScale(ctx context.Context, args []string, stdout, stderr io.Writer)
 	ratings := fs.Int("ratings", 0, "ratings, overriding -size (small runs for tests)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the table")
 	cfg := benchScaleConfig{}
+	fs.IntVar(&cfg.Users, "users", 0, "users (0: in proportion to MovieLens-25M, as swipeflix generate)")
+	fs.IntVar(&cfg.Movies, "movies", 0, "movies (0: in proportion to MovieLens-25M, as swipeflix generate)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "generator seed")
 	fs.StringVar(&cfg.Dir, "dir", filepath.Join("var", "bench-scale"), "folder of the generated datasets (reused across runs) and of the run's brokers and services (replaced)")
 	fs.IntVar(&cfg.Requests, "requests", 2000, "uncached /predict requests for random users to time")
@@ -153,7 +157,7 @@ func runBenchScale(ctx context.Context, args []string, stdout, stderr io.Writer)
 // up on them. The steps share a scaleRun.
 func benchScale(ctx context.Context, cfg benchScaleConfig, stderr io.Writer) (*benchResult, error) {
 	began := time.Now()
-	spec, err := genSpec{Ratings: cfg.Ratings, Seed: cfg.Seed}.shape()
+	spec, err := genSpec{Ratings: cfg.Ratings, Users: cfg.Users, Movies: cfg.Movies, Seed: cfg.Seed}.shape()
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +238,7 @@ func (r *scaleRun) close() {
 // prepare generates the dataset once per size and seed (later runs reuse
 // it) and empties the run's folder.
 func (r *scaleRun) prepare(ctx context.Context) error {
-	r.dataDir = filepath.Join(r.cfg.Dir, fmt.Sprintf("data-%d-seed%d", r.spec.Ratings, r.spec.Seed))
+	r.dataDir = filepath.Join(r.cfg.Dir, fmt.Sprintf("data-%d-%du-%dm-seed%d", r.spec.Ratings, r.spec.Users, r.spec.Movies, r.spec.Seed))
 	if generated(r.dataDir, r.spec) {
 		r.res.DataCached = true
 		r.say("reusing %s", r.dataDir)

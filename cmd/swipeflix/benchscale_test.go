@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// TestBenchScale runs bench-scale end to end on a tiny dataset (10,000 ratings), with this
+// TestBenchScale runs bench-scale end to end on a tiny dataset (10,000 ratings, 400 movies), with this
 // test binary as the broker, trainer and api processes, and checks that the
 // JSON object has every field with a plausible value and that the table
 // has every row. It asserts no timing.
@@ -23,7 +23,7 @@ func TestBenchScale(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := realMain(ctx, []string{"bench-scale", "-ratings", "10000", "-json", "-quiet", "-dir", t.TempDir(),
+	err := realMain(ctx, []string{"bench-scale", "-ratings", "10000", "-movies", "400", "-json", "-quiet", "-dir", t.TempDir(),
 		"-requests", "50", "-swipes", "2", "-timeout", "3m"}, nil, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("bench-scale: %v\n%s", err, stderr.String())
@@ -48,8 +48,8 @@ func TestBenchScale(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Ratings != 10000 || r.Users != 65 || r.Movies != 1000 || r.DataCached {
-		t.Errorf("dataset %d ratings, %d users, %d movies, cached %v: want 10000, 65, 1000, freshly generated",
+	if r.Ratings != 10000 || r.Users != 65 || r.Movies != 400 || r.DataCached {
+		t.Errorf("dataset %d ratings, %d users, %d movies, cached %v: want 10000, 65, 400, freshly generated",
 			r.Ratings, r.Users, r.Movies, r.DataCached)
 	}
 	positive := map[string]float64{
