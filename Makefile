@@ -6,7 +6,7 @@ DATA ?= ../shared/datasets/ml-100k
 # make run publishes starter data once: ../shared/datasets/ml-latest-small when present, else a generated sample.
 RUNFLAGS ?= -starter auto
 
-.PHONY: test test-short eval bench bench-freshness fmt lint tidy
+.PHONY: test test-short eval bench bench-freshness bench-scale fmt lint tidy
 
 ## test: every test of every module with the race detector, then the
 ## real-data evaluations (skipped under -race; they skip when ../shared/datasets is absent).
@@ -29,6 +29,12 @@ bench:
 ## bench-freshness: a swipe posted to ingest until /predict changes, 200 times (all services in process).
 bench-freshness:
 	$(GO) test -run '^$$' -bench Freshness -benchtime 200x ./cmd/swipeflix/
+
+## bench-scale: the whole loop at SIZE ratings (1M, 10M or 25M; data generated once under var/bench-scale)
+## on embedded brokers, the trainer and api as their own processes; JSON=1 for one JSON object (docs/scale.md).
+SIZE ?= 1M
+bench-scale: build
+	$(BIN)/swipeflix bench-scale -size $(SIZE) $(if $(JSON),-json,) $(BENCHSCALEFLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

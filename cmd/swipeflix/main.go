@@ -45,6 +45,10 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return runEval(args[1:], stdout, stderr)
 	case "train":
 		return runTrain(ctx, args[1:], stdout, stderr)
+	case "generate":
+		return runGenerate(ctx, args[1:], stdout, stderr)
+	case "bench-scale":
+		return runBenchScale(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return storecli.Migrate(ctx, args[1:], stdout, os.Getenv)
 	case "catalog":
@@ -71,6 +75,9 @@ const usage = `usage:
   swipeflix watch [-json]                          print model updates and drift reports
   swipeflix eval [-data DIR] [-json] [-protocol P] the evaluation table
   swipeflix train [-data DIR]                      fit on a dataset folder and publish the next model version
+  swipeflix generate -ratings N [-users U -movies M -seed S] -out DIR
+                                                   write a seeded synthetic dataset in the MovieLens CSV layout
+  swipeflix bench-scale [-size 1M|10M|25M] [-json] the whole loop at scale on embedded brokers, one table
   swipeflix migrate                                apply the store's schema migrations (DATABASE_URL or embedded)
   swipeflix catalog load DIR | get ID              load MovieLens movies into the catalog, or show one
   swipeflix models list|current|get|history|promote|rollback   the model registry (admin token for changes)

@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"bufio"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -250,33 +249,14 @@ func (s *Synthetic) writeCSV(create createFunc) error {
 	if err != nil {
 		return err
 	}
-	mw := csv.NewWriter(mf)
-	_ = mw.Write([]string{"movieId", "title", "genres"})
-	for _, m := range s.Catalog {
-		g := strings.Join(m.Genres, "|")
-		if g == "" {
-			g = noGenres
-		}
-		_ = mw.Write([]string{m.ID, m.Title, g})
-	}
-	mw.Flush()
-	if err := mw.Error(); err != nil {
-		return fmt.Errorf("write movies.csv: %w", err)
+	if err := s.WriteMoviesCSV(mf); err != nil {
+		return err
 	}
 	tf, err := create("tags.csv")
 	if err != nil {
 		return err
 	}
-	tw := csv.NewWriter(tf)
-	_ = tw.Write([]string{"userId", "movieId", "tag", "timestamp"})
-	for _, t := range s.MovieTags {
-		_ = tw.Write([]string{t.User, t.Movie, t.Tag, strconv.FormatInt(t.Time, 10)})
-	}
-	tw.Flush()
-	if err := tw.Error(); err != nil {
-		return fmt.Errorf("write tags.csv: %w", err)
-	}
-	return nil
+	return s.WriteTagsCSV(tf)
 }
 
 func (s *Synthetic) writeDat(create createFunc) error {
