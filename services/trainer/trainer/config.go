@@ -64,7 +64,8 @@ type Config struct {
 	RefitEvery    int
 	RefitGrowth   float64
 	// BehindEvents is the consumer lag from which the trainer counts as
-	// catching up: automatic refits then run at most every RefitMinGap,
+	// catching up: an automatic refit then starts no sooner than
+	// RefitMinGap (or twice the last refit's time) after the last ended,
 	// and one more runs as soon as the backlog drained.
 	BehindEvents int64
 	RefitMinGap  time.Duration
@@ -220,7 +221,7 @@ func (c *Config) RegisterSettings(s *envconfig.Settings) {
 	s.Int(&c.MinEvents, "trainer.min-events", "SWIPEFLIX_MIN_EVENTS", "ratings needed before the first fit")
 	s.Duration(&c.RefitInterval, "trainer.refit-interval", "SWIPEFLIX_REFIT_INTERVAL", "full refit every interval (0: never)")
 	s.Int(&c.RefitEvery, "trainer.refit-every", "SWIPEFLIX_REFIT_EVERY", "full refit every N applied events (0: never)")
-	s.Duration(&c.RefitMinGap, "trainer.refit-min-gap", "SWIPEFLIX_REFIT_MIN_GAP", "least time between automatic refits while catching up")
+	s.Duration(&c.RefitMinGap, "trainer.refit-min-gap", "SWIPEFLIX_REFIT_MIN_GAP", "while catching up, least time from the end of an automatic refit to the next (at least twice the last refit)")
 	s.Duration(&c.CheckpointInterval, "trainer.checkpoint-interval", "SWIPEFLIX_CHECKPOINT_INTERVAL", "write the rating-state checkpoint every interval")
 	s.Int(&c.CheckpointEvery, "trainer.checkpoint-every", "SWIPEFLIX_CHECKPOINT_EVERY", "also write it every N consumed events (0: by time only)")
 	s.Int(&c.HoldoutPercent, "trainer.holdout-percent", "SWIPEFLIX_HOLDOUT_PERCENT", "percent of (user, movie) pairs held out for evaluation")

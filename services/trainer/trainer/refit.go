@@ -27,13 +27,14 @@ var storeListAll = store.ListOptions{}
 // through done.
 type refitter struct {
 	running      bool
-	pending      string    // a request that came while a refit ran
-	lastStart    time.Time // when the last refit started
-	lastFitLen   int       // pairs the last refit covered
-	sinceRefit   int       // events applied since the last refit started
-	lastApplied  time.Time // when the loop last applied an event
-	sinceTick    int       // events applied since the last autoRefit tick
-	caughtUpOwed bool      // a load (a burst, a catch-up, an automatic refit) came: one more refit once it settles
+	pending      string        // a request that came while a refit ran
+	lastEnd      time.Time     // when the last refit ended
+	lastTook     time.Duration // how long it took
+	lastFitLen   int           // pairs the last refit covered
+	sinceRefit   int           // events applied since the last refit started
+	lastApplied  time.Time     // when the loop last applied an event
+	sinceTick    int           // events applied since the last autoRefit tick
+	caughtUpOwed bool          // a load (a burst, a catch-up, an automatic refit) came: one more refit once it settles
 	done         chan refitResult
 	wg           sync.WaitGroup
 }
@@ -60,6 +61,7 @@ type refitResult struct {
 	why       string
 	in        install
 	err       error
+	took      time.Duration // wall time of the refit
 }
 
 // settleAfter is how long the stream must be quiet (and the trainer caught
@@ -93,7 +95,7 @@ func (l *foldLoop) autoRefit(ctx context.Context, d loopDeps) {
 	}
 	cfg := l.s.cfg
 	n := l.state.Len()
-	throttled := behind && l.s.now().Sub(r.lastStart) < cfg.RefitMinGap
+	throttled := behind && l.s.now().Sub(r.lastEnd) < catchUpGap(cfg.RefitMinGap, r.lastTook)
 	var reason string
 	phase := modelbus.PhaseSteady
 	if behind {
@@ -118,6 +120,17 @@ func (l *foldLoop) autoRefit(ctx context.Context, d loopDeps) {
 		return
 	}
 	l.startRefitIn(ctx, reason, phase)
+}
+
+// catchUpGap is the least time from the end of one automatic refit to the
+// start of the next while the trainer catches up: minGap, and at least
+// twice what the last refit took, so refits (which share the CPU with the
+// fold loop) take at most a third of the time however slow they grow with
+// the data. (A gap from refit start to refit start let refits that outlast
+// it run back to back: the catch-up rate at 10M ratings fell from ~100k to
+// 4-8k events/s.)
+func catchUpGap(minGap, lastTook time.Duration) time.Duration {
+	return max(minGap, 2*lastTook)
 }
 
 // startRefit starts a refit asked for from outside (interval, request):
@@ -148,12 +161,14 @@ func (l *foldLoop) startRefitIn(ctx context.Context, reason, phase string) {
 	view := l.state.Export()
 	job := refitJob{reason: reason, version: l.lastVersion + 1, view: view, hash: view.Hash().String(),
 		offsets: maps.Clone(l.offsets), base: l.base, serving: l.manifest, phase: phase}
-	r.running, r.sinceRefit, r.lastFitLen, r.lastStart = true, 0, view.Len(), l.s.now()
+	r.running, r.sinceRefit, r.lastFitLen = true, 0, view.Len()
+	started := l.s.now()
 	l.s.log.Info("refit started", "version", job.version, "pairs", view.Len(), "reason", reason)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		res := l.s.refit(ctx, job)
+		res.took = l.s.now().Sub(started)
 		select {
 		case r.done <- res:
 		case <-ctx.Done():
@@ -164,7 +179,7 @@ func (l *foldLoop) startRefitIn(ctx context.Context, reason, phase string) {
 // finishRefit installs a published model and starts a refit that waited.
 func (l *foldLoop) finishRefit(ctx context.Context, res refitResult) {
 	r := &l.refit
-	r.running = false
+	r.running, r.lastEnd, r.lastTook = false, l.s.now(), res.took
 	switch {
 	case res.err != nil:
 		l.s.metrics.refits.WithLabelValues("failed").Inc()

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/events"
@@ -153,5 +154,19 @@ func TestWeightsOnTheRatingGrid(t *testing.T) {
 	c.Weights.Like = 3.3
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "weights.like") {
 		t.Errorf("Validate with like 3.3: %v", err)
+	}
+}
+
+// While catching up, refits that grow slow are spaced by twice their own
+// time, so they take at most a third of the CPU the fold loop shares.
+func TestCatchUpGap(t *testing.T) {
+	for _, c := range []struct{ minGap, took, want time.Duration }{
+		{time.Minute, 10 * time.Second, time.Minute},
+		{time.Minute, 2 * time.Minute, 4 * time.Minute},
+		{0, 0, 0},
+	} {
+		if got := catchUpGap(c.minGap, c.took); got != c.want {
+			t.Errorf("catchUpGap(%s, %s) = %s, want %s", c.minGap, c.took, got, c.want)
+		}
 	}
 }
