@@ -271,6 +271,7 @@ func (m *Model) applyMovie(md MovieDelta) {
 			m.genreMask[i] = m.maskOf(md.Info.Genres)
 		}
 		copy(m.v[int(i)*m.k:], md.Factors)
+		m.kern.Store(nil) // its copy of the factors is stale
 		copy(rm.q[int(i)*rm.k:], md.RatingFactors)
 		rm.bi[i] = md.RatingBias
 		m.popularity[i] = float32(math.Log1p(float64(md.Count)))
