@@ -29,7 +29,7 @@ import (
 // selection passes.
 
 // kernelBlock is how many movies share one load of a factor of p.
-const kernelBlock = 16
+const kernelBlock = 64
 
 // kernel is the serving layout derived from a model's item side. It is
 // immutable once built; Apply drops it when it changes a movie's factors,
@@ -313,13 +313,31 @@ func selectTop(h *topK, collab, content []float32, ca, ta, shift float32, exclud
 	if h.n == 0 {
 		return
 	}
-	for ; i < n; i++ {
-		x := ca*collab[i] + ta*content[i] + shift
-		if !(x > h.h[0].score) { // NaN never enters, as in offer
-			continue
-		}
-		if !excluded[i] && (mask == 0 || genreMask[i]&mask != 0) {
-			h.replaceMin(candidate{int32(i), x})
+	for i < n {
+		// Skip the groups of four with nothing above the threshold, then
+		// look at the group that stopped the scan (or the last few) one by one.
+		i += blendScan(collab[i:], content[i:], ca, ta, shift, h.h[0].score)
+		for end := min(i+4, n); i < end; i++ {
+			x := ca*collab[i] + ta*content[i] + shift
+			if !(x > h.h[0].score) { // NaN never enters, as in offer
+				continue
+			}
+			if !excluded[i] && (mask == 0 || genreMask[i]&mask != 0) {
+				h.replaceMin(candidate{int32(i), x})
+			}
 		}
 	}
+}
+
+// blendScanGo is blendScan in Go.
+func blendScanGo(collab, content []float32, ca, ta, shift, thr float32) int {
+	n := len(collab) &^ 3
+	for i := 0; i < n; i += 4 {
+		for j := i; j < i+4; j++ {
+			if ca*collab[j]+ta*content[j]+shift > thr {
+				return i
+			}
+		}
+	}
+	return n
 }

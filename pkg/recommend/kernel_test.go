@@ -180,7 +180,7 @@ func compareKernel(t *testing.T, m *Model, users int, seed uint64) {
 	}
 }
 
-// dotBlocks (assembly on amd64) equals its Go definition bit for bit.
+// dotBlocks (assembly on amd64, each variant the machine has) equals its Go definition bit for bit.
 func TestDotBlocksMatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, k := range []int{1, 3, 20, 64} {
@@ -193,14 +193,38 @@ func TestDotBlocksMatchesGo(t *testing.T) {
 			for j := range b {
 				b[j] = float32(rng.NormFloat64())
 			}
-			got, want := make([]float32, blocks*kernelBlock), make([]float32, blocks*kernelBlock)
-			dotBlocks(p, b, got)
+			want := make([]float32, blocks*kernelBlock)
 			dotBlocksGo(p, b, want)
-			for j := range got {
-				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-					t.Fatalf("k=%d blocks=%d: out[%d] = %v, Go %v", k, blocks, j, got[j], want[j])
+			for name, dot := range dotBlocksImpls() {
+				got := make([]float32, blocks*kernelBlock)
+				dot(p, b, got)
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("%s k=%d blocks=%d: out[%d] = %v, Go %v", name, k, blocks, j, got[j], want[j])
+					}
 				}
 			}
+		}
+	}
+}
+
+// blendScan (assembly on amd64) stops where its Go definition does,
+// NaN included (never above the threshold).
+func TestBlendScanMatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := range 300 {
+		n := rng.IntN(40)
+		collab, content := make([]float32, n), make([]float32, n)
+		for i := range n {
+			collab[i], content[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			if rng.IntN(30) == 0 {
+				collab[i] = float32(math.NaN())
+			}
+		}
+		ca, ta, shift := float32(rng.NormFloat64()), float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		thr := float32(2 + rng.NormFloat64())
+		if got, want := blendScan(collab, content, ca, ta, shift, thr), blendScanGo(collab, content, ca, ta, shift, thr); got != want {
+			t.Fatalf("trial %d: blendScan = %d, Go %d", trial, got, want)
 		}
 	}
 }
