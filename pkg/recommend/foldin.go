@@ -271,12 +271,16 @@ func (m *Model) applyMovie(md MovieDelta) {
 			m.genreMask[i] = m.maskOf(md.Info.Genres)
 		}
 		copy(m.v[int(i)*m.k:], md.Factors)
-		m.kern.Store(nil) // its copy of the factors is stale
 		copy(rm.q[int(i)*rm.k:], md.RatingFactors)
 		rm.bi[i] = md.RatingBias
 		m.popularity[i] = float32(math.Log1p(float64(md.Count)))
 	}
 	if int(i) >= m.content.vecs.rows {
 		m.extraContent[i] = sparseVec{md.ContentTerms, md.ContentValues}
+	}
+	// The kernel is patched, not dropped: rebuilding it would cost the
+	// next request a copy of every movie's factors.
+	if kn := m.kern.Load(); kn != nil && kn.content == m.content {
+		kn.setItem(m, i)
 	}
 }

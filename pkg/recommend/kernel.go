@@ -31,9 +31,10 @@ import (
 // kernelBlock is how many movies share one load of a factor of p.
 const kernelBlock = 64
 
-// kernel is the serving layout derived from a model's item side. It is
-// immutable once built; Apply drops it when it changes a movie's factors,
-// and the next request builds it again.
+// kernel is the serving layout derived from a model's item side. Apply
+// patches it under the write lock when a delta moves or adds a movie
+// (setItem); any other change of the factors or the content model (a fit,
+// the tuner) is seen by fits, and the next request builds it again.
 type kernel struct {
 	// factors is the item-factor matrix it was built from (identity only),
 	// items its item count and k the rank.
@@ -135,6 +136,27 @@ func denseTerms(ptr []int64, movies int) int {
 		}
 	}
 	return best
+}
+
+// setItem copies movie i's factors from m.v into the blocks, growing them
+// by a block when i is a new movie past the last one. Apply calls it under
+// the write lock, so no request reads the kernel meanwhile. New movies'
+// content vectors live in the model's extra content, which the kernel
+// reads from there.
+func (kn *kernel) setItem(m *Model, i int32) {
+	k := m.k
+	kn.factors = first(m.v)
+	if k == 0 {
+		return
+	}
+	kn.items = len(m.v) / k
+	if need := padded(kn.items) * k; need > len(kn.blocks) {
+		kn.blocks = append(kn.blocks, make([]float32, need-len(kn.blocks))...)
+	}
+	b, j := int(i)/kernelBlock, int(i)%kernelBlock
+	for f, x := range m.v[int(i)*k : int(i)*k+k] {
+		kn.blocks[(b*k+f)*kernelBlock+j] = x
+	}
 }
 
 // padded is n rounded up to whole blocks.

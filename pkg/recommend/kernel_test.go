@@ -140,6 +140,27 @@ func TestKernelMatchesPlainPath(t *testing.T) {
 					t.Fatal(err)
 				}
 				compareKernel(t, m, 80, 2)
+				// Enough new movies to need a new block: the kernel grows in
+				// place instead of being rebuilt.
+				built := m.kern.Load()
+				var many []MovieDelta
+				for j := range 60 {
+					many = append(many, m.FoldMovie(MovieInfo{ID: fmt.Sprintf("new%d", j), Title: fmt.Sprintf("star road %d", j),
+						Genres: []string{"Western"}}, []Rater{{fmt.Sprintf("u%d", j), 4.5}}))
+				}
+				if err := m.Apply(Delta{BaseVersion: m.Version, Movies: many}); err != nil {
+					t.Fatal(err)
+				}
+				if kn := m.kern.Load(); kn != built || !kn.fits(m) {
+					t.Error("the kernel was not patched for the new movies")
+				}
+				compareKernel(t, m, 80, 3)
+				// A delta that only moves a movie changes the factors in place.
+				moved = m.FoldMovie(MovieInfo{ID: "m9", Title: "ghost king (1971)", Genres: []string{"Horror"}}, []Rater{{"u6", 5}, {"u7", 5}})
+				if err := m.Apply(Delta{BaseVersion: m.Version, Movies: []MovieDelta{moved}}); err != nil {
+					t.Fatal(err)
+				}
+				compareKernel(t, m, 80, 4)
 			})
 		}
 	}
