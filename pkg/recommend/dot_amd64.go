@@ -40,3 +40,26 @@ func blendScan(collab, content []float32, ca, ta, shift, thr float32) int {
 
 //go:noescape
 func blendScanSSE(collab, content []float32, ca, ta, shift, thr float32) int
+
+// sumRows writes out[c] = sum over q of w[q]*b[off[q]+c] for every c <
+// len(out), summed in order of q, each value equal to sumRowsGo's bit for
+// bit. Every off[q]+len(out) is at most len(b).
+func sumRows(off []int, w, b, out []float32) {
+	if len(w) < len(off) {
+		panic("recommend: sumRows: sizes do not match")
+	}
+	for _, o := range off {
+		if o < 0 || o+len(out) > len(b) {
+			panic("recommend: sumRows: row out of range")
+		}
+	}
+	done := 0
+	if avx {
+		done = len(out) &^ 63
+		sumRowsAVX(off, w, b, out[:done])
+	}
+	sumRowsGo(off, w, b, out, done)
+}
+
+//go:noescape
+func sumRowsAVX(off []int, w, b, out []float32)

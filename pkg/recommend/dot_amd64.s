@@ -222,3 +222,76 @@ scan:
 scan_done:
 	MOVQ AX, ret+64(FP)
 	RET
+
+// func sumRowsAVX(off []int, w []float32, b []float32, out []float32)
+//
+// out[c] = sum over q of w[q]*b[off[q]+c], summed in order of q, for c <
+// len(out) (a multiple of 64): 64 columns at a time held in eight
+// accumulators of 8 lanes, each row's slice read once per chunk.
+TEXT ·sumRowsAVX(SB), NOSPLIT, $0-96
+	MOVQ off_base+0(FP), SI
+	MOVQ off_len+8(FP), CX
+	MOVQ w_base+24(FP), R11
+	MOVQ b_base+48(FP), DI
+	MOVQ out_base+72(FP), DX
+	MOVQ out_len+80(FP), BX
+	SHRQ $6, BX // chunks
+	TESTQ BX, BX
+	JZ   rows_done
+	XORQ R13, R13 // byte offset of the chunk
+
+rows_chunk:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	XORQ R9, R9 // q
+	CMPQ R9, CX
+	JGE  rows_store
+
+rows_row:
+	MOVQ         (SI)(R9*8), R10
+	LEAQ         (DI)(R10*4), R10
+	ADDQ         R13, R10
+	VBROADCASTSS (R11)(R9*4), Y8
+	VMULPS       (R10), Y8, Y9
+	VMULPS       32(R10), Y8, Y10
+	VMULPS       64(R10), Y8, Y11
+	VMULPS       96(R10), Y8, Y12
+	VADDPS       Y9, Y0, Y0
+	VADDPS       Y10, Y1, Y1
+	VADDPS       Y11, Y2, Y2
+	VADDPS       Y12, Y3, Y3
+	VMULPS       128(R10), Y8, Y9
+	VMULPS       160(R10), Y8, Y10
+	VMULPS       192(R10), Y8, Y11
+	VMULPS       224(R10), Y8, Y12
+	VADDPS       Y9, Y4, Y4
+	VADDPS       Y10, Y5, Y5
+	VADDPS       Y11, Y6, Y6
+	VADDPS       Y12, Y7, Y7
+	INCQ         R9
+	CMPQ         R9, CX
+	JLT          rows_row
+
+rows_store:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	ADDQ    $256, DX
+	ADDQ    $256, R13
+	DECQ    BX
+	JNZ     rows_chunk
+
+rows_done:
+	VZEROUPPER
+	RET

@@ -363,3 +363,48 @@ func blendScanGo(collab, content []float32, ca, ta, shift, thr float32) int {
 	}
 	return n
 }
+
+// sumRowsGo is sumRows in Go, from column from on: the order of EASE's
+// axpy32 loop (each column sums the rows in turn), one column at a time.
+func sumRowsGo(off []int, w, b, out []float32, from int) {
+	for c := from; c < len(out); c++ {
+		var x float32
+		for q, o := range off {
+			x += w[q] * b[o+c]
+		}
+		out[c] = x
+	}
+}
+
+// easeScores is EASE's collaborative pass (easeModel.scores, then the
+// moments of collabScores), bit for bit: the user's weighted rows of B are
+// summed column by column in registers instead of through memory.
+func (m *Model) easeScores(st *userState, s *scratch) (mean, sd float64) {
+	e, out := m.ease, s.collab
+	n := e.n
+	s.rowOff, s.rowW = s.rowOff[:0], s.rowW[:0]
+	for p, i := range st.items {
+		w := m.cfg.implicitWeight(st.values[p])
+		if w == 0 {
+			continue
+		}
+		if r := e.row(i); r >= 0 {
+			s.rowOff = append(s.rowOff, int(r)*n)
+			s.rowW = append(s.rowW, w)
+		}
+	}
+	s.acc = resize(s.acc, n)
+	sumRows(s.rowOff, s.rowW, e.b, s.acc)
+	clear(out)
+	for r, i := range e.ids {
+		if int(i) < len(out) {
+			out[i] = s.acc[r]
+		}
+	}
+	var sum, sq float32
+	for _, x := range out {
+		sum += x
+		sq += x * x
+	}
+	return moments(len(out), sum, sq)
+}

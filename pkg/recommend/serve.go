@@ -64,6 +64,10 @@ type scratch struct {
 	// them, for the kernel's content pass.
 	touched []uint64
 	terms   []int32
+	// rowOff and rowW are the offsets in B and the weights of the rows
+	// EASE sums for the user.
+	rowOff []int
+	rowW   []float32
 }
 
 func (s *scratch) reset(items, terms int) {
@@ -187,9 +191,12 @@ func (m *Model) componentScores(st *userState, s *scratch) components {
 func (m *Model) kernelScores(st *userState, s *scratch) components {
 	kn := m.kernelFor()
 	var c components
-	if m.k > 0 && len(st.vec) == m.k {
+	switch {
+	case m.k > 0 && len(st.vec) == m.k:
 		c.cm, c.cs = kn.factorScores(m, st.vec, s.collab)
-	} else {
+	case m.ease != nil:
+		c.cm, c.cs = m.easeScores(st, s)
+	default:
 		c.cm, c.cs = m.collabScores(st, s)
 	}
 	c.tm, c.ts = kn.contentScores(m, st, s)
