@@ -395,16 +395,17 @@ func (m *Model) easeScores(st *userState, s *scratch) (mean, sd float64) {
 	}
 	s.acc = resize(s.acc, n)
 	sumRows(s.rowOff, s.rowW, e.b, s.acc)
+	// The moments run over the modelled movies only, in index order (ids
+	// increase): the others score +0, which leaves both sums unchanged.
 	clear(out)
+	var sum, sq float32
 	for r, i := range e.ids {
 		if int(i) < len(out) {
-			out[i] = s.acc[r]
+			x := s.acc[r]
+			out[i] = x
+			sum += x
+			sq += x * x
 		}
-	}
-	var sum, sq float32
-	for _, x := range out {
-		sum += x
-		sq += x * x
 	}
 	return moments(len(out), sum, sq)
 }
