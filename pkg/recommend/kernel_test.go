@@ -116,7 +116,7 @@ func kernelWorld(users, movies int, seed uint64) TrainSet {
 
 // The kernel against the plain path on models of every family, before and
 // after deltas (a new movie, a moved movie, a new user), over varied
-// queries: the same movies in the same order, scores within 1e-5.
+// queries: the same movies in the same order with the same scores.
 func TestKernelMatchesPlainPath(t *testing.T) {
 	ts := kernelWorld(80, 203, 5)
 	for _, f := range Families {
@@ -194,7 +194,9 @@ func compareKernel(t *testing.T, m *Model, users int, seed uint64) {
 		}
 		for j := range got.Items {
 			g, w := got.Items[j], want.Items[j]
-			if g.MovieID != w.MovieID || math.Abs(g.Score-w.Score) > 1e-5 {
+			// The issue asks for scores within 1e-5; the kernel sums in the
+			// plain path's order, so they are equal.
+			if g.MovieID != w.MovieID || g.Score != w.Score {
 				t.Fatalf("%+v: item %d is %s %.7f, plain path %s %.7f", q, j, g.MovieID, g.Score, w.MovieID, w.Score)
 			}
 		}
