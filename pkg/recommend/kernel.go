@@ -6,27 +6,31 @@ import (
 )
 
 // The serving kernel (issue 12) answers Recommend without the api's answer
-// cache. A request costs one product of the item factors with the user's
-// vector, one pass over the content vectors the user's profile touches, and
-// one selection pass; nothing is allocated but the answer.
+// cache. A request costs one collaborative pass, one pass over what the
+// user's content profile touches and one selection pass, with working
+// memory from the model's pool.
 //
 // The kernel gives the same answer as the plain path (componentScores, then
 // blendMap, then topK), bit for bit: every score is summed in the same order
 // as there, so ties break the same way. What it changes is the layout and
 // the loops:
 //
-//   - the item factors are copied, once per model, into blocks of
-//     kernelBlock movies stored factor-major, so that one load of p[f]
-//     serves a whole block (dotBlocks, in assembly on amd64);
-//   - the content vectors are also kept term-major, so that a user whose
-//     profile touches few terms is scored by scattering those terms' columns
-//     instead of reading every movie's vector;
-//   - the top-K pass compares a score with the worst kept one before it
-//     looks at filters or the heap.
+//   - the item factors (PureSVD, iALS) are copied, once per model, into
+//     blocks of kernelBlock movies stored factor-major, so that one load of
+//     p[f] serves a whole block (dotBlocks, in assembly on amd64);
+//   - EASE sums the user's rows of B a chunk of columns at a time in
+//     registers (sumRows);
+//   - the content vectors are also kept term-major, and their leading dense
+//     terms in blocks like the factors, so that a user is scored by one
+//     block product plus the columns of the other terms their profile
+//     touches (or a gather, when that reads less);
+//   - the top-K pass compares four scores at a time with the worst kept one
+//     before it looks at filters or the heap (blendScan).
 //
-// EASE, item-kNN and popularity keep their own scoring loops (their
-// collaborative part is not a dense product); they share the content and
-// selection passes.
+// Item-kNN and popularity keep their own collaborative loops (a sparse
+// neighbour list, a copy); they share the content and selection passes.
+// The kernel costs memory: a padded copy of the item factors, the content
+// vectors transposed, and the dense terms' blocks.
 
 // kernelBlock is how many movies share one load of a factor of p.
 const kernelBlock = 64
