@@ -278,4 +278,9 @@ func (m *Model) applyMovie(md MovieDelta) {
 	if int(i) >= m.content.vecs.rows {
 		m.extraContent[i] = sparseVec{md.ContentTerms, md.ContentValues}
 	}
+	// The kernel is patched, not dropped: rebuilding it would cost the
+	// next request a copy of every movie's factors.
+	if kn := m.kern.Load(); kn != nil && kn.content == m.content {
+		kn.setItem(m, i)
+	}
 }

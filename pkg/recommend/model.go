@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 )
 
 // Family names a ranking model family.
@@ -256,6 +257,8 @@ type Model struct {
 	overlay map[int32]*userState // users changed or added by deltas, by user index
 
 	scratch sync.Pool // *scratch: per-request working memory
+
+	kern atomic.Pointer[kernel] // the serving layout, built on first use
 }
 
 type sparseVec struct {

@@ -60,11 +60,19 @@ type scratch struct {
 	excluded        []bool
 	profile         []float32
 	heap            topK
+	// touched marks the profile's terms (one bit each) and terms lists
+	// them, for the kernel's content pass.
+	touched []uint64
+	terms   []int32
+	// rowOff and rowW are the offsets in B and the weights of the rows
+	// EASE sums for the user.
+	rowOff []int
+	rowW   []float32
 }
 
 func (s *scratch) reset(items, terms int) {
-	s.collab = resize(s.collab, items)
-	s.content = resize(s.content, items)
+	s.collab = resize(s.collab, padded(items))[:items]
+	s.content = resize(s.content, padded(items))[:items]
 	if cap(s.excluded) < items {
 		s.excluded = make([]bool, items)
 	}
@@ -72,6 +80,11 @@ func (s *scratch) reset(items, terms int) {
 	clear(s.excluded)
 	s.profile = resize(s.profile, terms)
 	clear(s.profile)
+	if words := (terms + 63) / 64; cap(s.touched) < words {
+		s.touched = make([]uint64, words)
+	} else {
+		s.touched = s.touched[:words]
+	}
 }
 
 func resize(b []float32, n int) []float32 {
@@ -136,12 +149,8 @@ func (m *Model) Recommend(q Query) (Result, error) {
 		}
 	default:
 		// The blend is fused into the top-K pass: one read of each score.
-		ca, ta, shift := blendMap(m.componentScores(st, s), m.cfg.Alpha)
-		for i, c := range s.collab {
-			if keep(i) {
-				h.offer(int32(i), ca*c+ta*s.content[i]+shift)
-			}
-		}
+		ca, ta, shift := blendMap(m.kernelScores(st, s), m.cfg.Alpha)
+		selectTop(h, s.collab, s.content, ca, ta, shift, s.excluded, m.genreMask, mask)
 	}
 	ranked := h.sorted()
 	if q.Offset >= len(ranked) {
@@ -175,6 +184,22 @@ func (m *Model) componentScores(st *userState, s *scratch) components {
 	var c components
 	c.cm, c.cs = m.collabScores(st, s)
 	c.tm, c.ts = m.contentScores(st, s.profile, s.content)
+	return c
+}
+
+// kernelScores is componentScores through the serving kernel.
+func (m *Model) kernelScores(st *userState, s *scratch) components {
+	kn := m.kernelFor()
+	var c components
+	switch {
+	case m.k > 0 && len(st.vec) == m.k:
+		c.cm, c.cs = kn.factorScores(m, st.vec, s.collab)
+	case m.ease != nil:
+		c.cm, c.cs = m.easeScores(st, s)
+	default:
+		c.cm, c.cs = m.collabScores(st, s)
+	}
+	c.tm, c.ts = kn.contentScores(m, st, s)
 	return c
 }
 

@@ -241,6 +241,7 @@ func Decode(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	m.deriveGrams()
+	m.kern.Store(m.buildKernel()) // off the request path: readers decode, then swap
 	return m, nil
 }
 
