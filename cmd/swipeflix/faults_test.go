@@ -23,8 +23,8 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/ratingstate"
 )
 
-// child is a real swipeflix process: this test binary running main().
-type child struct {
+// proc is a real swipeflix process: this test binary running main().
+type proc struct {
 	t    *testing.T
 	name string
 	cmd  *exec.Cmd
@@ -34,13 +34,13 @@ type child struct {
 
 // startChild runs `swipeflix args...` with env added to the test's
 // environment; the test's end kills it if it still runs.
-func startChild(t *testing.T, name string, env map[string]string, args ...string) *child {
+func startProc(t *testing.T, name string, env map[string]string, args ...string) *proc {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{t: t, name: name, cmd: exec.Command(exe, args...), out: &syncBuffer{}, done: make(chan error, 1)}
+	c := &proc{t: t, name: name, cmd: exec.Command(exe, args...), out: &syncBuffer{}, done: make(chan error, 1)}
 	c.cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	for k, v := range env {
 		c.cmd.Env = append(c.cmd.Env, k+"="+v)
@@ -60,7 +60,7 @@ func startChild(t *testing.T, name string, env map[string]string, args ...string
 }
 
 // signal sends sig to the process.
-func (c *child) signal(sig syscall.Signal) {
+func (c *proc) signal(sig syscall.Signal) {
 	c.t.Helper()
 	if err := c.cmd.Process.Signal(sig); err != nil {
 		c.t.Fatalf("%s: signal %v: %v", c.name, sig, err)
@@ -68,7 +68,7 @@ func (c *child) signal(sig syscall.Signal) {
 }
 
 // wait waits for the process to end and returns how it ended.
-func (c *child) wait() error {
+func (c *proc) wait() error {
 	c.t.Helper()
 	select {
 	case err := <-c.done:
@@ -80,7 +80,7 @@ func (c *child) wait() error {
 }
 
 // kill ends the process with SIGKILL, as a crash or the OOM killer would.
-func (c *child) kill() {
+func (c *proc) kill() {
 	c.t.Helper()
 	c.signal(syscall.SIGKILL)
 	c.wait() //nolint:errcheck // killed: the error is "signal: killed"
@@ -201,7 +201,7 @@ func TestTrainerSIGKILLDuringReplay(t *testing.T) {
 	// HTTP, before it has read much).
 	midStream := 0
 	for i, at := range []float64{0, 4000, 900, 12000, 6000} {
-		c := startChild(t, "trainer", env, "-target", "trainer")
+		c := startProc(t, "trainer", env, "-target", "trainer")
 		waitUntil(ctx, t, "the trainer's /metrics", func() bool {
 			resp, err := http.Get("http://" + addr + "/metrics")
 			if err == nil {
@@ -238,7 +238,7 @@ func TestTrainerSIGKILLDuringReplay(t *testing.T) {
 	}
 
 	// The last run reads to the end and stops cleanly.
-	c := startChild(t, "trainer", env, "-target", "trainer")
+	c := startProc(t, "trainer", env, "-target", "trainer")
 	waitUntil(ctx, t, "the trainer's commits at the end of the log", func() bool {
 		lag, err := kafkabus.Lag(ctx, k.Brokers(), "swipeflix-trainer", kafkabus.Ratings)
 		var sum int64
@@ -375,8 +375,8 @@ func TestBrokerFrozenAndKilledUnderIngestLoad(t *testing.T) {
 	brokerAddr := fmt.Sprintf("127.0.0.1:%d", port)
 	brokerEnv := map[string]string{"SWIPEFLIX_DATA_DIR": brokerDir, "SWIPEFLIX_KAFKA_PORT": strconv.Itoa(port),
 		"KAFKA_BROKERS": "", "NATS_URL": "", "SWIPEFLIX_STARTER_RATINGS": "", "SWIPEFLIX_LOG_LEVEL": "warn"}
-	startBroker := func() *child {
-		b := startChild(t, "broker", brokerEnv, "-target", "kafka")
+	startBroker := func() *proc {
+		b := startProc(t, "broker", brokerEnv, "-target", "kafka")
 		waitUntil(ctx, t, "the broker process", func() bool {
 			_, err := kafkabus.Lag(ctx, []string{brokerAddr}, "nobody", kafkabus.Ratings)
 			return err == nil
