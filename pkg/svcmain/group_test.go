@@ -180,3 +180,34 @@ func TestServeFiberDrains(t *testing.T) {
 		t.Errorf("ServeFiber after a clean stop: %v", err)
 	}
 }
+
+// TestServeFiberDrainTimeout keeps a connection open past the shutdown
+// timeout: ServeFiber stops anyway and says so with ErrDrainTimeout, which
+// the services log instead of failing (a keep-alive client made the ingest
+// fail its shutdown before).
+func TestServeFiberDrainTimeout(t *testing.T) {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	started := make(chan struct{})
+	app.Get("/hang", func(c *fiber.Ctx) error {
+		close(started)
+		time.Sleep(2 * time.Second)
+		return c.SendString("late")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- ServeFiber(ctx, app, ln, 100*time.Millisecond) }()
+	go func() {
+		if resp, err := http.Get("http://" + ln.Addr().String() + "/hang"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	cancel()
+	if err := <-served; !errors.Is(err, ErrDrainTimeout) {
+		t.Errorf("ServeFiber with a request past the timeout: %v, want ErrDrainTimeout", err)
+	}
+}

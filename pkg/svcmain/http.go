@@ -79,8 +79,14 @@ func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler, l HTTPLimit
 	return nil
 }
 
+// ErrDrainTimeout says connections were still open when the shutdown
+// timeout ran out (a client keeping an idle keep-alive connection is
+// enough): the server stopped anyway, so callers log it rather than fail.
+var ErrDrainTimeout = errors.New("connections still open at the shutdown timeout")
+
 // ServeFiber serves app on ln until ctx ends, then lets in-flight requests
-// finish (up to timeout). It returns nil after a clean stop.
+// finish (up to timeout). It returns nil after a clean stop, and an error
+// wrapping ErrDrainTimeout when connections outlasted the timeout.
 func ServeFiber(ctx context.Context, app *fiber.App, ln net.Listener, timeout time.Duration) error {
 	addr := ln.Addr().String()
 	served := make(chan error, 1)
@@ -91,6 +97,9 @@ func ServeFiber(ctx context.Context, app *fiber.App, ln net.Listener, timeout ti
 	case <-ctx.Done():
 	}
 	err := app.ShutdownWithTimeout(timeout)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = ErrDrainTimeout
+	}
 	if serr := <-served; serr != nil {
 		err = errors.Join(err, serr)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -182,7 +183,14 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	})
 	g.Go("model age", func(ctx context.Context) error { s.ageLoop(ctx); return nil })
 	s.log.Info("api listening", "addr", ln.Addr().String())
-	g.Go("http", func(ctx context.Context) error { return svcmain.ServeFiber(ctx, s.app, ln, s.cfg.ShutdownTimeout) })
+	g.Go("http", func(ctx context.Context) error {
+		err := svcmain.ServeFiber(ctx, s.app, ln, s.cfg.ShutdownTimeout)
+		if errors.Is(err, svcmain.ErrDrainTimeout) {
+			s.log.Warn("api shutdown", "err", err)
+			return nil
+		}
+		return err
+	})
 	<-gctx.Done()
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("api: %w", err)

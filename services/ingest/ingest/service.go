@@ -6,6 +6,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -91,6 +92,10 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("ingest listening", "addr", ln.Addr().String(), "auth", s.tokens.enabled())
 	serveErr := svcmain.ServeFiber(ctx, s.app, ln, s.cfg.Limits.ShutdownTimeout)
+	if errors.Is(serveErr, svcmain.ErrDrainTimeout) {
+		s.log.Warn("ingest shutdown", "err", serveErr)
+		serveErr = nil
+	}
 	if err := s.prod.Close(); err != nil {
 		s.log.Warn("close kafka producer", "err", err)
 	}
