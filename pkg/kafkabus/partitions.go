@@ -195,6 +195,16 @@ func (r *PartitionReader) Commit(ctx context.Context, msgs ...Message) error {
 	for _, m := range msgs {
 		offsets[m.Partition] = max(offsets[m.Partition], m.Offset+1)
 	}
+	return r.CommitOffsets(ctx, offsets)
+}
+
+// CommitOffsets writes offsets (partition -> next offset to read) as the
+// group's committed offsets, e.g. a checkpoint's at start: a partition with
+// nothing new to read would otherwise keep a stale commit.
+func (r *PartitionReader) CommitOffsets(ctx context.Context, offsets map[int]int64) error {
+	if len(offsets) == 0 || r.cfg.Group == "" {
+		return nil
+	}
 	commits := make([]kafka.OffsetCommit, 0, len(offsets))
 	for p, o := range offsets {
 		commits = append(commits, kafka.OffsetCommit{Partition: p, Offset: o})

@@ -239,6 +239,9 @@ func (s *Service) runActive(ctx context.Context, cp *checkpointer) error {
 	var commit committer = reader
 	if s.hooks.NoCommit {
 		commit = nil
+	} else if err := reader.CommitOffsets(ctx, s.loop.startOffsets()); err != nil {
+		// Commits only feed lag tools; the next checkpoint's commit retries.
+		s.log.Warn("commit the checkpoint's offsets at start", "err", err)
 	}
 
 	grp, gctx := svcmain.NewGroup(ctx)
