@@ -20,11 +20,11 @@ import (
 // proofStack is one in-process run of the binary (realMain, as `make run` runs
 // it) on embedded brokers listening on free ports.
 type proofStack struct {
-	api, ingest, trainer string // HTTP addresses
-	brokers              []string
-	natsURL              string
-	stderr               *syncBuffer
-	client               *http.Client
+	api, ingest, trainer, drift string // HTTP addresses
+	brokers                     []string
+	natsURL                     string
+	stderr                      *syncBuffer
+	client                      *http.Client
 	// stop ends the run and waits for it (once; the test's cleanup calls
 	// it too).
 	stop func()
@@ -51,6 +51,7 @@ func startStack(ctx context.Context, tb testing.TB, env map[string]string, args 
 	for k, v := range env {
 		vars[k] = v
 	}
+	s.drift = vars["DRIFT_ADDR"]
 	for k, v := range vars {
 		tb.Setenv(k, v)
 	}
@@ -68,6 +69,15 @@ func startStack(ctx context.Context, tb testing.TB, env map[string]string, args 
 		})
 	}
 	tb.Cleanup(s.stop)
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			log := s.stderr.String()
+			if len(log) > 8000 {
+				log = "..." + log[len(log)-8000:]
+			}
+			tb.Logf("the run's log:\n%s", log)
+		}
+	})
 
 	kafkaRE, natsRE := regexp.MustCompile(`embedded kafka: (\S+)`), regexp.MustCompile(`embedded nats: +(\S+)`)
 	if vars["KAFKA_BROKERS"] != "" {
@@ -112,9 +122,9 @@ func targetSpec(args []string) string {
 
 func (s *proofStack) selected(args []string) []string {
 	spec := targetSpec(args)
-	byName := map[string]string{"api": s.api, "ingest": s.ingest, "trainer": s.trainer}
+	byName := map[string]string{"api": s.api, "ingest": s.ingest, "trainer": s.trainer, "drift": s.drift}
 	if spec == "all" {
-		return []string{s.api, s.ingest, s.trainer}
+		return []string{s.api, s.ingest, s.trainer, s.drift}
 	}
 	var out []string
 	for _, name := range strings.Split(spec, ",") {

@@ -26,7 +26,7 @@ func TestRollbackSwapsTheAPIBack(t *testing.T) {
 	}
 	const token = "rollback-test-token"
 	s := startStack(ctx, t, map[string]string{"SWIPEFLIX_ADMIN_TOKEN": token},
-		"-target=trainer,api", "-starter", dir)
+		"-target=trainer,api,ingest", "-starter", dir)
 
 	served := func() int64 {
 		a, err := s.predict(ctx, "1")
@@ -39,6 +39,24 @@ func TestRollbackSwapsTheAPIBack(t *testing.T) {
 	}
 	var first int64
 	waitUntil(ctx, t, "a first model on /predict", func() bool { first = served(); return first > 0 })
+
+	// New events, so that the refit asked for below has something to cover
+	// (a refit of the events the serving model covers publishes nothing).
+	var lines []string
+	for u := range 5 {
+		for m := range 10 {
+			lines = append(lines, fmt.Sprintf(`{"event_id":"rb-%d-%d","user_id":"rb-%d","movie_id":%q,"rating":4,"ts":%q}`,
+				u, m, u, syn.Catalog[m].ID, time.Now().UTC().Format(time.RFC3339)))
+		}
+	}
+	if err := s.postSwipesTo(ctx, "/v1/ratings", strings.Join(lines, "\n")); err != nil {
+		t.Fatal(err)
+	}
+	want := float64(len(syn.Ratings()) + len(lines))
+	waitUntil(ctx, t, "the trainer to apply the new events", func() bool {
+		got, err := s.metric(ctx, s.trainer, "swipeflix_trainer_events_total")
+		return err == nil && got >= want
+	})
 
 	admin := func(path, body string) *http.Response {
 		t.Helper()
