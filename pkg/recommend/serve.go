@@ -499,6 +499,11 @@ func (t *topK) push(c candidate) {
 // replaceMin replaces the worst kept candidate with c and restores the heap.
 func (t *topK) replaceMin(c candidate) {
 	t.h[0] = c
+	t.siftDown()
+}
+
+// siftDown moves the root down to its place, restoring the heap.
+func (t *topK) siftDown() {
 	for j := 0; ; {
 		l, r, s := 2*j+1, 2*j+2, j
 		if l < len(t.h) && worse(t.h[l], t.h[s]) {
@@ -523,20 +528,7 @@ func (t *topK) sorted() []candidate {
 		last := len(t.h) - 1
 		t.h[0] = t.h[last]
 		t.h = t.h[:last]
-		for i := 0; ; {
-			l, r, s := 2*i+1, 2*i+2, i
-			if l < len(t.h) && worse(t.h[l], t.h[s]) {
-				s = l
-			}
-			if r < len(t.h) && worse(t.h[r], t.h[s]) {
-				s = r
-			}
-			if s == i {
-				break
-			}
-			t.h[i], t.h[s] = t.h[s], t.h[i]
-			i = s
-		}
+		t.siftDown()
 	}
 	return out
 }
