@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/swipeflix/swipeflix/pkg/embedded"
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 )
 
 func TestKafkaLogSurvivesRestart(t *testing.T) {
@@ -132,16 +133,7 @@ func TestNATSJetStreamSurvivesRestart(t *testing.T) {
 		t.Fatalf("restart on the same dir: %v", err)
 	}
 	defer n2.Close()
-	nc, err := nats.Connect(n2.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, "T")
+	kv, err := embeddedtest.JetStream(t, n2.URL()).KeyValue(ctx, "T")
 	if err != nil {
 		t.Fatalf("bucket after restart: %v", err)
 	}
@@ -185,15 +177,7 @@ func TestNATSRequiresStoreDir(t *testing.T) {
 
 func kvPut(ctx context.Context, t *testing.T, url, key, val string) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, url)
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "T", Storage: jetstream.FileStorage})
 	if err != nil {
 		t.Fatal(err)

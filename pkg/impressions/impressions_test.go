@@ -9,10 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/swipeflix/swipeflix/pkg/embedded"
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/impressions"
 )
 
@@ -26,19 +24,9 @@ var (
 	_ store = (*impressions.Memory)(nil)
 )
 
-func connect(t *testing.T, url string) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
 func openKV(t *testing.T, url string, max int) *impressions.KV {
 	t.Helper()
-	kv, err := impressions.OpenKV(context.Background(), connect(t, url), impressions.KVConfig{MaxPerUser: max, TTL: time.Hour})
+	kv, err := impressions.OpenKV(context.Background(), embeddedtest.Connect(t, url), impressions.KVConfig{MaxPerUser: max, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,11 +201,7 @@ func TestKVDealtAndUnreadable(t *testing.T) {
 	if err != nil || !slices.Equal(got, []string{"0", "1"}) {
 		t.Fatalf("Dealt: %v, %v", got, err)
 	}
-	js, err := jetstream.New(connect(t, n.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := js.KeyValue(ctx, impressions.Bucket)
+	raw, err := embeddedtest.JetStream(t, n.URL()).KeyValue(ctx, impressions.Bucket)
 	if err != nil {
 		t.Fatal(err)
 	}

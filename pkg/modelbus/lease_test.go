@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 )
 
@@ -23,16 +21,7 @@ func TestLeaseSurvivesARenewalItDidNotSee(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, modelbus.LeaseBucket)
+	kv, err := embeddedtest.JetStream(t, url).KeyValue(ctx, modelbus.LeaseBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

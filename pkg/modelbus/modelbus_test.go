@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 )
@@ -128,11 +126,7 @@ func TestWatchLateReaderAndRollback(t *testing.T) {
 // sees each manifest as snake_case JSON.
 func TestModelUpdatedOnCoreSubject(t *testing.T) {
 	ctx, b, url := setup(t)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := embeddedtest.Connect(t, url)
 	sub, err := nc.SubscribeSync(modelbus.SubjectModelUpdated)
 	if err != nil {
 		t.Fatal(err)
@@ -297,11 +291,7 @@ func TestSubscribeUpdates(t *testing.T) {
 
 func TestNewOnCallersConnection(t *testing.T) {
 	ctx, _, url := setup(t)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := embeddedtest.Connect(t, url)
 	b, err := modelbus.New(ctx, nc, nil)
 	if err != nil {
 		t.Fatal(err)

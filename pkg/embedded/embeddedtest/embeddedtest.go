@@ -6,6 +6,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/swipeflix/swipeflix/pkg/embedded"
 )
 
@@ -41,4 +44,26 @@ func StartTestNATS(t testing.TB) *embedded.NATS {
 	}
 	t.Cleanup(n.Close)
 	return n
+}
+
+// Connect connects a NATS client to url; t.Cleanup closes it.
+func Connect(t testing.TB, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("connect to nats at %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// JetStream returns a JetStream context on a new connection to url, closed
+// by t.Cleanup.
+func JetStream(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(Connect(t, url))
+	if err != nil {
+		t.Fatalf("jetstream at %s: %v", url, err)
+	}
+	return js
 }
