@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
@@ -60,15 +59,22 @@ func announce(t testing.TB, ctx context.Context, bus *modelbus.Bus, version int6
 	}
 }
 
+// brokerTest skips t in -short mode (it starts brokers) and otherwise
+// returns a context that bounds it: the deadline only stops a hung test.
+func brokerTest(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts brokers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // newBus opens the model bus on its own connection to url.
 func newBus(t testing.TB, ctx context.Context, url string) *modelbus.Bus {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	bus, err := modelbus.New(ctx, nc, nil)
+	bus, err := modelbus.New(ctx, embeddedtest.Connect(t, url), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

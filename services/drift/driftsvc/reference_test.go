@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
@@ -29,11 +28,7 @@ func newProducer(t testing.TB, broker string) *kgo.Client {
 
 // TestKafkaLog reads stretches of a real (kfake) topic by offset.
 func TestKafkaLog(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a broker")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := brokerTest(t, 60*time.Second)
 	broker := embeddedtest.StartTestKafka(t).Addr()
 	synth := drift.NewSynth(rand.New(rand.NewPCG(1, 1)), 50, 20, time.Unix(0, 0))
 	cov := produce(t, ctx, newProducer(t, broker), synth.Events(300, drift.Shift{}), nil)
@@ -92,11 +87,7 @@ func sampleOf(t testing.TB, cfg Config, evs []events.Event) *drift.Reference {
 // rollback, and each time equal to the sample drawn directly from the
 // covered events.
 func TestReferenceFollowsTheModel(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts brokers")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := brokerTest(t, 90*time.Second)
 	broker, natsURL := embeddedtest.StartTestKafka(t).Addr(), startNATS(t)
 	cl := newProducer(t, broker)
 	bus := newBus(t, ctx, natsURL)
@@ -108,11 +99,7 @@ func TestReferenceFollowsTheModel(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Brokers, cfg.NATSURL, cfg.Interval = []string{broker}, natsURL, 100*time.Millisecond
 	cfg.ReferenceEvents = 400
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := embeddedtest.Connect(t, natsURL)
 	svc, err := New(cfg, Deps{Store: &MemoryStore{}, Genres: lookupCatalog{synth}, NATS: nc, Models: bus})
 	if err != nil {
 		t.Fatal(err)
@@ -173,11 +160,7 @@ func clone(c drift.Coverage) map[int32]int64 {
 // events of that period, read from the log, and the current window the
 // events after it.
 func TestPeriodReference(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts brokers")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := brokerTest(t, 90*time.Second)
 	broker := embeddedtest.StartTestKafka(t).Addr()
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	synth := drift.NewSynth(rand.New(rand.NewPCG(3, 3)), 300, 100, start)

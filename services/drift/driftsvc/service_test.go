@@ -45,18 +45,10 @@ func (s *slowStore) SaveDriftReport(ctx context.Context, r drift.Report) error {
 // expects a report with dataset drift on NATS, a retrain request, the DLQ
 // copies, and the HTTP views of the report.
 func TestEndToEndShiftedStream(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts brokers")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := brokerTest(t, 90*time.Second)
 	broker, natsURL := embeddedtest.StartTestKafka(t).Addr(), startNATS(t)
 
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := embeddedtest.Connect(t, natsURL)
 	reports := make(chan *nats.Msg, 64)
 	retrains := make(chan *nats.Msg, 8)
 	if _, err := nc.ChanSubscribe("swipeflix.drift.report", reports); err != nil {
@@ -85,7 +77,9 @@ func TestEndToEndShiftedStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	runErr := make(chan error, 1)
-	go func() { runErr <- svc.Run(ctx) }()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { runErr <- svc.Run(runCtx) }()
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DefaultProduceTopic("swipeflix.ratings"))
 	if err != nil {

@@ -109,11 +109,7 @@ func TestStarterDataAcrossRestart(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 		defer cancel()
 		broker, natsURL := embeddedtest.StartTestKafka(t).Addr(), startNATS(t)
-		nc, err := nats.Connect(natsURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
+		nc := embeddedtest.Connect(t, natsURL)
 		reports := make(chan *nats.Msg, 256)
 		if _, err := nc.ChanSubscribe("swipeflix.drift.report", reports); err != nil {
 			t.Fatal(err)
@@ -166,6 +162,7 @@ func TestStarterDataAcrossRestart(t *testing.T) {
 		// The report goes out on NATS before it is stored.
 		var stored drift.Report
 		waitFor(t, ctx, "the report in the store", func() bool {
+			var err error
 			stored, err = SQLReports{DB: st}.LatestDriftReport(ctx)
 			return err == nil && !stored.Time.Before(calm.Time)
 		})
@@ -251,11 +248,7 @@ func getLatest(t *testing.T, s *Service) drift.Report {
 // mid-load one once nothing else came (issue 9: starter data published in
 // one go must not raise the alert).
 func TestModelFittedMidLoadIsNoReference(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts brokers")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
+	ctx := brokerTest(t, 120*time.Second)
 	broker, natsURL := embeddedtest.StartTestKafka(t).Addr(), startNATS(t)
 	bus := newBus(t, ctx, natsURL)
 	synth := drift.NewSynth(rand.New(rand.NewPCG(4, 4)), 300, 200, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/swipeflix/swipeflix/pkg/drift"
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/events"
 )
@@ -170,11 +171,7 @@ func newOffline(t *testing.T, cfg Config, store ReportStore) (*Service, *nats.Co
 	if store == nil {
 		store = &MemoryStore{}
 	}
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := embeddedtest.Connect(t, url)
 	s, err := New(cfg, Deps{Store: store, Genres: GenreMap{}, NATS: nc,
 		Now: func() time.Time { return time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) }})
 	if err != nil {
