@@ -57,18 +57,9 @@ func TestBrokenGeneratedFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := s.WriteDir(dir, tt.layout); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(dir, tt.file)
-			breakLine(t, path, tt.line, tt.fn)
-			src, err := Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			src, path := openBroken(t, s, tt.layout, tt.file, tt.line, tt.fn)
 			n := 0
-			err = src.Ratings(func(Rating) error { n++; return nil })
+			err := src.Ratings(func(Rating) error { n++; return nil })
 			if tt.want == "" {
 				if err != nil || n != s.Config.Ratings {
 					t.Errorf("read %d ratings, %v; want %d and no error", n, err, s.Config.Ratings)
@@ -103,20 +94,29 @@ func TestBrokenGeneratedCatalogs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := s.WriteDir(dir, tt.layout); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(dir, tt.file)
-			breakLine(t, path, tt.line, tt.fn)
-			src, err := Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = src.Movies()
+			src, path := openBroken(t, s, tt.layout, tt.file, tt.line, tt.fn)
+			_, err := src.Movies()
 			if want := fmt.Sprintf("%s:%s", path, tt.want); err == nil || err.Error() != want {
 				t.Fatalf("got %v\nwant %s", err, want)
 			}
 		})
 	}
+}
+
+// openBroken writes s in layout to a temporary folder, rewrites line n of
+// file there with fn and opens the folder. It returns the source and the
+// broken file's path.
+func openBroken(t *testing.T, s *Synthetic, layout Layout, file string, n int, fn func(string) string) (*Source, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := s.WriteDir(dir, layout); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, file)
+	breakLine(t, path, n, fn)
+	src, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, path
 }

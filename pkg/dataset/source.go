@@ -42,13 +42,7 @@ func Open(dir string) (*Source, error) {
 		}
 		return &Source{Dir: filepath.Dir(dir), Layout: l, RatingsPath: dir}, nil
 	}
-	at := func(name string) string {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p
-		}
-		return ""
-	}
+	at := func(name string) string { return regularFile(dir, name) }
 	s := &Source{Dir: dir}
 	switch {
 	case at("u.data") != "":
@@ -106,13 +100,7 @@ func OpenCatalog(dir string) (*Source, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("open catalog %s: %w: not a folder", dir, ErrFormat)
 	}
-	at := func(name string) string {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p
-		}
-		return ""
-	}
+	at := func(name string) string { return regularFile(dir, name) }
 	s := &Source{Dir: dir}
 	switch {
 	case at("movies.csv") != "":
@@ -212,4 +200,14 @@ func LoadRatingsWith(path string, opt ReadOptions) ([]Rating, Skipped, error) {
 		return nil, sk, err
 	}
 	return out, sk, nil
+}
+
+// regularFile is the path of the regular file name in dir, or "" when
+// there is none.
+func regularFile(dir, name string) string {
+	p := filepath.Join(dir, name)
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+		return p
+	}
+	return ""
 }

@@ -645,14 +645,9 @@ func (st *Store) finishCompaction(job compactJob, size int64, err error) {
 func (st *Store) Compact(ctx context.Context) error {
 	st.mu.Lock()
 	for st.compacting {
-		done := st.compDone
-		st.mu.Unlock()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return fmt.Errorf("compact checkpoint: %w", ctx.Err())
+		if err := st.awaitCompaction(ctx); err != nil {
+			return err
 		}
-		st.mu.Lock()
 	}
 	if st.closed {
 		st.mu.Unlock()
@@ -666,6 +661,20 @@ func (st *Store) Compact(ctx context.Context) error {
 		st.mu.Unlock()
 		return fmt.Errorf("compact checkpoint: %w", err)
 	}
+	if err := st.awaitCompaction(ctx); err != nil {
+		return err
+	}
+	defer st.mu.Unlock()
+	if st.compErr != nil {
+		return fmt.Errorf("compact checkpoint: %w", st.compErr)
+	}
+	return nil
+}
+
+// awaitCompaction waits for the running compaction to end without holding
+// st.mu, which the caller holds. It returns with st.mu held again, or, when
+// ctx ends first, with ctx's error and st.mu not held.
+func (st *Store) awaitCompaction(ctx context.Context) error {
 	done := st.compDone
 	st.mu.Unlock()
 	select {
@@ -674,10 +683,6 @@ func (st *Store) Compact(ctx context.Context) error {
 		return fmt.Errorf("compact checkpoint: %w", ctx.Err())
 	}
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.compErr != nil {
-		return fmt.Errorf("compact checkpoint: %w", st.compErr)
-	}
 	return nil
 }
 
