@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,111 +17,6 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/store/pgtest"
 	"github.com/swipeflix/swipeflix/pkg/store/storetest"
 )
-
-// proxy is a TCP proxy in front of the real PostgreSQL server that the test
-// can take down (every connection cut, new ones refused) and bring back.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func startProxy(t testing.TB, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		ln.Close()
-		p.setDown(true)
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.down {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns[c] = struct{}{}
-		p.mu.Unlock()
-		p.wg.Go(func() { p.serve(c) })
-	}
-}
-
-func (p *proxy) serve(c net.Conn) {
-	defer p.forget(c)
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		return
-	}
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		up.Close()
-		return
-	}
-	p.conns[up] = struct{}{}
-	p.mu.Unlock()
-	defer p.forget(up)
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(up, c); done <- struct{}{} }()
-	go func() { io.Copy(c, up); done <- struct{}{} }()
-	<-done
-	// Closing both ends (the deferred forgets) ends the other copy.
-	c.Close()
-	up.Close()
-	<-done
-}
-
-func (p *proxy) forget(c net.Conn) {
-	c.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
-}
-
-// setDown cuts every connection and refuses new ones, or lets them in again.
-func (p *proxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for c := range p.conns {
-			c.Close()
-		}
-	}
-}
-
-// viaProxy returns dbURL with its host replaced by a proxy to that host.
-func viaProxy(t testing.TB, dbURL string) (*proxy, string) {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
-	q := u.Query()
-	q.Set("connect_timeout", "2")
-	u.RawQuery = q.Encode()
-	return p, u.String()
-}
 
 // runRetrying starts r.Run and stops it at cleanup.
 func runRetrying(t testing.TB, r *store.Retrying) (stop func()) {
@@ -167,7 +59,7 @@ func waitFlush(t testing.TB, r *store.Retrying) {
 func TestRetryingPostgresOutage(t *testing.T) {
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
-	p, proxied := viaProxy(t, dbURL)
+	p, proxied := pgtest.ViaProxy(t, dbURL)
 	s, err := store.Open(ctx, store.Config{DatabaseURL: proxied})
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +96,7 @@ func TestRetryingPostgresOutage(t *testing.T) {
 		t.Fatalf("degraded while the database is up")
 	}
 
-	p.setDown(true)
+	p.SetDown(true)
 	for v := int64(2); v <= 4; v++ {
 		if err := r.Register(ctx, storetest.Record(v)); err != nil {
 			t.Fatalf("register %d during outage: %v", v, err)
@@ -228,7 +120,7 @@ func TestRetryingPostgresOutage(t *testing.T) {
 		t.Errorf("model 2 reached the database through a downed proxy: %v", err)
 	}
 
-	p.setDown(false)
+	p.SetDown(false)
 	waitFlush(t, r)
 	if r.Degraded() || gauge() != 0 {
 		t.Errorf("still degraded after recovery")
@@ -257,7 +149,7 @@ func TestRetryingPostgresOutage(t *testing.T) {
 func TestRetryingSpoolSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
-	p, proxied := viaProxy(t, dbURL)
+	p, proxied := pgtest.ViaProxy(t, dbURL)
 	s, err := store.Open(ctx, store.Config{DatabaseURL: proxied})
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +157,7 @@ func TestRetryingSpoolSurvivesRestart(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	spool := filepath.Join(t.TempDir(), "registry.spool")
 
-	p.setDown(true)
+	p.SetDown(true)
 	first, err := store.NewRetrying(s, fastRetry(nil, spool))
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +180,7 @@ func TestRetryingSpoolSurvivesRestart(t *testing.T) {
 	if second.Pending() != 4 || !second.Degraded() {
 		t.Fatalf("restarted queue holds %d writes, want 4", second.Pending())
 	}
-	p.setDown(false)
+	p.SetDown(false)
 	runRetrying(t, second)
 	waitFlush(t, second)
 	ms, err := s.List(ctx, store.ListOptions{})
@@ -309,7 +201,7 @@ func TestRetryingSpoolSurvivesRestart(t *testing.T) {
 // TestRetryingQueueBound: a full queue refuses the write instead of growing.
 func TestRetryingQueueBound(t *testing.T) {
 	ctx := context.Background()
-	p, proxied := viaProxy(t, pgtest.NewDatabase(t))
+	p, proxied := pgtest.ViaProxy(t, pgtest.NewDatabase(t))
 	s, err := store.Open(ctx, store.Config{DatabaseURL: proxied})
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +213,7 @@ func TestRetryingQueueBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.setDown(true)
+	p.SetDown(true)
 	for v := int64(1); v <= 2; v++ {
 		if err := r.Register(ctx, storetest.Record(v)); err != nil {
 			t.Fatal(err)
@@ -435,8 +327,8 @@ func TestDegradedGaugeInMetricsContract(t *testing.T) {
 // database answers the schema is migrated and every write lands.
 func TestRetryingDatabaseDownAtStart(t *testing.T) {
 	ctx := context.Background()
-	p, proxied := viaProxy(t, pgtest.EmptyDatabase(t))
-	p.setDown(true)
+	p, proxied := pgtest.ViaProxy(t, pgtest.EmptyDatabase(t))
+	p.SetDown(true)
 	if _, err := store.Open(ctx, store.Config{DatabaseURL: proxied}); err == nil {
 		t.Fatal("open without TolerateUnavailable succeeded with the database down")
 	}
@@ -462,7 +354,7 @@ func TestRetryingDatabaseDownAtStart(t *testing.T) {
 	if !r.Degraded() {
 		t.Error("not degraded with the database down")
 	}
-	p.setDown(false)
+	p.SetDown(false)
 	waitFlush(t, r)
 	cur, err := s.Current(ctx)
 	if err != nil || cur.Version != 1 {

@@ -3,10 +3,6 @@ package trainer
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,81 +14,12 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/store/pgtest"
 )
 
-// pgProxy stands between the trainer and PostgreSQL so a test can take the
-// database away and bring it back.
-type pgProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]bool
-}
-
-func startPGProxy(t *testing.T, target string) *pgProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pgProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.setDown(true); <-done })
-	return p
-}
-
-func (p *pgProxy) serve(c net.Conn) {
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		c.Close()
-		return
-	}
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		p.mu.Unlock()
-		c.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = true, true
-	p.mu.Unlock()
-	go func() { io.Copy(up, c); up.Close() }() //nolint:errcheck // a closed copy ends the pair
-	io.Copy(c, up)                             //nolint:errcheck
-	c.Close()
-}
-
-func (p *pgProxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
 func TestPostgresOutageKeepsPublishing(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	e := newEnv(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startPGProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy, proxied := pgtest.ViaProxy(t, dbURL)
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{DatabaseURL: u.String()})
+	st, err := store.Open(ctx, store.Config{DatabaseURL: proxied})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +34,7 @@ func TestPostgresOutageKeepsPublishing(t *testing.T) {
 		return err == nil && rec.Version == 1
 	})
 
-	proxy.setDown(true)
+	proxy.SetDown(true)
 	// Something new to cover: a refit of the same data publishes nothing.
 	e.publish(t, []events.Event{events.NewSwipe("during-outage", "newcomer", "1", events.Like, time.Now(), "test")})
 	waitFor(t, "the new event in the state", func() bool { return r.svc.pairs.Load() == int64(len(evs)+1) })
@@ -129,7 +56,7 @@ func TestPostgresOutageKeepsPublishing(t *testing.T) {
 		t.Errorf("degraded health %+v, gauge %v; want pending writes and gauge 1", h, gauge(t, r, "swipeflix_registry_degraded"))
 	}
 
-	proxy.setDown(false)
+	proxy.SetDown(false)
 	waitFor(t, "queued registry writes applied", func() bool {
 		rec, err := st.Current(ctx)
 		return err == nil && rec.Version == 2
@@ -163,15 +90,10 @@ func gauge(t *testing.T, r *running, name string) float64 {
 func TestStartsDuringPostgresOutage(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	e := newEnv(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startPGProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
-	proxy.setDown(true)
+	proxy, proxied := pgtest.ViaProxy(t, dbURL)
+	proxy.SetDown(true)
 	// As module store opens it: tolerant of a database that does not answer.
-	down, err := store.Open(context.Background(), store.Config{DatabaseURL: u.String(), TolerateUnavailable: true})
+	down, err := store.Open(context.Background(), store.Config{DatabaseURL: proxied, TolerateUnavailable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +137,7 @@ func TestStartsDuringPostgresOutage(t *testing.T) {
 		return h.Status == "degraded"
 	})
 
-	proxy.setDown(false)
+	proxy.SetDown(false)
 	st, err := store.Open(context.Background(), store.Config{DatabaseURL: dbURL})
 	if err != nil {
 		t.Fatal(err)
