@@ -24,7 +24,7 @@ func BenchmarkUpsertMovies(b *testing.B) {
 	engines := []struct {
 		name string
 		open func(testing.TB) *store.Store
-	}{{"sqlite", openSQLite}, {"postgres", openPostgres}}
+	}{{"sqlite", storetest.OpenSQLite}, {"postgres", openPostgres}}
 	for _, e := range engines {
 		b.Run(e.name+"/insert", func(b *testing.B) {
 			for range b.N {
@@ -58,7 +58,7 @@ func BenchmarkRegisterPromote(b *testing.B) {
 	for _, e := range []struct {
 		name string
 		open func(testing.TB) *store.Store
-	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
+	}{{"sqlite", storetest.OpenSQLite}, {"postgres", openPostgres}} {
 		b.Run(e.name, func(b *testing.B) {
 			s := e.open(b)
 			ctx := context.Background()
@@ -84,7 +84,7 @@ func BenchmarkLoadCatalog(b *testing.B) {
 	for _, e := range []struct {
 		name string
 		open func(testing.TB) *store.Store
-	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
+	}{{"sqlite", storetest.OpenSQLite}, {"postgres", openPostgres}} {
 		b.Run(e.name, func(b *testing.B) {
 			s := e.open(b)
 			for range b.N {

@@ -60,16 +60,8 @@ func TestRetryingPostgresOutage(t *testing.T) {
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
 	p, proxied := pgtest.ViaProxy(t, dbURL)
-	s, err := store.Open(ctx, store.Config{DatabaseURL: proxied})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	direct, err := store.Open(ctx, store.Config{DatabaseURL: dbURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { direct.Close() })
+	s := storetest.Open(t, store.Config{DatabaseURL: proxied})
+	direct := storetest.Open(t, store.Config{DatabaseURL: dbURL})
 
 	reg := prometheus.NewRegistry()
 	r, err := store.NewRetrying(s, fastRetry(reg, ""))
@@ -150,11 +142,7 @@ func TestRetryingSpoolSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	dbURL := pgtest.NewDatabase(t)
 	p, proxied := pgtest.ViaProxy(t, dbURL)
-	s, err := store.Open(ctx, store.Config{DatabaseURL: proxied})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := storetest.Open(t, store.Config{DatabaseURL: proxied})
 	spool := filepath.Join(t.TempDir(), "registry.spool")
 
 	p.SetDown(true)
@@ -202,11 +190,7 @@ func TestRetryingSpoolSurvivesRestart(t *testing.T) {
 func TestRetryingQueueBound(t *testing.T) {
 	ctx := context.Background()
 	p, proxied := pgtest.ViaProxy(t, pgtest.NewDatabase(t))
-	s, err := store.Open(ctx, store.Config{DatabaseURL: proxied})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := storetest.Open(t, store.Config{DatabaseURL: proxied})
 	cfg := fastRetry(nil, "")
 	cfg.QueueSize = 2
 	r, err := store.NewRetrying(s, cfg)
@@ -230,7 +214,7 @@ func TestRetryingCorruptSpool(t *testing.T) {
 		if err := os.WriteFile(spool, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := store.NewRetrying(openSQLite(t), store.RetryingConfig{SpoolPath: spool})
+		_, err := store.NewRetrying(storetest.OpenSQLite(t), store.RetryingConfig{SpoolPath: spool})
 		if err == nil || !strings.Contains(err.Error(), spool) {
 			t.Errorf("spool %s: error %v, want one naming the file", body, err)
 		}
@@ -241,7 +225,7 @@ func TestRetryingCorruptSpool(t *testing.T) {
 // reason to retry.
 func TestRetryingConflictNotQueued(t *testing.T) {
 	ctx := context.Background()
-	s := openSQLite(t)
+	s := storetest.OpenSQLite(t)
 	reg := prometheus.NewRegistry()
 	r, err := store.NewRetrying(s, store.RetryingConfig{Registerer: reg})
 	if err != nil {
@@ -305,7 +289,7 @@ func TestDegradedGaugeInMetricsContract(t *testing.T) {
 		t.Skipf("metrics contract not found: %v", err)
 	}
 	reg := prometheus.NewRegistry()
-	if _, err := store.NewRetrying(openSQLite(t), store.RetryingConfig{Registerer: reg}); err != nil {
+	if _, err := store.NewRetrying(storetest.OpenSQLite(t), store.RetryingConfig{Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

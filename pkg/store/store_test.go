@@ -17,28 +17,13 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/store/storetest"
 )
 
-func openSQLite(t testing.TB) *store.Store {
-	t.Helper()
-	s, err := store.Open(context.Background(), store.Config{Path: filepath.Join(t.TempDir(), "swipeflix.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func openPostgres(t testing.TB) *store.Store {
 	t.Helper()
-	s, err := store.Open(context.Background(), store.Config{DatabaseURL: pgtest.NewDatabase(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return storetest.Open(t, store.Config{DatabaseURL: pgtest.NewDatabase(t)})
 }
 
 func TestConformanceSQLite(t *testing.T) {
-	storetest.Run(t, openSQLite)
+	storetest.Run(t, storetest.OpenSQLite)
 }
 
 func TestConformancePostgres(t *testing.T) {

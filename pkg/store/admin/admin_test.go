@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -22,16 +21,6 @@ import (
 )
 
 const token = "s3cret"
-
-func openStore(t testing.TB) *store.Store {
-	t.Helper()
-	s, err := store.Open(context.Background(), store.Config{Path: filepath.Join(t.TempDir(), "swipeflix.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 func serve(t testing.TB, cfg admin.Config) *admin.Client {
 	t.Helper()
@@ -54,7 +43,7 @@ func TestRollbackRepublishesCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(bus.Close)
-	s := openStore(t)
+	s := storetest.OpenSQLite(t)
 	c := serve(t, admin.Config{Store: s, Token: token, OnChange: storebus.SetCurrent(bus)})
 
 	snaps := map[int64][]byte{}
@@ -131,7 +120,7 @@ func TestRollbackRepublishesCurrent(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
+	s := storetest.OpenSQLite(t)
 	if err := s.Register(ctx, storetest.Record(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +149,7 @@ func TestAuth(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
+	s := storetest.OpenSQLite(t)
 	if err := s.Register(ctx, storetest.Record(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +196,7 @@ func TestErrors(t *testing.T) {
 
 func TestListAndHistory(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
+	s := storetest.OpenSQLite(t)
 	for v := int64(1); v <= 3; v++ {
 		if err := s.Register(ctx, storetest.Record(v)); err != nil {
 			t.Fatal(err)
@@ -252,7 +241,7 @@ func TestListAndHistory(t *testing.T) {
 
 func TestPublishFailureReported(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
+	s := storetest.OpenSQLite(t)
 	if err := s.Register(ctx, storetest.Record(1)); err != nil {
 		t.Fatal(err)
 	}

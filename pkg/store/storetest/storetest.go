@@ -21,6 +21,24 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/store"
 )
 
+// Open opens the store cfg describes, failing t when it does not open;
+// t.Cleanup closes it.
+func Open(t testing.TB, cfg store.Config) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// OpenSQLite is Open on an embedded database in a temporary folder.
+func OpenSQLite(t testing.TB) *store.Store {
+	t.Helper()
+	return Open(t, store.Config{Path: filepath.Join(t.TempDir(), "swipeflix.db")})
+}
+
 // Run runs the suite. open must return a store on an empty, migrated
 // database of its own for each call and close it at t.Cleanup.
 func Run(t *testing.T, open func(t testing.TB) *store.Store) {

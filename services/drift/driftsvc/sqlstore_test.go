@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -14,28 +13,16 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/pgtest"
+	"github.com/swipeflix/swipeflix/pkg/store/storetest"
 )
 
 // The same checks run on the embedded SQL store and on PostgreSQL
 // (SWIPEFLIX_TEST_DATABASE_URL; skipped without it unless
 // SWIPEFLIX_REQUIRE_POSTGRES=1).
 func eachStore(t *testing.T, fn func(t *testing.T, st *store.Store)) {
-	ctx := context.Background()
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := store.Open(ctx, store.Config{Path: filepath.Join(t.TempDir(), "drift.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, st)
-	})
+	t.Run("sqlite", func(t *testing.T) { fn(t, storetest.OpenSQLite(t)) })
 	t.Run("postgres", func(t *testing.T) {
-		st, err := store.Open(ctx, store.Config{DatabaseURL: pgtest.NewDatabase(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, st)
+		fn(t, storetest.Open(t, store.Config{DatabaseURL: pgtest.NewDatabase(t)}))
 	})
 }
 

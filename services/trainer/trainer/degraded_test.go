@@ -12,6 +12,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/pgtest"
+	"github.com/swipeflix/swipeflix/pkg/store/storetest"
 )
 
 func TestPostgresOutageKeepsPublishing(t *testing.T) {
@@ -19,11 +20,7 @@ func TestPostgresOutageKeepsPublishing(t *testing.T) {
 	e := newEnv(t)
 	proxy, proxied := pgtest.ViaProxy(t, dbURL)
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{DatabaseURL: proxied})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t, store.Config{DatabaseURL: proxied})
 	e.store = st
 
 	evs, _ := synthEvents(40, 60, 900)
@@ -93,11 +90,7 @@ func TestStartsDuringPostgresOutage(t *testing.T) {
 	proxy, proxied := pgtest.ViaProxy(t, dbURL)
 	proxy.SetDown(true)
 	// As module store opens it: tolerant of a database that does not answer.
-	down, err := store.Open(context.Background(), store.Config{DatabaseURL: proxied, TolerateUnavailable: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { down.Close() })
+	down := storetest.Open(t, store.Config{DatabaseURL: proxied, TolerateUnavailable: true})
 	e.store = down
 
 	cfg := e.config()
@@ -138,11 +131,7 @@ func TestStartsDuringPostgresOutage(t *testing.T) {
 	})
 
 	proxy.SetDown(false)
-	st, err := store.Open(context.Background(), store.Config{DatabaseURL: dbURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t, store.Config{DatabaseURL: dbURL})
 	waitFor(t, "v1 registered once the database is back", func() bool {
 		rec, err := st.Current(context.Background())
 		return err == nil && rec.Version == 1

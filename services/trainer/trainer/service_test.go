@@ -27,6 +27,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/pgtest"
+	"github.com/swipeflix/swipeflix/pkg/store/storetest"
 )
 
 // env is one test's brokers and store, shared by the trainers it starts.
@@ -76,11 +77,7 @@ func newEnv(t *testing.T) *env {
 	if os.Getenv(pgtest.EnvURL) != "" {
 		cfg = store.Config{DatabaseURL: pgtest.NewDatabase(t)}
 	}
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t, cfg)
 	e.store = st
 	e.prod = kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: e.kafka.Brokers()})
 	t.Cleanup(func() { e.prod.Close() })
