@@ -27,50 +27,29 @@ type metrics struct {
 	swapOK, swapRefused prometheus.Counter
 }
 
+// Bucket bounds in seconds: ranking one request takes well under a
+// millisecond; a delta reaches the api within seconds.
+var (
+	inferenceBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25}
+	freshnessBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+)
+
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	s := telemetry.NewSeries(reg)
 	m := &metrics{
-		inference: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "swipeflix_inference_duration_seconds",
-			Help:    "Time the model takes to rank one /predict request.",
-			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25},
-		}),
-		predictions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "swipeflix_predictions_total",
-			Help: "Answered /predict requests, by kind (personal, cold_start).",
-		}, []string{"kind"}),
-		swaps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "swipeflix_model_swaps_total",
-			Help: "Model snapshots swapped in (ok) or refused (bad checksum, format or download).",
-		}, []string{"result"}),
-		deltas: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "swipeflix_model_deltas_applied_total",
-			Help: "Trainer deltas applied to the serving model.",
-		}),
-		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "swipeflix_freshness_seconds",
-			Help:    "Time from the newest event in a delta to the delta applied in the api.",
-			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
-		}),
-		fallback: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "swipeflix_model_fallback",
-			Help: "1 while the api serves an older model because the current one does not load.",
-		}),
+		inference:   s.Histogram("swipeflix_inference_duration_seconds", "Time the model takes to rank one /predict request.", inferenceBuckets),
+		predictions: s.CounterVec("swipeflix_predictions_total", "Answered /predict requests, by kind (personal, cold_start).", "kind"),
+		swaps:       s.CounterVec("swipeflix_model_swaps_total", "Model snapshots swapped in (ok) or refused (bad checksum, format or download).", "result"),
+		deltas:      s.Counter("swipeflix_model_deltas_applied_total", "Trainer deltas applied to the serving model."),
+		freshness:   s.Histogram("swipeflix_freshness_seconds", "Time from the newest event in a delta to the delta applied in the api.", freshnessBuckets),
+		fallback:    s.Gauge("swipeflix_model_fallback", "1 while the api serves an older model because the current one does not load."),
+		http:        s.HTTP(serviceName),
+		model:       s.Model(serviceName),
 	}
-	var err error
-	if m.http, err = telemetry.NewHTTP(reg, serviceName); err != nil {
+	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("api metrics: %w", err)
 	}
-	if m.model, err = telemetry.NewModel(reg, serviceName); err != nil {
-		return nil, fmt.Errorf("api metrics: %w", err)
-	}
-	for _, c := range []prometheus.Collector{m.inference, m.predictions, m.swaps, m.deltas, m.freshness, m.fallback} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register api metrics: %w", err)
-		}
-	}
-	m.personal = m.predictions.WithLabelValues("personal")
-	m.coldStart = m.predictions.WithLabelValues("cold_start")
-	m.swapOK = m.swaps.WithLabelValues("ok")
-	m.swapRefused = m.swaps.WithLabelValues("refused")
+	m.personal, m.coldStart = m.predictions.WithLabelValues("personal"), m.predictions.WithLabelValues("cold_start")
+	m.swapOK, m.swapRefused = m.swaps.WithLabelValues("ok"), m.swaps.WithLabelValues("refused")
 	return m, nil
 }

@@ -24,38 +24,17 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	s := telemetry.NewSeries(reg)
 	m := &metrics{
-		score: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "swipeflix_drift_score",
-			Help: "Share of drifted features in the latest drift report.",
-		}),
-		featureScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "swipeflix_drift_feature_score",
-			Help: "Latest drift score per feature: the p-value (ks, chisquare) or the distance (wasserstein, jensenshannon).",
-		}, []string{"feature"}),
-		featureDrifted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "swipeflix_drift_feature_drifted",
-			Help: "1 when the feature drifted in the latest report.",
-		}, []string{"feature"}),
-		datasetDrift: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "swipeflix_dataset_drift",
-			Help: "1 when the latest report found dataset drift.",
-		}),
-		reports: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "swipeflix_drift_reports_total",
-			Help: "Drift reports made.",
-		}),
+		score:          s.Gauge("swipeflix_drift_score", "Share of drifted features in the latest drift report."),
+		featureScore:   s.GaugeVec("swipeflix_drift_feature_score", "Latest drift score per feature: the p-value (ks, chisquare) or the distance (wasserstein, jensenshannon).", "feature"),
+		featureDrifted: s.GaugeVec("swipeflix_drift_feature_drifted", "1 when the feature drifted in the latest report.", "feature"),
+		datasetDrift:   s.Gauge("swipeflix_dataset_drift", "1 when the latest report found dataset drift."),
+		reports:        s.Counter("swipeflix_drift_reports_total", "Drift reports made."),
+		consumer:       s.Consumer(serviceName),
+		http:           s.HTTP(serviceName),
 	}
-	for _, c := range []prometheus.Collector{m.score, m.featureScore, m.featureDrifted, m.datasetDrift, m.reports} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register drift metrics: %w", err)
-		}
-	}
-	var err error
-	if m.consumer, err = telemetry.NewConsumer(reg, serviceName); err != nil {
-		return nil, fmt.Errorf("drift metrics: %w", err)
-	}
-	if m.http, err = telemetry.NewHTTP(reg, serviceName); err != nil {
+	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("drift metrics: %w", err)
 	}
 	return m, nil

@@ -29,46 +29,20 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	s := telemetry.NewSeries(reg)
 	m := &metrics{
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "swipeflix_trainer_events_total",
-			Help: "Events the trainer consumed, by result (applied, stale: changed nothing, invalid).",
-		}, []string{"result"}),
-		refits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "swipeflix_model_refits_total",
-			Help: "Full refits, by result (published, rejected by the quality gate, unchanged: nothing new to cover, failed).",
-		}, []string{"result"}),
-		retrain: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "swipeflix_trainer_retrain_requests_total",
-			Help: "Retrain requests received over NATS, by result (accepted, refused: bad token or payload).",
-		}, []string{"result"}),
-		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "swipeflix_trainer_checkpoints_total",
-			Help: "Checkpoint writes, by result (written, failed: retried on a timer).",
-		}, []string{"result"}),
-		refused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "swipeflix_trainer_models_refused_total",
-			Help: "Serving manifests whose snapshot did not load (checksum, format, version): the trainer keeps folding into the last good model.",
-		}),
-		deltasPublished: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "swipeflix_model_deltas_published_total",
-			Help: "Incremental model deltas published on swipeflix.model.delta.",
-		}),
+		events:          s.CounterVec("swipeflix_trainer_events_total", "Events the trainer consumed, by result (applied, stale: changed nothing, invalid).", "result"),
+		refits:          s.CounterVec("swipeflix_model_refits_total", "Full refits, by result (published, rejected by the quality gate, unchanged: nothing new to cover, failed).", "result"),
+		retrain:         s.CounterVec("swipeflix_trainer_retrain_requests_total", "Retrain requests received over NATS, by result (accepted, refused: bad token or payload).", "result"),
+		checkpoints:     s.CounterVec("swipeflix_trainer_checkpoints_total", "Checkpoint writes, by result (written, failed: retried on a timer).", "result"),
+		refused:         s.Counter("swipeflix_trainer_models_refused_total", "Serving manifests whose snapshot did not load (checksum, format, version): the trainer keeps folding into the last good model."),
+		deltasPublished: s.Counter("swipeflix_model_deltas_published_total", "Incremental model deltas published on swipeflix.model.delta."),
+		consumer:        s.Consumer(serviceName),
+		model:           s.Model(serviceName),
+		http:            s.HTTP(serviceName),
 	}
-	var err error
-	if m.consumer, err = telemetry.NewConsumer(reg, serviceName); err != nil {
+	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("trainer metrics: %w", err)
-	}
-	if m.model, err = telemetry.NewModel(reg, serviceName); err != nil {
-		return nil, fmt.Errorf("trainer metrics: %w", err)
-	}
-	if m.http, err = telemetry.NewHTTP(reg, serviceName); err != nil {
-		return nil, fmt.Errorf("trainer metrics: %w", err)
-	}
-	for _, c := range []prometheus.Collector{m.events, m.refits, m.deltasPublished, m.retrain, m.checkpoints, m.refused} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register trainer metrics: %w", err)
-		}
 	}
 	m.applied = m.events.WithLabelValues("applied")
 	m.stale = m.events.WithLabelValues("stale")
