@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -137,34 +136,6 @@ type deckResponse struct {
 	ModelVersion string     `json:"model_version"`
 }
 
-// decodeUserBody parses a JSON object body into dst and checks its user_id.
-func decodeUserBody(body []byte, dst any, user *flexID) (field string, err error) {
-	if len(body) == 0 {
-		return "body", errors.New("body: required, a JSON object with user_id")
-	}
-	if err := json.Unmarshal(body, dst); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te) && te.Field != "":
-			return te.Field, fmt.Errorf("%s: must be %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
-		case errors.As(err, &te):
-			return "body", fmt.Errorf("body: must be a JSON object, got %s", te.Value)
-		case errors.As(err, &se):
-			return "body", fmt.Errorf("body: malformed JSON at byte %d: %v", se.Offset, se)
-		default:
-			return "user_id", fmt.Errorf("user_id: %v", err)
-		}
-	}
-	switch {
-	case *user == "":
-		return "user_id", errors.New("user_id: required")
-	case len(*user) > maxIDLen:
-		return "user_id", fmt.Errorf("user_id: longer than %d bytes", maxIDLen)
-	}
-	return "", nil
-}
-
 // deckTimeout bounds the impressions round trip of one deal.
 const deckTimeout = 5 * time.Second
 
@@ -176,7 +147,7 @@ func (s *Service) dealDeck(c *fiber.Ctx) error {
 		return noModel(c)
 	}
 	var req deckRequest
-	if field, err := decodeUserBody(c.Body(), &req, &req.UserID); err != nil {
+	if field, err := decodeUserBody(c.Body(), &req, &req.UserID, "a JSON object with user_id"); err != nil {
 		return badRequest(c, fiber.StatusBadRequest, field, err.Error())
 	}
 	size := s.cfg.Deck.Size
@@ -300,7 +271,7 @@ func (s *Service) explain(c *fiber.Ctx) error {
 		return noModel(c)
 	}
 	var req explainRequest
-	if field, err := decodeUserBody(c.Body(), &req, &req.UserID); err != nil {
+	if field, err := decodeUserBody(c.Body(), &req, &req.UserID, "a JSON object with user_id"); err != nil {
 		return badRequest(c, fiber.StatusBadRequest, field, err.Error())
 	}
 	if len(req.MovieIDs) > maxExplain {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -183,4 +184,17 @@ func httpGetJSON(t testing.TB, url string, out any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// listenApp serves s's Fiber app on a free local port until the test ends
+// and returns its address.
+func listenApp(t *testing.T, s *Service) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.App().Listener(ln) //nolint:errcheck // returns on Shutdown below
+	t.Cleanup(func() { s.App().Shutdown() })
+	return ln.Addr().String()
 }

@@ -131,10 +131,17 @@ const maxIDLen = 256
 
 // decodePredict parses body into r and names the field at fault.
 func decodePredict(body []byte, r *predictRequest) (field string, err error) {
+	return decodeUserBody(body, r, &r.UserID, `a JSON object such as {"user_id": "user_1", "top_k": 5}`)
+}
+
+// decodeUserBody parses a JSON object body into dst, checks its user_id
+// (user, a field of dst) and names the field at fault; wanted describes
+// the body for a request that has none.
+func decodeUserBody(body []byte, dst any, user *flexID, wanted string) (field string, err error) {
 	if len(body) == 0 {
-		return "body", errors.New("body: required, a JSON object such as {\"user_id\": \"user_1\", \"top_k\": 5}")
+		return "body", errors.New("body: required, " + wanted)
 	}
-	if err := json.Unmarshal(body, r); err != nil {
+	if err := json.Unmarshal(body, dst); err != nil {
 		var te *json.UnmarshalTypeError
 		var se *json.SyntaxError
 		switch {
@@ -150,9 +157,9 @@ func decodePredict(body []byte, r *predictRequest) (field string, err error) {
 		}
 	}
 	switch {
-	case r.UserID == "":
+	case *user == "":
 		return "user_id", errors.New("user_id: required")
-	case len(r.UserID) > maxIDLen:
+	case len(*user) > maxIDLen:
 		return "user_id", fmt.Errorf("user_id: longer than %d bytes", maxIDLen)
 	}
 	return "", nil

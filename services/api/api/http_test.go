@@ -62,15 +62,8 @@ func TestPredictOptions(t *testing.T) {
 	serveModel(t, s, 1)
 	ids := func(body string) []string {
 		t.Helper()
-		var a predictAnswer
-		if status, raw := call(t, s, "POST", "/predict", body, &a); status != 200 {
-			t.Fatalf("%s: status %d: %s", body, status, raw)
-		}
-		var out []string
-		for _, r := range a.Recommendations {
-			out = append(out, r.MovieID)
-		}
-		return out
+		ids, _ := predictIDs(t, s, body)
+		return ids
 	}
 
 	if got := ids(`{"user_id": "u0"}`); len(got) != 10 {
@@ -286,17 +279,12 @@ func FuzzAppendString(f *testing.F) {
 func TestBodyLimitOverRealHTTP(t *testing.T) {
 	s, _ := newTestService(t, nil)
 	serveModel(t, s, 1)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.App().Listener(ln) //nolint:errcheck // returns on Shutdown below
-	t.Cleanup(func() { s.App().Shutdown() })
+	addr := listenApp(t, s)
 
 	// Announce a body over the limit and send only the headers: the server
 	// must answer from Content-Length alone (a client still writing the
 	// body could see the connection reset instead of the answer).
-	conn, err := net.Dial("tcp", ln.Addr().String())
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,12 +310,7 @@ func TestBodyLimitOverRealHTTP(t *testing.T) {
 func TestMetricsSurviveMixedTraffic(t *testing.T) {
 	s, reg := newTestService(t, nil)
 	serveModel(t, s, 1)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.App().Listener(ln) //nolint:errcheck // returns on Shutdown below
-	t.Cleanup(func() { s.App().Shutdown() })
+	addr := listenApp(t, s)
 	mix := []telemetrytest.Request{
 		{Method: "POST", Path: "/predict", Body: `{"user_id":"u1","top_k":5}`},
 		{Method: "GET", Path: "/health"},
@@ -338,7 +321,7 @@ func TestMetricsSurviveMixedTraffic(t *testing.T) {
 		{Method: "GET", Path: "/no/such/route"},
 		{Method: "PATCH", Path: "/health"},
 	}
-	telemetrytest.MixedTraffic(t, "http://"+ln.Addr().String(), mix, 300, 16, reg,
+	telemetrytest.MixedTraffic(t, "http://"+addr, mix, 300, 16, reg,
 		[]string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "other"},
 		[]string{routePredict, routeHealth, routeReady, routeMetrics, routeModel, routeMovie, routeSimilar, routeOpenAPI, routeDocs, "other"})
 }
