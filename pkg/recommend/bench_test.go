@@ -61,25 +61,12 @@ func loadShared(b *testing.B, name string) recommend.TrainSet {
 // compactSet generates about n ratings straight into the compact input.
 func compactSet(n int) recommend.TrainSet {
 	s := dataset.Generate(dataset.SizedConfig(n, 1))
-	var r recommend.Ratings
-	users, movies := map[string]int32{}, map[string]int32{}
+	var r compactRatings
 	_ = s.Each(func(x dataset.Rating) error {
-		u, ok := users[x.User]
-		if !ok {
-			u = int32(len(r.UserIDs))
-			users[x.User] = u
-			r.UserIDs = append(r.UserIDs, x.User)
-		}
-		m, ok := movies[x.Movie]
-		if !ok {
-			m = int32(len(r.MovieIDs))
-			movies[x.Movie] = m
-			r.MovieIDs = append(r.MovieIDs, x.Movie)
-		}
-		r.User, r.Movie, r.Value = append(r.User, u), append(r.Movie, m), append(r.Value, float32(x.Value))
+		r.add(x.User, x.Movie, x.Value)
 		return nil
 	})
-	ts := recommend.TrainSet{Ratings: r}
+	ts := recommend.TrainSet{Ratings: r.Ratings}
 	for _, m := range s.Catalog {
 		ts.Movies = append(ts.Movies, recommend.MovieInfo{ID: m.ID, Title: m.Title, Year: m.Year, Genres: m.Genres, Tags: m.Tags})
 	}
@@ -289,4 +276,30 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// compactRatings builds the compact input one rating at a time, numbering
+// users and movies in the order they first come.
+type compactRatings struct {
+	recommend.Ratings
+	users, movies map[string]int32
+}
+
+func (r *compactRatings) add(user, movie string, value float64) {
+	if r.users == nil {
+		r.users, r.movies = map[string]int32{}, map[string]int32{}
+	}
+	u, ok := r.users[user]
+	if !ok {
+		u = int32(len(r.UserIDs))
+		r.users[user] = u
+		r.UserIDs = append(r.UserIDs, user)
+	}
+	m, ok := r.movies[movie]
+	if !ok {
+		m = int32(len(r.MovieIDs))
+		r.movies[movie] = m
+		r.MovieIDs = append(r.MovieIDs, movie)
+	}
+	r.User, r.Movie, r.Value = append(r.User, u), append(r.Movie, m), append(r.Value, float32(value))
 }

@@ -170,29 +170,16 @@ func TestTuneGateRefusesBadCandidate(t *testing.T) {
 // The compact input trains the same model as interactions.
 func TestFitCompactRatings(t *testing.T) {
 	train, _ := worldSplit(t, dataset.WorldScale10)
-	var r recommend.Ratings
-	users, movies := map[string]int32{}, map[string]int32{}
+	var r compactRatings
 	for _, it := range train.Interactions {
-		u, ok := users[it.User]
-		if !ok {
-			u = int32(len(r.UserIDs))
-			users[it.User] = u
-			r.UserIDs = append(r.UserIDs, it.User)
-		}
-		m, ok := movies[it.Movie]
-		if !ok {
-			m = int32(len(r.MovieIDs))
-			movies[it.Movie] = m
-			r.MovieIDs = append(r.MovieIDs, it.Movie)
-		}
-		r.User, r.Movie, r.Value = append(r.User, u), append(r.Movie, m), append(r.Value, float32(it.Value))
+		r.add(it.User, it.Movie, it.Value)
 	}
 	cfg := recommend.Config{Family: recommend.FamilyIALS, Workers: 1}
 	a, err := recommend.Fit(train, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := recommend.Fit(recommend.TrainSet{Ratings: r, Movies: train.Movies}, cfg)
+	b, err := recommend.Fit(recommend.TrainSet{Ratings: r.Ratings, Movies: train.Movies}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +189,7 @@ func TestFitCompactRatings(t *testing.T) {
 		t.Error("compact ratings fit a different model")
 	}
 	r.Value[0] = 7
-	if _, err := recommend.Fit(recommend.TrainSet{Ratings: r}, cfg); err == nil {
+	if _, err := recommend.Fit(recommend.TrainSet{Ratings: r.Ratings}, cfg); err == nil {
 		t.Error("a value of 7 was accepted")
 	}
 }
