@@ -38,14 +38,7 @@ func TestBrokenGeneratedFiles(t *testing.T) {
 			return strings.Join(f, sep) + end
 		}
 	}
-	tests := []struct {
-		name   string
-		layout Layout
-		file   string
-		line   int
-		fn     func(string) string
-		want   string // after "<path>:"
-	}{
+	tests := []brokenFile{
 		{"csv bad number", CSV, "ratings.csv", 17, field(",", 2, "abc"), `17: rating: "abc" is not a number`},
 		{"csv out of range", CSV, "ratings.csv", 5, field(",", 2, "5.5"), `5: rating: 5.5 is out of range 0.5..5`},
 		{"csv field count", CSV, "ratings.csv", 9, func(l string) string { return "1,2\n" }, `9: want 4 comma-separated fields as in the header, got 2`},
@@ -79,14 +72,7 @@ func TestBrokenGeneratedFiles(t *testing.T) {
 // Broken catalog files on disk.
 func TestBrokenGeneratedCatalogs(t *testing.T) {
 	s := Generate(SynthConfig{Seed: 22, Users: 30, Movies: 60, Ratings: 400})
-	tests := []struct {
-		name   string
-		layout Layout
-		file   string
-		line   int
-		fn     func(string) string
-		want   string
-	}{
+	tests := []brokenFile{
 		{"u.item field count", ML100K, "u.item", 4, func(l string) string { return "4|Only (1990)|x\n" }, `4: want 24 "|"-separated fields, got 3`},
 		{"movies.csv bare quote", CSV, "movies.csv", 6, func(l string) string { return `5,"Open (1990),Drama` + "\n" }, `6: extraneous or missing " in quoted-field (the quoted field runs on to line 12)`},
 		{"movies.dat field count", Dat, "movies.dat", 3, func(l string) string { return "2::Two (1990)\n" }, `3: want 3 "::"-separated fields (id::title::genres), got 2`},
@@ -101,6 +87,18 @@ func TestBrokenGeneratedCatalogs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// brokenFile is a test case of a generated file with one line rewritten:
+// line of file, in layout, is replaced by fn(line); want is the error
+// expected after "<path>:".
+type brokenFile struct {
+	name   string
+	layout Layout
+	file   string
+	line   int
+	fn     func(string) string
+	want   string
 }
 
 // openBroken writes s in layout to a temporary folder, rewrites line n of

@@ -109,12 +109,7 @@ func runTrials(t testing.TB, rg regime, scs []scenario, trials, perWorld int) []
 // often i.i.d. windows raise dataset drift. With DRIFT_TABLE=path it also
 // writes the measured table (the one in docs/drift.md).
 func TestDetectionAndFalseAlarms(t *testing.T) {
-	if testing.Short() {
-		t.Skip("2,200 seeded comparisons; not in -short")
-	}
-	if raceEnabled {
-		t.Skip("statistical measurement: make test runs it in its second pass, without -race")
-	}
+	measurement(t, "2,200 seeded comparisons")
 	var table strings.Builder
 	fmt.Fprintf(&table, "| covered / reference sample / current | scenario | target feature detected | dataset drift | alert (> 0.15) | per-feature drift rate |\n|---|---|---|---|---|---|\n")
 	for _, rg := range regimes {

@@ -54,12 +54,7 @@ func loadML100K(t *testing.T) ([]events.Event, movieGenres) {
 // model trained on all but the last 1,000 ratings in time, compared with
 // those last 1,000, is reported as measured.
 func TestMovieLensShuffledAndTimeOrdered(t *testing.T) {
-	if testing.Short() {
-		t.Skip("reads ml-100k and runs 100 trials")
-	}
-	if raceEnabled {
-		t.Skip("statistical measurement: make test runs it in its second pass, without -race")
-	}
+	measurement(t, "reads ml-100k and runs 100 trials")
 	evs, genres := loadML100K(t)
 	cfg := DefaultConfig()
 	drifted := map[string]int{}

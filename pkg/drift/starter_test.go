@@ -20,6 +20,29 @@ func byUser(evs []events.Event) []events.Event {
 	return out
 }
 
+// alarmTally counts, over trials on data that did not drift, the reports
+// that raised the alert, those that found dataset drift, and each feature
+// that drifted.
+type alarmTally struct {
+	alerts, datasetDrift int
+	perFeature           map[string]int
+}
+
+func (a *alarmTally) add(rep Report) {
+	if a.perFeature == nil {
+		a.perFeature = map[string]int{}
+	}
+	for _, name := range driftedNames(rep) {
+		a.perFeature[name]++
+	}
+	if rep.Alert == AlertHigh {
+		a.alerts++
+	}
+	if rep.DatasetDrift {
+		a.datasetDrift++
+	}
+}
+
 // TestStarterDataInOneGo is the defect of issue 9 without the brokers:
 // starter data published in one go is not a stationary stream (users
 // arrive in blocks), so the first version's reference, the first 1,000
@@ -28,16 +51,11 @@ func byUser(evs []events.Event) []events.Event {
 // model covers (all of the starter data), the stream that follows (fresh
 // events of the same world) raises no alert, and an injected shift does.
 func TestStarterDataInOneGo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("20 trials over 20,000 events")
-	}
-	if raceEnabled {
-		t.Skip("statistical measurement: make test runs it in its second pass, without -race")
-	}
+	measurement(t, "20 trials over 20,000 events")
 	cfg := DefaultConfig()
 	const trials = 20
-	var firstN, alerts, datasetDrift, shiftAlerts int
-	perFeature := map[string]int{}
+	var firstN, shiftAlerts int
+	var calm alarmTally
 	for trial := range trials {
 		s := NewSynth(rand.New(rand.NewPCG(uint64(trial), 31)), 1000, 500, time.Unix(0, 0))
 		starter := byUser(s.Events(20000, Shift{}))
@@ -59,15 +77,7 @@ func TestStarterDataInOneGo(t *testing.T) {
 		if rep, err = Compare(cfg, ref, s.Events(1000, Shift{}), s, t0); err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range driftedNames(rep) {
-			perFeature[name]++
-		}
-		if rep.Alert == AlertHigh {
-			alerts++
-		}
-		if rep.DatasetDrift {
-			datasetDrift++
-		}
+		calm.add(rep)
 		if rep, err = Compare(cfg, ref, s.Events(1000, Shift{RatingDelta: -0.53, NewUserShare: 0.25}), s, t0); err != nil {
 			t.Fatal(err)
 		}
@@ -77,13 +87,13 @@ func TestStarterDataInOneGo(t *testing.T) {
 	}
 	t.Logf("%d trials, starter sorted by user: first 1,000 against the next 1,000: alert %d; model covering the starter "+
 		"against the next 1,000 events: alert %d, dataset drift %d, per feature %v; rating -0.5 and 25%% new users: alert %d",
-		trials, firstN, alerts, datasetDrift, perFeature, shiftAlerts)
+		trials, firstN, calm.alerts, calm.datasetDrift, calm.perFeature, shiftAlerts)
 	if firstN < trials*3/4 {
 		t.Errorf("a first-N reference on starter data in blocks alerted in %d of %d trials; the defect this test guards against alerts in most (17 of 20)", firstN, trials)
 	}
-	if alerts > 2 || datasetDrift > 0 {
+	if calm.alerts > 2 || calm.datasetDrift > 0 {
 		t.Errorf("stream after the covered starter data: alert in %d, dataset drift in %d of %d trials; want <= 2 and 0",
-			alerts, datasetDrift, trials)
+			calm.alerts, calm.datasetDrift, trials)
 	}
 	if shiftAlerts != trials {
 		t.Errorf("injected shift after the starter data: alert in %d of %d trials, want all", shiftAlerts, trials)
@@ -99,12 +109,7 @@ func TestStarterDataInOneGo(t *testing.T) {
 // chance, a bias that fresh traffic does not have (TestStarterDataInOneGo,
 // TestDetectionAndFalseAlarms).
 func TestGeneratedStarterSample(t *testing.T) {
-	if testing.Short() {
-		t.Skip("generates 20,000 ratings and runs 40 comparisons")
-	}
-	if raceEnabled {
-		t.Skip("statistical measurement: make test runs it in its second pass, without -race")
-	}
+	measurement(t, "generates 20,000 ratings and runs 40 comparisons")
 	syn := dataset.Generate(dataset.SizedConfig(20000, 1))
 	genres := movieGenres{}
 	for _, m := range syn.Catalog {
@@ -127,8 +132,7 @@ func TestGeneratedStarterSample(t *testing.T) {
 	}
 
 	const trials = 20
-	var alerts, datasetDrift int
-	perFeature := map[string]int{}
+	var calm alarmTally
 	for trial := range trials {
 		seed := uint64(trial)
 		sm, err := NewSampler(1000, seed)
@@ -147,20 +151,12 @@ func TestGeneratedStarterSample(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range driftedNames(rep) {
-			perFeature[name]++
-		}
-		if rep.Alert == AlertHigh {
-			alerts++
-		}
-		if rep.DatasetDrift {
-			datasetDrift++
-		}
+		calm.add(rep)
 	}
 	t.Logf("generated sample covered by the model, %d trials of 1,000 re-drawn events: alert %d, dataset drift %d, per feature %v",
-		trials, alerts, datasetDrift, perFeature)
-	if alerts > 2 || datasetDrift > 0 {
-		t.Errorf("re-drawn starter events: alert in %d, dataset drift in %d of %d trials; want <= 2 and 0", alerts, datasetDrift, trials)
+		trials, calm.alerts, calm.datasetDrift, calm.perFeature)
+	if calm.alerts > 2 || calm.datasetDrift > 0 {
+		t.Errorf("re-drawn starter events: alert in %d, dataset drift in %d of %d trials; want <= 2 and 0", calm.alerts, calm.datasetDrift, trials)
 	}
 }
 
@@ -186,4 +182,17 @@ func driftedNames(rep Report) []string {
 		}
 	}
 	return out
+}
+
+// measurement skips a statistical measurement in -short mode (cost says
+// what it runs) and under the race detector, where it takes minutes: make
+// test runs it in its second pass, without -race.
+func measurement(t *testing.T, cost string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(cost)
+	}
+	if raceEnabled {
+		t.Skip("statistical measurement: make test runs it in its second pass, without -race")
+	}
 }
