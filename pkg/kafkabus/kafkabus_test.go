@@ -27,6 +27,14 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// newProducer is a producer to brokers, closed by t.Cleanup.
+func newProducer(t *testing.T, brokers []string) *kafkabus.Producer {
+	t.Helper()
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: brokers})
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 func messages(n, users int) []kafkabus.Message {
 	msgs := make([]kafkabus.Message, n)
 	for i := range msgs {
@@ -41,8 +49,7 @@ func messages(n, users int) []kafkabus.Message {
 func TestPublishGroupConsumeCommit(t *testing.T) {
 	ctx := testCtx(t)
 	k := embeddedtest.StartTestKafka(t)
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 
 	const n = 60
 	if err := p.Publish(ctx, messages(n, 7)); err != nil {
@@ -128,8 +135,7 @@ func TestPublishNeverReachable(t *testing.T) {
 func TestSendDLQ(t *testing.T) {
 	ctx := testCtx(t)
 	k := embeddedtest.StartTestKafka(t)
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 
 	orig := kafkabus.Message{
 		Topic: kafkabus.Ratings, Partition: 2, Offset: 41,
@@ -199,8 +205,7 @@ func TestPingStoppedBroker(t *testing.T) {
 func TestReportLag(t *testing.T) {
 	ctx := testCtx(t)
 	k := embeddedtest.StartTestKafka(t)
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 	if err := p.Publish(ctx, messages(9, 9)); err != nil {
 		t.Fatal(err)
 	}
@@ -233,8 +238,7 @@ func TestReportLag(t *testing.T) {
 func TestStartAtLastOffset(t *testing.T) {
 	ctx := testCtx(t)
 	k := embeddedtest.StartTestKafkaPartitions(t, 1)
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 	if err := p.Publish(ctx, []kafkabus.Message{{Key: []byte("u"), Value: []byte("old")}}); err != nil {
 		t.Fatal(err)
 	}
@@ -271,8 +275,7 @@ func TestStartAtLastOffset(t *testing.T) {
 
 func TestPublishCancelledIsNotUnavailable(t *testing.T) {
 	k := embeddedtest.StartTestKafka(t)
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := p.Publish(ctx, messages(1, 1))
@@ -298,8 +301,7 @@ func TestFetchAfterClose(t *testing.T) {
 func TestSendDLQNearTheSizeLimit(t *testing.T) {
 	ctx := testCtx(t)
 	k := embeddedtest.StartTestKafka(t)
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 	for _, size := range []int{1_048_400, 1_048_500, 1_048_576} {
 		orig := kafkabus.Message{Topic: kafkabus.Ratings, Partition: 1, Offset: int64(size),
 			Key: []byte("user-1"), Value: bytes.Repeat([]byte("x"), size)}

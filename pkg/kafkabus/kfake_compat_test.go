@@ -30,8 +30,7 @@ func TestGroupOfTwoSplitsPartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 
 	var mu sync.Mutex
 	seen := map[string]bool{}
@@ -138,8 +137,7 @@ func TestPartitioningAgreesWithFranzGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr()), kgo.DefaultProduceTopic(kafkabus.Ratings))
 	if err != nil {
 		t.Fatal(err)
@@ -199,8 +197,7 @@ func TestKcatProducesKafkaGoConsumes(t *testing.T) {
 		t.Fatalf("kcat: %v\n%s", err, stderr.String())
 	}
 
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 	if err := p.Publish(ctx, messages(6, 6)); err != nil { // user-0..user-5 once more
 		t.Fatal(err)
 	}

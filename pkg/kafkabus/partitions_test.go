@@ -38,8 +38,7 @@ func read(ctx context.Context, t *testing.T, r *kafkabus.PartitionReader, n int)
 func TestPartitionReaderFromOffsets(t *testing.T) {
 	ctx := testCtx(t)
 	k := embeddedtest.StartTestKafka(t)
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 	const n = 90
 	if err := p.Publish(ctx, messages(n, 11)); err != nil {
 		t.Fatal(err)
@@ -97,8 +96,7 @@ func TestPartitionReaderFromOffsets(t *testing.T) {
 func TestPartitionReaderHoldsNoMembership(t *testing.T) {
 	ctx := testCtx(t)
 	k := embeddedtest.StartTestKafka(t)
-	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: k.Brokers()})
-	defer p.Close()
+	p := newProducer(t, k.Brokers())
 	if err := p.Publish(ctx, messages(30, 5)); err != nil {
 		t.Fatal(err)
 	}
