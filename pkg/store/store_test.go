@@ -180,20 +180,7 @@ func TestPostgresPagingIgnoresDatabaseCollation(t *testing.T) {
 	if err := s.UpsertMovies(ctx, ms); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for after := ""; ; {
-		page, err := s.Movies(ctx, after, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			break
-		}
-		for _, m := range page {
-			got = append(got, m.ID)
-		}
-		after = page[len(page)-1].ID
-	}
+	got := storetest.PagedMovieIDs(t, s, 2)
 	if want := []string{"1", "M7", "Z", "a11", "b"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("pages %v, want byte order %v", got, want)
 	}

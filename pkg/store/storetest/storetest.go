@@ -39,6 +39,26 @@ func OpenSQLite(t testing.TB) *store.Store {
 	return Open(t, store.Config{Path: filepath.Join(t.TempDir(), "swipeflix.db")})
 }
 
+// PagedMovieIDs reads the catalog's ids page by page (Movies with size
+// movies a page), each page after the last id of the one before.
+func PagedMovieIDs(t testing.TB, s *store.Store, size int) []string {
+	t.Helper()
+	var ids []string
+	for after := ""; ; {
+		page, err := s.Movies(context.Background(), after, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			return ids
+		}
+		for _, m := range page {
+			ids = append(ids, m.ID)
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
 // Run runs the suite. open must return a store on an empty, migrated
 // database of its own for each call and close it at t.Cleanup.
 func Run(t *testing.T, open func(t testing.TB) *store.Store) {
@@ -471,21 +491,7 @@ func testMoviesPaging(t *testing.T, s *store.Store) {
 	if err := s.UpsertMovies(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	after := ""
-	for {
-		page, err := s.Movies(ctx, after, 333)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			break
-		}
-		for _, m := range page {
-			got = append(got, m.ID)
-		}
-		after = page[len(page)-1].ID
-	}
+	got := PagedMovieIDs(t, s, 333)
 	var all []string
 	for m, err := range s.AllMovies(ctx) {
 		if err != nil {
