@@ -141,15 +141,7 @@ func BenchmarkExport(b *testing.B) {
 // fsync) in the writer.
 func BenchmarkAppend(b *testing.B) {
 	evs := benchFixture()
-	st, ld, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	s := ld.State
-	for _, e := range evs {
-		s.Update(e) //nolint:errcheck // valid events
-	}
+	st, s := openFixture(b)
 	d, _ := s.TakeDelta(nil, 0)
 	if err := st.Append(context.Background(), d); err != nil {
 		b.Fatal(err)
@@ -229,15 +221,7 @@ func BenchmarkLoad(b *testing.B) {
 // base.
 func BenchmarkCompact(b *testing.B) {
 	evs := benchFixture()
-	st, ld, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	s := ld.State
-	for _, e := range evs {
-		s.Update(e) //nolint:errcheck // valid events
-	}
+	st, s := openFixture(b)
 	ctx := context.Background()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
@@ -257,4 +241,20 @@ func BenchmarkCompact(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// openFixture opens a store in a temporary folder, closed by b.Cleanup,
+// and applies the benchmark fixture's events to its state.
+func openFixture(b *testing.B) (*Store, *State) {
+	b.Helper()
+	st, ld, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	s := ld.State
+	for _, e := range benchFixture() {
+		s.Update(e) //nolint:errcheck // valid events
+	}
+	return st, s
 }
