@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -22,8 +23,15 @@ type PartitionReaderConfig struct {
 	// From maps a partition to the offset to start at; a partition it does
 	// not name starts at its first offset.
 	From map[int]int64
-	// MaxWait bounds how long a fetch waits for new records (default 100ms).
+	// MaxWait bounds how long a fetch waits for new records (default 1s).
+	// It is also the time the broker has to answer a fetch (kafka-go's
+	// deadline for the answer): a fetch that stalls, failing at one offset
+	// again and again, is retried with twice the wait and half the bytes.
+	// With MinBytes 1 a fetch returns as soon as a record arrives, so a
+	// long wait costs no freshness.
 	MaxWait time.Duration
+	// MaxBytes bounds one fetch's answer (default 10 MiB).
+	MaxBytes int
 	// Rediscover is how often the topic's partitions are looked up again,
 	// so that partitions added later are read too (default 30s).
 	Rediscover time.Duration
@@ -51,7 +59,10 @@ type PartitionReader struct {
 // NewPartitionReader returns a reader; Run starts it.
 func NewPartitionReader(cfg PartitionReaderConfig) *PartitionReader {
 	if cfg.MaxWait <= 0 {
-		cfg.MaxWait = 100 * time.Millisecond
+		cfg.MaxWait = time.Second
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 10 << 20
 	}
 	if cfg.Rediscover <= 0 {
 		cfg.Rediscover = 30 * time.Second
@@ -124,13 +135,43 @@ func (r *PartitionReader) partitions(ctx context.Context) ([]int, error) {
 	return parts, nil
 }
 
+// fetchLimits are one partition's fetch settings.
+type fetchLimits struct {
+	wait  time.Duration
+	bytes int
+}
+
+// Stall handling: a fetch that fails stallErrors times in a row without a
+// record in between has stalled, and the reader reopens with backedOff
+// limits. (A broker that needs longer than the wait to answer, a large
+// first fetch on a loaded machine, fails the same way at every retry.)
+const (
+	stallErrors  = 5
+	maxFetchWait = 30 * time.Second
+	minFetchSize = 1 << 20
+)
+
+var errStalled = errors.New("fetches stalled")
+
+// backedOff doubles the wait and halves the bytes, within bounds.
+func (f fetchLimits) backedOff() fetchLimits {
+	return fetchLimits{wait: min(2*f.wait, maxFetchWait), bytes: max(f.bytes/2, minFetchSize)}
+}
+
 // readPartition reads one partition from its position until ctx ends,
-// reopening the reader after a failure.
+// reopening the reader after a failure and backing off after a stall.
 func (r *PartitionReader) readPartition(ctx context.Context, partition int, out chan<- Message) {
+	limits := fetchLimits{wait: r.cfg.MaxWait, bytes: r.cfg.MaxBytes}
 	for ctx.Err() == nil {
-		err := r.readFrom(ctx, partition, out)
+		err := r.readFrom(ctx, partition, limits, out)
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, errStalled) {
+			limits = limits.backedOff()
+			r.cfg.Logger.Warn("partition fetches stalled; reopening with a longer wait and smaller fetches",
+				"topic", r.cfg.Topic, "partition", partition, "max_wait", limits.wait, "max_bytes", limits.bytes)
+			continue
 		}
 		r.cfg.Logger.Warn("read partition; retrying", "topic", r.cfg.Topic, "partition", partition, "err", err)
 		select {
@@ -140,33 +181,68 @@ func (r *PartitionReader) readPartition(ctx context.Context, partition int, out 
 	}
 }
 
-func (r *PartitionReader) readFrom(ctx context.Context, partition int, out chan<- Message) error {
+func (r *PartitionReader) readFrom(ctx context.Context, partition int, limits fetchLimits, out chan<- Message) error {
 	r.mu.Lock()
 	offset, ok := r.pos[partition]
 	r.mu.Unlock()
 	if !ok {
 		offset = kafka.FirstOffset
 	}
+	// kafka-go retries failed fetches itself and reports them only to its
+	// logger: count them here, the first of a run at warn level.
+	var failures atomic.Int64
+	logFailure := func(format string, args ...any) {
+		level := slog.LevelDebug
+		if failures.Add(1) == 1 {
+			level = slog.LevelWarn
+		}
+		r.cfg.Logger.Log(ctx, level, "kafka reader: "+fmt.Sprintf(format, args...), "topic", r.cfg.Topic, "partition", partition)
+	}
 	kr := kafka.NewReader(kafka.ReaderConfig{Brokers: r.cfg.Brokers, Topic: r.cfg.Topic, Partition: partition,
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: r.cfg.MaxWait,
-		ReadBackoffMin: 50 * time.Millisecond, ReadBackoffMax: 500 * time.Millisecond})
+		MinBytes: 1, MaxBytes: limits.bytes, MaxWait: limits.wait,
+		ReadBackoffMin: 50 * time.Millisecond, ReadBackoffMax: 500 * time.Millisecond,
+		ErrorLogger: kafka.LoggerFunc(logFailure)})
 	defer kr.Close() //nolint:errcheck // nothing to flush on a reader
 	if err := kr.SetOffset(offset); err != nil {
 		return fmt.Errorf("seek to %d: %w", offset, err)
 	}
-	r.cfg.Logger.Info("reading partition", "topic", r.cfg.Topic, "partition", partition, "from", offset)
+	r.cfg.Logger.Info("reading partition", "topic", r.cfg.Topic, "partition", partition, "from", offset,
+		"max_wait", limits.wait, "max_bytes", limits.bytes)
+
+	fctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go func() {
+		t := time.NewTicker(limits.wait)
+		defer t.Stop()
+		for {
+			select {
+			case <-fctx.Done():
+				return
+			case <-t.C:
+				if failures.Load() >= stallErrors {
+					stop(errStalled)
+					return
+				}
+			}
+		}
+	}()
 	for {
-		km, err := kr.FetchMessage(ctx)
+		km, err := kr.FetchMessage(fctx)
 		if err != nil {
+			if cause := context.Cause(fctx); ctx.Err() == nil && errors.Is(cause, errStalled) {
+				return fmt.Errorf("partition %d at offset %d: %w", partition, offset, errStalled)
+			}
 			return fmt.Errorf("fetch: %w", err)
 		}
+		failures.Store(0)
 		select {
 		case out <- fromKafka(km):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		offset = km.Offset + 1
 		r.mu.Lock()
-		r.pos[partition] = km.Offset + 1
+		r.pos[partition] = offset
 		r.high[partition] = km.HighWaterMark
 		r.mu.Unlock()
 	}

@@ -3,8 +3,11 @@ package kafkabus_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
@@ -136,5 +139,34 @@ func TestPartitionReaderHoldsNoMembership(t *testing.T) {
 	}
 	if sum(lag) != 0 {
 		t.Errorf("lag after committing everything: %v", lag)
+	}
+}
+
+// A broker that needs longer to answer a fetch than the reader's wait (a
+// large first fetch on a loaded machine) used to fail that fetch at every
+// retry, and the partition was never read (issue 10: a trainer replaying
+// after kills never read partition 0). The reader backs off instead.
+func TestPartitionReaderOutlastsASlowBroker(t *testing.T) {
+	ctx := testCtx(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, kafkabus.Ratings))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p := kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: c.ListenAddrs()})
+	const n = 30
+	if err := p.Publish(ctx, messages(n, 7)); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		time.Sleep(150 * time.Millisecond) // then kfake answers as usual
+		return nil, nil, false
+	})
+	got := read(ctx, t, kafkabus.NewPartitionReader(kafkabus.PartitionReaderConfig{
+		Brokers: c.ListenAddrs(), Topic: kafkabus.Ratings, MaxWait: 50 * time.Millisecond}), n)
+	if len(got) != n {
+		t.Fatalf("read %d of %d", len(got), n)
 	}
 }

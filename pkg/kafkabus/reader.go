@@ -26,8 +26,10 @@ func WithStartOffset(offset int64) GroupOption {
 	return func(c *kafka.ReaderConfig) { c.StartOffset = offset }
 }
 
-// WithMaxWait bounds how long a fetch waits for new records (default 100ms);
-// lower means fresher, higher means fewer requests.
+// WithMaxWait bounds how long a fetch waits for new records (default 1s).
+// A fetch returns as soon as a record arrives (MinBytes 1), so a longer wait
+// costs no freshness; it is also the time the broker has to answer, and a
+// broker slower than that fails every fetch.
 func WithMaxWait(d time.Duration) GroupOption {
 	return func(c *kafka.ReaderConfig) { c.MaxWait = d }
 }
@@ -45,7 +47,7 @@ func NewGroupReader(brokers []string, group, topic string, opts ...GroupOption) 
 		CommitInterval:    0,
 		MinBytes:          1,
 		MaxBytes:          10 << 20,
-		MaxWait:           100 * time.Millisecond,
+		MaxWait:           time.Second,
 		HeartbeatInterval: time.Second,
 		SessionTimeout:    10 * time.Second,
 		RebalanceTimeout:  10 * time.Second,

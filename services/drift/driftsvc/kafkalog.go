@@ -77,7 +77,7 @@ func (l KafkaLog) Read(ctx context.Context, partition int32, from, to int64, fn 
 		idle = 10 * time.Second
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: l.Brokers, Topic: l.Topic, Partition: int(partition),
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond})
+		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: time.Second})
 	defer r.Close() //nolint:errcheck // nothing to flush on a reader
 	if err := r.SetOffset(from); err != nil {
 		return fmt.Errorf("read %s/%d from %d: %w", l.Topic, partition, from, err)

@@ -260,8 +260,7 @@ const (
 // consume reads the ratings topic in the service's consumer group until ctx
 // ends. A malformed message is counted, copied to the DLQ and skipped.
 func (s *Service) consume(ctx context.Context) error {
-	r := kafkabus.NewGroupReader(s.cfg.Brokers, s.cfg.GroupID, s.cfg.Topic,
-		kafkabus.WithMaxWait(500*time.Millisecond))
+	r := kafkabus.NewGroupReader(s.cfg.Brokers, s.cfg.GroupID, s.cfg.Topic)
 	defer func() {
 		if err := r.Close(); err != nil {
 			s.log.Warn("close kafka reader", "err", err)
