@@ -177,16 +177,11 @@ func TestTrainerSIGKILLDuringReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs trainer processes")
 	}
-	// Known defect, found by this test and not fixed yet: in some runs
-	// (every run inside the whole package, and with the broker as a
-	// process) no trainer run ever reads partition 0 (its committed offset
-	// stays -1, the checkpoint holds no partition 0 offset) while partitions
-	// 1 and 2 are read to the end, so the final wait times out.
-	// PartitionReader alone reads every partition from any start. Until it
-	// is fixed the test runs only when asked for, so CI stays meaningful.
-	if os.Getenv("SWIPEFLIX_FAULT_TESTS") != "1" {
-		t.Skip("known defect (a partition never read after kills; see the comment): set SWIPEFLIX_FAULT_TESTS=1 to run it")
-	}
+	// This test found that a restarted trainer on a loaded machine could
+	// read every partition but one, forever: the broker took longer than
+	// the fetch wait to answer that partition's large first fetch, and
+	// kafka-go retried it with the same deadline (issue 10; the reader now
+	// backs off, see kafkabus.TestPartitionReaderOutlastsASlowBroker).
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	brokerAddr, startBroker := brokerProc(ctx, t)
