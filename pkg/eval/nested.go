@@ -112,7 +112,7 @@ func nestedFits(ts recommend.TrainSet, sp Split, movies []dataset.Movie, opt Opt
 	choice := fmt.Sprintf("%s %s alpha=%g (validation NDCG@10 %.4f, popularity %.4f; %s); rating: %s",
 		rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha, rep.Winner.NDCG, rep.PopularityNDCG, rep.Decision, rep.RatingChoice)
 	biases := rep.Config
-	biases.Family, biases.RatingBiasesOnly = recommend.FamilyPopularity, true
+	biases.Family, biases.RatingBiasesOnly, biases.RatingBlend = recommend.FamilyPopularity, true, [recommend.BlendFeatures]float64{}
 	if err := timed("biases", func() (Recommender, error) {
 		m, err := recommend.Fit(ts, biases)
 		return &biasesRec{modelRec{m: m}}, err
@@ -124,7 +124,7 @@ func nestedFits(ts recommend.TrainSet, sp Split, movies []dataset.Movie, opt Opt
 			continue
 		}
 		cfg := fr.Config
-		cfg.RatingBiasesOnly, cfg.RatingReg = rep.Config.RatingBiasesOnly, rep.Config.RatingReg
+		cfg.RatingBiasesOnly, cfg.RatingReg, cfg.RatingBlend = rep.Config.RatingBiasesOnly, rep.Config.RatingReg, rep.Config.RatingBlend
 		served := rep.Config
 		served.Alpha = 1
 		if cfg == served && rep.Decision == recommend.DecisionTuned {

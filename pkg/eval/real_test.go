@@ -47,9 +47,6 @@ var measuredMisses = map[string]struct{ ndcgShare, rmseExcess float64 }{
 	// The search served PureSVD on one split where EASE was best on test:
 	// hybrid 0.3281 against EASE's 0.3357 (2.3% under).
 	"ml-100k 20% of users": {ndcgShare: 0.97},
-	// Validation RMSE preferred factors (by 2-3%), test preferred biases
-	// alone: 1.1335 against 1.1249 (0.8% over).
-	"ml-100k 10 ratings per user": {rmseExcess: 0.01},
 }
 
 // checkHybrid asserts the issue's conditions on every dataset: hybrid
@@ -90,13 +87,14 @@ func TestML100KTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := rowsOf(t, rep)
-	// Issue 8's targets are NDCG@10 >= 0.42 and RMSE <= 0.905. Both are
-	// missed, measured 0.3916 and 0.9144 (README, "Evaluation"): this
-	// asserts the measured floor so that a regression fails.
+	// Issue 8's targets are NDCG@10 >= 0.42 and RMSE <= 0.905. NDCG is
+	// missed, measured 0.3916; RMSE is met, measured 0.9029 with the
+	// rating blend (README, "Evaluation"): this asserts the measured
+	// figures so that a regression fails.
 	h := rows["hybrid"]
 	t.Logf("hybrid NDCG@10 %.4f (issue target 0.42), RMSE %.4f (issue target 0.905)", h.NDCG, h.RMSE)
-	if h.NDCG < 0.39 || h.RMSE > 0.915 {
-		t.Errorf("hybrid NDCG@10 %.4f (measured floor 0.39), RMSE %.4f (measured ceiling 0.915)", h.NDCG, h.RMSE)
+	if h.NDCG < 0.39 || h.RMSE > 0.904 {
+		t.Errorf("hybrid NDCG@10 %.4f (measured floor 0.39), RMSE %.4f (measured ceiling 0.904)", h.NDCG, h.RMSE)
 	}
 	checkHybrid(t, "ml-100k", rows)
 	if rows["popularity"].NDCG <= rows["random"].NDCG {

@@ -14,6 +14,9 @@ type ratingModel struct {
 	mu     float64
 	p, q   []float32 // users x k, items x k
 	bu, bi []float32
+	// nbr is the neighbourhood predictor of a blended estimate (nil
+	// otherwise); it is not changed after the fit, so copies share it.
+	nbr *knnBaseline
 }
 
 type alsParams struct {

@@ -49,7 +49,7 @@ func cloneMovies(ms []MovieInfo) []MovieInfo {
 
 func (r *ratingModel) clone() *ratingModel {
 	return &ratingModel{k: r.k, mu: r.mu, p: append([]float32(nil), r.p...), q: append([]float32(nil), r.q...),
-		bu: append([]float32(nil), r.bu...), bi: append([]float32(nil), r.bi...)}
+		bu: append([]float32(nil), r.bu...), bi: append([]float32(nil), r.bi...), nbr: r.nbr}
 }
 
 func (c *contentModel) clone() *contentModel {

@@ -45,7 +45,7 @@ func (m *Model) recommendPlain(q Query) (Result, error) {
 	case q.ByRating:
 		for i := range m.popularity {
 			if keep(i) {
-				h.offer(int32(i), float32(m.predict(st, int32(i))))
+				h.offer(int32(i), float32(m.estimator(st, &knnUser{}).predict(int32(i))))
 			}
 		}
 	default:

@@ -73,6 +73,11 @@ type Config struct {
 	BiasReg          float64 `json:"bias_reg"`
 	Iterations       int     `json:"iterations"`
 	RatingBiasesOnly bool    `json:"rating_biases_only,omitempty"`
+	// RatingBlend, when not all zero, makes the estimate a linear blend of
+	// the biased MF, Koren's neighbourhood predictor and its baseline, with
+	// these weights (see blendFeatures); Tune fits them on its validation
+	// split. Ignored with RatingBiasesOnly.
+	RatingBlend [BlendFeatures]float64 `json:"rating_blend"`
 	// Alpha weighs the collaborative score against content:
 	// alpha*z(collaborative) + (1-alpha)*z(content).
 	Alpha float64 `json:"alpha"`
@@ -172,7 +177,18 @@ func (c Config) withDefaults() Config {
 	if c.Seed == 0 {
 		c.Seed = d.Seed
 	}
+	for _, w := range c.RatingBlend {
+		if math.IsNaN(w) || math.IsInf(w, 0) || math.Abs(w) > maxAbsFactor {
+			c.RatingBlend = [BlendFeatures]float64{}
+			break
+		}
+	}
 	return c
+}
+
+// blends reports whether the rating estimate is a blend.
+func (c Config) blends() bool {
+	return !c.RatingBiasesOnly && c.RatingBlend != [BlendFeatures]float64{}
 }
 
 // Interaction is one training signal on the rating scale (0.5..5). Swipes
@@ -296,7 +312,13 @@ func (m *Model) fitPrepared(cfg Config, content *contentModel) {
 	sig := m.seen.signal()
 	m.popularity = popularityOf(sig, m.items.Len())
 	m.fitRanking(sig, m.seen.implicit(cfg), cfg)
-	m.rating = fitRatingModel(sig, sig.transpose(), ratingParams(cfg))
+	sigT := sig.transpose()
+	m.rating = fitRatingModel(sig, sigT, ratingParams(cfg))
+	if cfg.blends() {
+		prm := defaultKNNBaseParams()
+		prm.workers = cfg.Workers
+		m.rating.nbr = fitKNNBaseline(sig, sigT, prm)
+	}
 	if content == nil {
 		content = fitContent(m.movies)
 	}
@@ -595,10 +617,45 @@ func (m *Model) Predict(user, movie string) float64 {
 	if !ok {
 		i = -1
 	}
-	return m.predict(m.user(user), i)
+	var ku knnUser
+	return m.estimator(m.user(user), &ku).predict(i)
 }
 
-func (m *Model) predict(st *userState, i int32) float64 {
+// estimator estimates one user's ratings.
+type estimator struct {
+	m  *Model
+	st *userState // nil: an unknown user
+	ku *knnUser   // the neighbourhood predictor's user state; nil without a blend
+}
+
+// estimator prepares the estimates of st (nil for an unknown user); ku is
+// working memory, used when the estimate is a blend.
+func (m *Model) estimator(st *userState, ku *knnUser) estimator {
+	e := estimator{m: m, st: st}
+	if nb := m.rating.nbr; nb != nil {
+		var idx []int32
+		var val []float32
+		if st != nil {
+			idx, val = st.items, st.values
+		}
+		nb.user(idx, val, ku)
+		e.ku = ku
+	}
+	return e
+}
+
+// predict estimates the rating of movie i (-1: unknown) on the 0.5..5 scale.
+func (e estimator) predict(i int32) float64 {
+	v := e.m.mfEstimate(e.st, i)
+	if e.ku != nil {
+		kn, base, li := e.m.rating.nbr.predict(e.ku, i)
+		v = blended(&e.m.cfg.RatingBlend, [3]float64{v, kn, base}, e.ku.lu, li)
+	}
+	return math.Max(0.5, math.Min(5, v))
+}
+
+// mfEstimate is the biased MF's estimate, unclipped.
+func (m *Model) mfEstimate(st *userState, i int32) float64 {
 	rm := m.rating
 	v := rm.mu
 	if i >= 0 && int(i) < len(rm.bi) {
@@ -609,5 +666,5 @@ func (m *Model) predict(st *userState, i int32) float64 {
 	} else if st != nil {
 		v += float64(st.rbias)
 	}
-	return math.Max(0.5, math.Min(5, v))
+	return v
 }

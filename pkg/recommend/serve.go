@@ -68,6 +68,8 @@ type scratch struct {
 	// EASE sums for the user.
 	rowOff []int
 	rowW   []float32
+	// ku is the rating blend's per-user working memory.
+	ku knnUser
 }
 
 func (s *scratch) reset(items, terms int) {
@@ -142,9 +144,10 @@ func (m *Model) Recommend(q Query) (Result, error) {
 			}
 		}
 	case q.ByRating:
+		est := m.estimator(st, &s.ku)
 		for i := range m.popularity {
 			if keep(i) {
-				h.offer(int32(i), float32(m.predict(st, int32(i))))
+				h.offer(int32(i), float32(est.predict(int32(i))))
 			}
 		}
 	default:
@@ -158,9 +161,10 @@ func (m *Model) Recommend(q Query) (Result, error) {
 	}
 	ranked = ranked[q.Offset:]
 	out := make([]Scored, len(ranked))
+	est := m.estimator(st, &s.ku)
 	for j, c := range ranked {
 		out[j] = Scored{MovieID: m.items.ID(c.item), Title: m.title(c.item), Score: float64(c.score),
-			Rating: m.predict(st, c.item)}
+			Rating: est.predict(c.item)}
 	}
 	return Result{Items: out, ColdStart: cold}, nil
 }
@@ -439,9 +443,11 @@ func (m *Model) Similar(id string, k int) ([]Scored, error) {
 	}
 	ranked := h.sorted()
 	out := make([]Scored, len(ranked))
+	var ku knnUser
+	est := m.estimator(nil, &ku)
 	for j, c := range ranked {
 		out[j] = Scored{MovieID: m.items.ID(c.item), Title: m.title(c.item), Score: float64(c.score),
-			Rating: m.predict(nil, c.item)}
+			Rating: est.predict(c.item)}
 	}
 	return out, nil
 }

@@ -9,7 +9,7 @@ import (
 	"math"
 )
 
-// Snapshot layout, format 2 (all integers little-endian):
+// Snapshot layout, format 3 (all integers little-endian):
 //
 //	magic "SWFXSNAP" | uint16 format | body | sha256(magic..body)
 //
@@ -17,14 +17,16 @@ import (
 // slices, and fixed-size numbers, in the order of MarshalBinary: version,
 // config (JSON, naming the family), users, movies, interactions, the
 // ranking family's state (factors; EASE's movies and weights; kNN's
-// neighbour matrix), the rating model, content, popularity, and folded-in
+// neighbour matrix), the rating model (format 3 adds the rating blend's
+// neighbourhood predictor after it), content, popularity, and folded-in
 // state. Every length is checked against the bytes that remain before
 // anything is allocated, and every number is validated (finite, in range)
 // before a model is returned. Format 1 (PureSVD only, before the families)
-// is refused with ErrFormat1: a trainer refits and publishes format 2.
+// is refused with ErrFormat1: a trainer refits and publishes format 3.
+// Format 2 (no rating blend) is read: its rating estimate is biased MF.
 const (
 	snapshotMagic  = "SWFXSNAP"
-	snapshotFormat = 2
+	snapshotFormat = 3
 )
 
 // ErrFormat1 is returned by Decode for a snapshot of format 1.
@@ -32,12 +34,22 @@ var ErrFormat1 = fmt.Errorf("%w: snapshot format 1 is no longer read (written be
 
 // MarshalBinary encodes the model, including folded-in state, as a snapshot.
 func (m *Model) MarshalBinary() ([]byte, error) {
+	return m.marshal(snapshotFormat)
+}
+
+// marshal encodes the model in a snapshot format: the current one, or 2
+// (the tests' check that format 2 is still read) for a model without a
+// rating blend.
+func (m *Model) marshal(format uint16) ([]byte, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	if format < 3 && m.rating.nbr != nil {
+		return nil, fmt.Errorf("encode: format %d has no rating blend", format)
+	}
 	var b bytes.Buffer
 	w := &writer{buf: &b}
 	b.WriteString(snapshotMagic)
-	w.u16(snapshotFormat)
+	w.u16(format)
 	cfg, err := json.Marshal(m.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
@@ -79,6 +91,18 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	w.f32s(rm.q)
 	w.f32s(rm.bu)
 	w.f32s(rm.bi)
+	if nb := rm.nbr; format < 3 {
+	} else if nb != nil {
+		w.uv(1)
+		w.f64(nb.mu)
+		w.f64(nb.userReg)
+		w.uv(uint64(nb.k))
+		w.f32s(nb.bi)
+		w.f32s(nb.li)
+		w.csr(nb.nb)
+	} else {
+		w.uv(0)
+	}
 	w.strings(m.content.terms)
 	w.f32s(m.content.idf)
 	w.csr(m.content.vecs)
@@ -119,12 +143,13 @@ func Decode(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	r := &reader{b: body[len(snapshotMagic):]}
-	switch f := r.u16(); f {
-	case snapshotFormat:
+	format := r.u16()
+	switch format {
+	case snapshotFormat, 2:
 	case 1:
 		return nil, ErrFormat1
 	default:
-		return nil, fmt.Errorf("%w: format %d, want %d", ErrCorrupt, f, snapshotFormat)
+		return nil, fmt.Errorf("%w: format %d, want %d", ErrCorrupt, format, snapshotFormat)
 	}
 	m := &Model{extraContent: map[int32]sparseVec{}, overlay: map[int32]*userState{}, genres: NewIndex(nil)}
 	m.Version = r.i64()
@@ -185,6 +210,21 @@ func Decode(data []byte) (*Model, error) {
 	rm.mu = r.f64()
 	rm.p, rm.q, rm.bu, rm.bi = r.f32s(), r.f32s(), r.f32s(), r.f32s()
 	m.rating = rm
+	if format >= 3 && r.uv() == 1 {
+		nb := &knnBaseline{mu: r.f64(), userReg: r.f64(), k: int(r.uv()), bi: r.f32s(), li: r.f32s()}
+		nb.nb = r.csr()
+		if r.err == nil {
+			if nb.k < 1 || nb.k > maxFactors || len(nb.bi) != len(nb.li) || len(nb.bi) > len(itemIDs) ||
+				nb.nb.rows != len(nb.bi) || nb.nb.cols != len(nb.bi) || !inRange(nb.nb.idx, len(nb.bi)) ||
+				!finiteIn(nb.mu, 0, 5) || !finiteIn(nb.userReg, 0, maxAbsFactor) {
+				r.fail("rating blend's neighbourhood predictor")
+			}
+			rm.nbr = nb
+		}
+	}
+	if r.err == nil && (rm.nbr != nil) != m.cfg.blends() {
+		r.fail("rating blend weights without its neighbourhood predictor, or the reverse")
+	}
 	m.content = &contentModel{terms: r.strings(), idf: r.f32s()}
 	m.content.vecs = r.csr()
 	m.popularity = r.f32s()

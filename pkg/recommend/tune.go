@@ -222,7 +222,7 @@ func Tune(ts TrainSet, opt TuneOptions) (*Model, TuneReport, error) {
 		rep.Notes = append(rep.Notes, "no validation user has a relevant held-out rating: every NDCG is 0")
 	}
 	s.decide()
-	s.chooseRating()
+	s.chooseRating(cooc <= opt.CoocBudget)
 	rep.SearchSeconds = clock().Sub(start).Seconds()
 
 	if rep.Decision == DecisionPrevious {
@@ -552,9 +552,11 @@ func (s *searcher) decide() {
 	}
 }
 
-// chooseRating picks the rating model's regularisation, or biases alone,
-// by RMSE on the held-out ratings, and sets it on the served configuration.
-func (s *searcher) chooseRating() {
+// chooseRating picks the rating model's regularisation, or biases alone, or
+// (when blend) a blend of the best factor model with Koren's neighbourhood
+// predictor, by RMSE on the held-out ratings, and sets it on the served
+// configuration.
+func (s *searcher) chooseRating(blend bool) {
 	rep := s.rep
 	sigT := s.sig.transpose()
 	type cand struct {
@@ -571,6 +573,7 @@ func (s *searcher) chooseRating() {
 		cands = append(cands, cand{fmt.Sprintf("factors=%d reg=%g", c.RatingFactors, reg), c})
 	}
 	bestRMSE, bestIdx := math.Inf(1), 0
+	bestFactors, bestFactorsRMSE := 0, math.Inf(1)
 	for i, c := range cands {
 		// Half the sweeps rank the candidates as the full fit would.
 		prm := ratingParams(c.cfg)
@@ -580,6 +583,8 @@ func (s *searcher) chooseRating() {
 		rep.RatingTrials = append(rep.RatingTrials, RatingTrial{Settings: c.name, RMSE: rmse})
 		if i == 0 {
 			rep.BiasesRMSE = rmse
+		} else if rmse < bestFactorsRMSE {
+			bestFactors, bestFactorsRMSE = i, rmse
 		}
 		// Factors must beat biases alone by a margin to be chosen: on
 		// thin data their validation gain does not survive a refit.
@@ -593,6 +598,105 @@ func (s *searcher) chooseRating() {
 	rep.RatingChoice = cands[bestIdx].name
 	rep.Config.RatingBiasesOnly = cands[bestIdx].cfg.RatingBiasesOnly
 	rep.Config.RatingReg = cands[bestIdx].cfg.RatingReg
+	rep.Config.RatingBlend = [BlendFeatures]float64{}
+	if !blend {
+		rep.Notes = append(rep.Notes, "rating blend not tried: the neighbourhood predictor's co-occurrence work is over budget")
+		return
+	}
+	if bestFactors == 0 {
+		return
+	}
+	c := cands[bestFactors].cfg
+	w, rmse, ok := s.fitRatingBlend(c, sigT)
+	name := "blend of " + cands[bestFactors].name + " and item-kNN baseline"
+	if !ok {
+		rep.Notes = append(rep.Notes, "rating blend not fitted: too few validation ratings")
+		return
+	}
+	rep.RatingTrials = append(rep.RatingTrials, RatingTrial{Settings: name, RMSE: rmse})
+	if rmse+ratingMargin*rep.BiasesRMSE < bestRMSE {
+		rep.RatingChoice = name
+		rep.Config.RatingBiasesOnly, rep.Config.RatingReg, rep.Config.RatingBlend = false, c.RatingReg, w
+	}
+}
+
+// minBlendRatings is the fewest held-out ratings the blend's weights are
+// fitted on.
+const minBlendRatings = 20 * BlendFeatures
+
+// fitRatingBlend fits the factor model of c (all sweeps) and the
+// neighbourhood predictor on the training part, and the blend's weights on
+// the held-out ratings. The RMSE it returns is cross-fitted (weights fitted
+// on half of the validation users, scored on the other half, and the other
+// way round) so that it is not flattered by the weights' own fit.
+func (s *searcher) fitRatingBlend(c Config, sigT *csr) (w [BlendFeatures]float64, rmse float64, ok bool) {
+	vs := s.vs
+	if len(vs.heldRows) < minBlendRatings {
+		return w, 0, false
+	}
+	rm := fitRatingModel(s.sig, sigT, ratingParams(c))
+	prm := defaultKNNBaseParams()
+	prm.workers = c.Workers
+	nb := fitKNNBaseline(s.sig, sigT, prm)
+	x := make([][BlendFeatures]float64, len(vs.heldRows))
+	y := make([]float64, len(vs.heldRows))
+	half := make([]bool, len(vs.heldRows))
+	var ku knnUser
+	cur := int32(-1)
+	for j, r := range vs.heldRows {
+		if r != cur {
+			idx, val := s.sig.row(int(r))
+			nb.user(idx, val, &ku)
+			cur = r
+		}
+		i := vs.heldCols[j]
+		mf := rm.mu + float64(rm.bu[r]) + float64(rm.bi[i]) +
+			float64(dot32(rm.p[int(r)*rm.k:int(r)*rm.k+rm.k], rm.q[int(i)*rm.k:int(i)*rm.k+rm.k]))
+		kn, base, li := nb.predict(&ku, i)
+		blendFeatures([3]float64{mf, kn, base}, ku.lu, li, &x[j])
+		y[j] = float64(vs.heldVals[j])
+		half[j] = mixHash(uint64(s.base.Seed), uint64(vs.fullRow[r]))&1 == 1
+	}
+	var sq float64
+	for _, h := range []bool{false, true} {
+		var xa [][BlendFeatures]float64
+		var ya []float64
+		for j := range x {
+			if half[j] != h {
+				xa, ya = append(xa, x[j]), append(ya, y[j])
+			}
+		}
+		wh, fitted := fitBlend(xa, ya)
+		if !fitted {
+			return w, 0, false
+		}
+		for j := range x {
+			if half[j] == h {
+				var v float64
+				for f := range wh {
+					v += wh[f] * x[j][f]
+				}
+				d := math.Max(0.5, math.Min(5, v)) - y[j]
+				sq += d * d
+			}
+		}
+	}
+	if len(x) < minBlendRatings {
+		return w, 0, false
+	}
+	w, ok = fitBlend(x, y)
+	if !ok {
+		return w, 0, false
+	}
+	return w, math.Sqrt(sq / float64(len(x))), true
+}
+
+// mixHash is a 64-bit finaliser (splitmix64) of a and b.
+func mixHash(a, b uint64) uint64 {
+	z := a*0x9e3779b97f4a7c15 + b
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 // valSplit is a validation split of a sample of users.

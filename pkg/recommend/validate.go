@@ -67,6 +67,26 @@ func (m *Model) validate() error {
 			lo, hi float32
 		}{"kNN similarities", m.knn.val, 0, 1.001})
 	}
+	if nb := m.rating.nbr; nb != nil {
+		for _, ch := range []struct {
+			name string
+			v    []float32
+		}{{"blend item biases", nb.bi}, {"blend item log counts", nb.li}, {"blend similarities", nb.nb.val}} {
+			checks = append(checks, struct {
+				name   string
+				v      []float32
+				lo, hi float32
+			}{ch.name, ch.v, -maxAbsFactor, maxAbsFactor})
+		}
+		if !finiteIn(nb.mu, 0, 5) || !finiteIn(nb.userReg, 0, maxAbsFactor) {
+			return fmt.Errorf("%w: rating blend baseline mean %v, regularisation %v", ErrInvalid, nb.mu, nb.userReg)
+		}
+	}
+	for _, w := range c.RatingBlend {
+		if !finiteIn(w, -maxAbsFactor, maxAbsFactor) {
+			return fmt.Errorf("%w: config: rating blend weight %v", ErrInvalid, w)
+		}
+	}
 	for _, ch := range checks {
 		if j, ok := checkRange(ch.v, ch.lo, ch.hi); !ok {
 			return fmt.Errorf("%w: %s[%d] = %v is not finite or outside %v..%v", ErrInvalid, ch.name, j, ch.v[j], ch.lo, ch.hi)
