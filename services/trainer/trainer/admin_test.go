@@ -86,7 +86,13 @@ func TestRollbackThroughAdminEndpoint(t *testing.T) {
 	evs, _ := synthEvents(40, 60, 900)
 	e.publish(t, evs)
 	deltas := e.watchDeltas(t)
-	r := e.start(t, e.config(), nil)
+	cfg := e.config()
+	// The order events arrive in across partitions changes the fit a
+	// little, and about one run in 30 the gate found v2's NDCG more than
+	// 2% below v1's and refused it; this test is about rollback, not the
+	// gate (TestQualityGateRejectsWorseModel is).
+	cfg.GateTolerance = 0.5
+	r := e.start(t, cfg, nil)
 	waitFor(t, "model v1", func() bool { _, ok := e.current(t); return ok })
 
 	// A retrain request over NATS publishes v2 (a few more events, same
