@@ -65,6 +65,7 @@ type foldLoop struct {
 	cp          *checkpointer // set by restore
 
 	msgs     chan kafkabus.Message
+	live     chan kafkabus.Message // read ahead of the backlog while behind (readAhead)
 	installs chan install
 	retrain  chan string
 
@@ -83,7 +84,7 @@ func newFoldLoop(s *Service) *foldLoop {
 	return &foldLoop{s: s, state: ratingstate.New(), offsets: map[int32]int64{}, lastMsg: map[int32]kafkabus.Message{},
 		dirty: map[string]struct{}{}, refold: map[string]struct{}{}, refoldBatch: defaultRefoldBatch,
 		loggedKinds: map[string]bool{}, refused: map[int64]bool{},
-		msgs: make(chan kafkabus.Message, 4096), installs: make(chan install, 4), retrain: make(chan string, 8)}
+		msgs: make(chan kafkabus.Message, 4096), live: make(chan kafkabus.Message, 256), installs: make(chan install, 4), retrain: make(chan string, 8)}
 }
 
 // restore loads the checkpoint into the state and the offsets; an empty
@@ -162,6 +163,8 @@ func (l *foldLoop) run(ctx context.Context, d loopDeps) error {
 					l.flush(ctx)
 				}
 			}
+		case m := <-l.live:
+			l.handleAhead(m)
 		case <-soon:
 			soon = nil
 			l.flush(ctx)
@@ -241,23 +244,12 @@ func (l *foldLoop) handle(ctx context.Context, d loopDeps, m kafkabus.Message) {
 		}
 		changed := false
 		if ok {
-			changed, err = l.state.Update(ratingstate.Event{User: e.UserID, Movie: e.MovieID, Value: float32(v),
-				TS: e.TS.UnixNano(), EventID: e.EventID, Partition: p, Offset: m.Offset})
+			changed, err = l.apply(&e, v, m)
 		}
 		if err != nil { // a value off the rating grid: the weights allow none
 			l.s.log.Error("rating state refused an event", "partition", m.Partition, "offset", m.Offset, "err", err)
 		}
-		if changed {
-			l.s.metrics.applied.Inc()
-			l.dirty[e.UserID] = struct{}{}
-			l.refit.sinceRefit++
-			l.refit.sinceTick++
-			l.refit.lastApplied = l.s.now()
-			// Freshness counts from the broker's time, never the
-			// client's event time.
-			l.deltas.newestMillis = max(l.deltas.newestMillis, m.Time.UnixMilli())
-			l.s.pairs.Store(int64(l.state.Len()))
-		} else {
+		if !changed {
 			l.s.metrics.stale.Inc()
 		}
 	}
@@ -266,6 +258,53 @@ func (l *foldLoop) handle(ctx context.Context, d loopDeps, m kafkabus.Message) {
 	}
 	if hook := l.s.hooks.AfterMessage; hook != nil {
 		hook(l.handled)
+	}
+}
+
+// apply updates the rating state with an event of signal v from message m
+// and, when it changed the state, marks its user for the next flush.
+func (l *foldLoop) apply(e *events.Event, v float64, m kafkabus.Message) (bool, error) {
+	changed, err := l.state.Update(ratingstate.Event{User: e.UserID, Movie: e.MovieID, Value: float32(v),
+		TS: e.TS.UnixNano(), EventID: e.EventID, Partition: int32(m.Partition), Offset: m.Offset})
+	if !changed {
+		return false, err
+	}
+	l.s.metrics.applied.Inc()
+	l.dirty[e.UserID] = struct{}{}
+	l.refit.sinceRefit++
+	l.refit.sinceTick++
+	l.refit.lastApplied = l.s.now()
+	// Freshness counts from the broker's time, never the client's event
+	// time.
+	l.deltas.newestMillis = max(l.deltas.newestMillis, m.Time.UnixMilli())
+	l.s.pairs.Store(int64(l.state.Len()))
+	return true, nil
+}
+
+// handleAhead applies a message read ahead of the backlog (readAhead), so
+// that a swipe reaches the model while the trainer catches up on older
+// events. The state keeps, per user and movie, the event with the latest
+// time (ties: the larger event hash), whatever the order events come in:
+// when the backlog reaches this message, it changes nothing. Offsets,
+// checkpoints and the DLQ stay the backlog's: a bad message here is
+// dropped, the backlog dead-letters it.
+func (l *foldLoop) handleAhead(m kafkabus.Message) {
+	if next, ok := l.offsets[int32(m.Partition)]; ok && m.Offset < next {
+		return // the backlog has it already
+	}
+	e, err := events.Decode(m.Value)
+	if err == nil {
+		err = e.CheckClock(l.s.now(), l.s.cfg.MaxClockSkew)
+	}
+	if err != nil {
+		return
+	}
+	v, ok := l.s.cfg.Weights.Signal(&e)
+	if !ok && e.Swipe == events.Skip {
+		v, ok = 0, true
+	}
+	if ok {
+		_, _ = l.apply(&e, v, m) // an error comes again with the backlog, which logs it
 	}
 }
 

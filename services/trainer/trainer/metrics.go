@@ -20,6 +20,7 @@ type metrics struct {
 	retrain         *prometheus.CounterVec
 	checkpoints     *prometheus.CounterVec
 	refused         prometheus.Counter
+	readingAhead    prometheus.Gauge
 	// Shared with the other services of the process (one registry).
 	consumer *telemetry.Consumer
 	model    *telemetry.Model
@@ -36,6 +37,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		retrain:         s.CounterVec("swipeflix_trainer_retrain_requests_total", "Retrain requests received over NATS, by result (accepted, refused: bad token or payload).", "result"),
 		checkpoints:     s.CounterVec("swipeflix_trainer_checkpoints_total", "Checkpoint writes, by result (written, failed: retried on a timer).", "result"),
 		refused:         s.Counter("swipeflix_trainer_models_refused_total", "Serving manifests whose snapshot did not load (checksum, format, version): the trainer keeps folding into the last good model."),
+		readingAhead:    s.Gauge("swipeflix_trainer_reading_ahead", "1 while the trainer is behind and reads new events ahead of its backlog, so that fresh swipes reach the model."),
 		deltasPublished: s.Counter("swipeflix_model_deltas_published_total", "Incremental model deltas published on swipeflix.model.delta."),
 		consumer:        s.Consumer(serviceName),
 		model:           s.Model(serviceName),

@@ -247,6 +247,7 @@ func (s *Service) runActive(ctx context.Context, cp *checkpointer) error {
 	grp, gctx := svcmain.NewGroup(ctx)
 	grp.Go("lease", lease.Keep)
 	grp.Go("kafka reader", func(ctx context.Context) error { return reader.Run(ctx, s.loop.msgs) })
+	grp.Go("read-ahead", func(ctx context.Context) error { return s.readAhead(ctx, topic, reader) })
 	grp.Go("model watch", func(ctx context.Context) error { return s.deps.Bus.Watch(ctx, s.loop.offerManifest(ctx)) })
 	grp.Go("retrain subscription", func(ctx context.Context) error {
 		return s.deps.Bus.SubscribeRetrain(ctx, s.onRetrain)
@@ -280,6 +281,62 @@ func (s *Service) runActive(ctx context.Context, cp *checkpointer) error {
 		}
 	}
 	return err
+}
+
+// readAhead reads every partition from its end into the loop's live channel
+// while the backlog reader is BehindEvents or more behind, so that a fresh
+// swipe is folded in and published as a delta without waiting for the
+// backlog (foldLoop.handleAhead); it stops once the trainer has caught up.
+func (s *Service) readAhead(ctx context.Context, topic string, backlog *kafkabus.PartitionReader) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var stop context.CancelFunc
+	var done chan struct{}
+	defer func() {
+		if stop != nil {
+			stop()
+			<-done
+		}
+	}()
+	for {
+		lag := int64(len(s.loop.msgs)) // read, not yet applied
+		for _, l := range backlog.Lag() {
+			lag += l
+		}
+		switch behind := lag >= s.cfg.BehindEvents; {
+		case behind && stop == nil:
+			ends, err := kafkabus.EndOffsets(ctx, s.cfg.Brokers, topic)
+			if err != nil {
+				s.log.Warn("read ahead of the backlog: end offsets", "err", err)
+				break
+			}
+			from := make(map[int]int64, len(ends))
+			for p, o := range ends {
+				from[int(p)] = o
+			}
+			r := kafkabus.NewPartitionReader(kafkabus.PartitionReaderConfig{Brokers: s.cfg.Brokers, Topic: topic,
+				From: from, Logger: s.log.With("reader", "ahead")})
+			rctx, cancel := context.WithCancel(ctx)
+			stop, done = cancel, make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = r.Run(rctx, s.loop.live) // returns nil when rctx ends
+			}()
+			s.metrics.readingAhead.Set(1)
+			s.log.Info("behind: reading new events ahead of the backlog", "lag", lag, "from", from)
+		case !behind && stop != nil:
+			stop()
+			<-done
+			stop = nil
+			s.metrics.readingAhead.Set(0)
+			s.log.Info("caught up: no more reading ahead", "lag", lag)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // onRetrain takes a retrain request from NATS: refused without the right
