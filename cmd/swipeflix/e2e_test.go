@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 )
 
@@ -65,7 +66,7 @@ func TestEndToEnd(t *testing.T) {
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	stderr := &syncBuffer{}
+	stderr := &embeddedtest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- realMain(runCtx, []string{"-starter", filepath.Join(dir, "ratings.csv")}, nil, &bytes.Buffer{}, stderr)
@@ -75,7 +76,7 @@ func TestEndToEnd(t *testing.T) {
 	brokers := []string{kafkaRE.FindStringSubmatch(stderr.String())[1]}
 	natsURL := natsRE.FindStringSubmatch(stderr.String())[1]
 
-	watchOut := &syncBuffer{}
+	watchOut := &embeddedtest.SyncBuffer{}
 	watchDone := make(chan error, 1)
 	go func() {
 		watchDone <- realMain(runCtx, []string{"watch", "-nats", natsURL}, nil, watchOut, &bytes.Buffer{})

@@ -28,7 +28,7 @@ type proc struct {
 	t    *testing.T
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *embeddedtest.SyncBuffer
 	done chan error
 }
 
@@ -40,7 +40,7 @@ func startProc(t *testing.T, name string, env map[string]string, args ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &proc{t: t, name: name, cmd: exec.Command(exe, args...), out: &syncBuffer{}, done: make(chan error, 1)}
+	c := &proc{t: t, name: name, cmd: exec.Command(exe, args...), out: &embeddedtest.SyncBuffer{}, done: make(chan error, 1)}
 	c.cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	for k, v := range env {
 		c.cmd.Env = append(c.cmd.Env, k+"="+v)

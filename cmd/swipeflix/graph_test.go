@@ -75,7 +75,7 @@ func TestTargetAPIStartsOnlyWhatItNeeds(t *testing.T) {
 	k := embeddedtest.StartTestKafka(t)
 	before := n.Clients()
 	api := listenAddr(t)
-	stderr := &syncBuffer{}
+	stderr := &embeddedtest.SyncBuffer{}
 	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
 	t.Setenv("NATS_URL", n.URL())
 	t.Setenv("KAFKA_BROKERS", k.Addr())

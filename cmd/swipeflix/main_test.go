@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,24 +23,6 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a polling reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitFor polls cond until it holds or ctx ends.
 func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
@@ -128,7 +109,7 @@ func TestRunAllOnEmbeddedBrokers(t *testing.T) {
 	t.Setenv("SWIPEFLIX_INGEST_TOKENS", "")
 
 	runCtx, stop := context.WithCancel(ctx)
-	stderr := &syncBuffer{}
+	stderr := &embeddedtest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- realMain(runCtx, []string{"run", "-target", "all"}, nil, &bytes.Buffer{}, stderr) }()
 
@@ -255,7 +236,7 @@ func TestWatchPrintsModelsAndDriftReports(t *testing.T) {
 	}
 
 	wctx, stop := context.WithCancel(ctx)
-	out := &syncBuffer{}
+	out := &embeddedtest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- realMain(wctx, []string{"watch", "-nats", n.URL()}, nil, out, &bytes.Buffer{}) }()
 
@@ -404,7 +385,7 @@ func TestPublishNDJSONFileWithProgress(t *testing.T) {
 }
 
 func TestProgressBarWithTotal(t *testing.T) {
-	var out syncBuffer
+	var out embeddedtest.SyncBuffer
 	p := startProgress(&out)
 	p.setTotal(200)
 	p.add(50)
