@@ -115,6 +115,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// reply answers 200 with v as JSON, or the error err as fail does.
+func (h *Handler) reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
 func (h *Handler) fail(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	switch {
@@ -177,11 +186,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) current(w http.ResponseWriter, r *http.Request) {
 	m, err := h.cfg.Store.Current(r.Context())
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, m)
+	h.reply(w, m, err)
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
@@ -191,11 +196,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := h.cfg.Store.Get(r.Context(), v)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, m)
+	h.reply(w, m, err)
 }
 
 func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
@@ -209,11 +210,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hist, err := h.cfg.Store.StageHistory(r.Context(), v)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, hist)
+	h.reply(w, hist, err)
 }
 
 func decodeStage(r *http.Request) (StageRequest, error) {
