@@ -79,9 +79,9 @@ func NewHandler(cfg Config) *Handler {
 	}
 	h.mux.HandleFunc("GET /v1/models", h.list)
 	h.mux.HandleFunc("GET /v1/models/current", h.current)
-	h.mux.HandleFunc("GET /v1/models/{version}", h.get)
-	h.mux.HandleFunc("GET /v1/models/{version}/history", h.history)
-	h.mux.HandleFunc("POST /v1/models/{version}/promote", h.authorized(h.promote))
+	h.mux.HandleFunc("GET /v1/models/{version}", h.withVersion(h.get))
+	h.mux.HandleFunc("GET /v1/models/{version}/history", h.withVersion(h.history))
+	h.mux.HandleFunc("POST /v1/models/{version}/promote", h.authorized(h.withVersion(h.promote)))
 	h.mux.HandleFunc("POST /v1/models/rollback", h.authorized(h.rollback))
 	return h
 }
@@ -155,6 +155,19 @@ func (h *Handler) authorized(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// withVersion parses the path's model version for next, answering 400 when
+// it is not a positive integer.
+func (h *Handler) withVersion(next func(w http.ResponseWriter, r *http.Request, v int64)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := version(r)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		next(w, r, v)
+	}
+}
+
 func version(r *http.Request) (int64, error) {
 	v, err := strconv.ParseInt(r.PathValue("version"), 10, 64)
 	if err != nil || v <= 0 {
@@ -189,22 +202,12 @@ func (h *Handler) current(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, m, err)
 }
 
-func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	v, err := version(r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, v int64) {
 	m, err := h.cfg.Store.Get(r.Context(), v)
 	h.reply(w, m, err)
 }
 
-func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
-	v, err := version(r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
+func (h *Handler) history(w http.ResponseWriter, r *http.Request, v int64) {
 	if _, err := h.cfg.Store.Get(r.Context(), v); err != nil {
 		h.fail(w, err)
 		return
@@ -226,12 +229,7 @@ func decodeStage(r *http.Request) (StageRequest, error) {
 	return req, nil
 }
 
-func (h *Handler) promote(w http.ResponseWriter, r *http.Request) {
-	v, err := version(r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
+func (h *Handler) promote(w http.ResponseWriter, r *http.Request, v int64) {
 	req, err := decodeStage(r)
 	if err != nil {
 		h.fail(w, err)
