@@ -268,7 +268,7 @@ func sumSamples(r io.Reader, name string, labels ...string) (float64, error) {
 	return sum, nil
 }
 
-// listenAddr is a free loopback address (freeAddr for benchmarks too).
+// listenAddr is a free loopback address.
 func listenAddr(tb testing.TB) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
