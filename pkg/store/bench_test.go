@@ -19,11 +19,7 @@ var benchEngines = []struct {
 // BenchmarkUpsertMovies loads ml-latest-small's catalog (9,742 movies with
 // their tags): "insert" into an empty database, "update" over a loaded one.
 func BenchmarkUpsertMovies(b *testing.B) {
-	src, err := dataset.Open(storetest.DatasetDir(b, "ml-latest-small"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	movies, err := src.Movies()
+	movies, err := dataset.ReadCatalog(storetest.DatasetDir(b, "ml-latest-small"))
 	if err != nil {
 		b.Fatal(err)
 	}
