@@ -24,6 +24,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/svcmain/svcmaintest"
 	"github.com/swipeflix/swipeflix/services/ingest/ingest"
 )
 
@@ -223,20 +224,7 @@ func TestTooLarge(t *testing.T) {
 // serve runs the service on a free port until the test ends.
 func serve(t *testing.T, f fixture) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.svc.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return svcmaintest.Serve(t, f.svc.Serve)
 }
 
 func TestKafkaDown503(t *testing.T) {
