@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -100,8 +99,7 @@ type benchResult struct {
 
 // runBenchScale is `swipeflix bench-scale -size 1M|10M|25M [-json]`.
 func runBenchScale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench-scale", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("bench-scale", "bench-scale [-size 1M|10M|25M] [-json] [flags]", stderr)
 	size := fs.String("size", "1M", "dataset size: 1M, 10M or 25M ratings (users and movies in MovieLens-25M's proportions)")
 	ratings := fs.Int("ratings", 0, "ratings, overriding -size (small runs for tests)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the table")
@@ -114,15 +112,8 @@ func runBenchScale(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&cfg.Swipes, "swipes", 5, "new users' swipes to time until /predict changes")
 	fs.DurationVar(&cfg.Timeout, "timeout", 3*time.Hour, "give up after this long")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress bars")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: swipeflix bench-scale [-size 1M|10M|25M] [-json] [flags]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("bench-scale: unexpected argument %q", fs.Arg(0))
 	}
 	cfg.Ratings = *ratings
 	if cfg.Ratings == 0 {

@@ -18,6 +18,32 @@ import (
 	"github.com/swipeflix/swipeflix/services/trainer/trainer"
 )
 
+// commandFlags is the flag set of subcommand name, writing its errors to
+// stderr; with usage set, -h prints "usage: swipeflix " + usage and the
+// flags.
+func commandFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if usage != "" {
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, "usage: swipeflix "+usage)
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args into fs and refuses any argument left over.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
 // modelFlags registers the model's hyperparameters on fs, defaulting to
 // recommend.DefaultConfig.
 func modelFlags(fs *flag.FlagSet) *recommend.Config {
@@ -41,8 +67,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 // version, on NATS_URL or on the embedded NATS under the data dir (the one
 // `make run` uses), registering it in DATABASE_URL or the embedded store.
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("train", "", stderr)
 	data := fs.String("data", "../shared/datasets/ml-100k", "dataset folder (any layout package dataset reads)")
 	holdout := fs.Int("holdout", 10, "percent of the pairs held out to score the model (with -tune=false)")
 	tune := fs.Bool("tune", true, "choose the model family and settings on a validation split (false: fit the fixed settings)")

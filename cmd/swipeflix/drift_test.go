@@ -10,7 +10,6 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
 	"github.com/swipeflix/swipeflix/pkg/drift"
-	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 )
 
 // driftLatest reads drift's latest report; ok is false on 404 (none yet).
@@ -99,20 +98,5 @@ func TestDriftInTheOneBinary(t *testing.T) {
 	rep, ok := driftLatest(ctx, t, s, driftAddr)
 	if !ok || !rep.Time.Equal(first.Time) && rep.Time.Before(first.Time) {
 		t.Fatalf("after a restart /v1/drift/latest: %v (found %v), want the report of %s or a later one", rep.Time, ok, first.Time)
-	}
-}
-
-// -target all opens one NATS connection for every service (issue 9).
-func TestTargetAllSharesOneNATSConnection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs every service")
-	}
-	ctx := testCtx(t)
-	n := embeddedtest.StartTestNATS(t)
-	k := embeddedtest.StartTestKafka(t)
-	before := n.Clients()
-	startStack(ctx, t, map[string]string{"NATS_URL": n.URL(), "KAFKA_BROKERS": k.Addr()}, "-target", "all")
-	if got := n.Clients() - before; got != 1 {
-		t.Errorf("-target all opened %d NATS connections, want 1", got)
 	}
 }

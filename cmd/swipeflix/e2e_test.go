@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 )
 
@@ -54,36 +54,28 @@ func TestEndToEnd(t *testing.T) {
 	if err := dataset.Generate(dataset.SizedConfig(8000, 3)).WriteDir(dir, dataset.CSV); err != nil {
 		t.Fatal(err)
 	}
-	apiAddr, ingestAddr := freeAddr(t), freeAddr(t)
+	apiAddr, ingestAddr := listenAddr(t), listenAddr(t)
 	for k, v := range map[string]string{
 		"SWIPEFLIX_DATA_DIR": t.TempDir(), "KAFKA_BROKERS": "", "NATS_URL": "", "DATABASE_URL": "",
 		"SWIPEFLIX_KAFKA_PORT": "0", "SWIPEFLIX_NATS_PORT": "0", "SWIPEFLIX_INGEST_TOKENS": "",
-		"API_ADDR": apiAddr, "INGEST_ADDR": ingestAddr, "TRAINER_ADDR": freeAddr(t), "DRIFT_ADDR": freeAddr(t),
+		"API_ADDR": apiAddr, "INGEST_ADDR": ingestAddr, "TRAINER_ADDR": listenAddr(t), "DRIFT_ADDR": listenAddr(t),
 	} {
 		t.Setenv(k, v)
 	}
 
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	stderr := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- realMain(runCtx, []string{"-starter", filepath.Join(dir, "ratings.csv")}, nil, &bytes.Buffer{}, stderr)
-	}()
+	stderr := &embeddedtest.SyncBuffer{}
+	stopRun := startMain(ctx, t, []string{"-starter", filepath.Join(dir, "ratings.csv")}, &bytes.Buffer{}, stderr)
 	kafkaRE, natsRE := regexp.MustCompile(`embedded kafka: (\S+)`), regexp.MustCompile(`embedded nats: +(\S+)`)
-	waitFor(ctx, t, "broker addresses", func() bool { return kafkaRE.MatchString(stderr.String()) && natsRE.MatchString(stderr.String()) })
+	waitUntil(ctx, t, "broker addresses", func() bool { return kafkaRE.MatchString(stderr.String()) && natsRE.MatchString(stderr.String()) })
 	brokers := []string{kafkaRE.FindStringSubmatch(stderr.String())[1]}
 	natsURL := natsRE.FindStringSubmatch(stderr.String())[1]
 
-	watchOut := &syncBuffer{}
-	watchDone := make(chan error, 1)
-	go func() {
-		watchDone <- realMain(runCtx, []string{"watch", "-nats", natsURL}, nil, watchOut, &bytes.Buffer{})
-	}()
+	watchOut := &embeddedtest.SyncBuffer{}
+	stopWatch := startMain(ctx, t, []string{"watch", "-nats", natsURL}, watchOut, &bytes.Buffer{})
 
 	// A first model is served.
 	var known prediction
-	waitFor(ctx, t, "a served model", func() bool {
+	waitUntil(ctx, t, "a served model", func() bool {
 		p, code := predict(t, apiAddr, "1")
 		known = p
 		return code == 200 && p.ModelVersion != ""
@@ -91,7 +83,7 @@ func TestEndToEnd(t *testing.T) {
 	if len(known.Recommendations) == 0 {
 		t.Fatalf("no recommendations for a known user: %+v", known)
 	}
-	waitFor(ctx, t, "watch printing a model", func() bool { return strings.Contains(watchOut.String(), "model v") })
+	waitUntil(ctx, t, "watch printing a model", func() bool { return strings.Contains(watchOut.String(), "model v") })
 
 	// A brand-new user starts cold; their swipes make the answer personal.
 	before, _ := predict(t, apiAddr, "e2e-newcomer")
@@ -110,7 +102,7 @@ func TestEndToEnd(t *testing.T) {
 	if resp.StatusCode != 202 {
 		t.Fatalf("POST /v1/swipes: %d", resp.StatusCode)
 	}
-	waitFor(ctx, t, "the newcomer's answer to turn personal", func() bool {
+	waitUntil(ctx, t, "the newcomer's answer to turn personal", func() bool {
 		p, code := predict(t, apiAddr, "e2e-newcomer")
 		return code == 200 && !p.ColdStart
 	})
@@ -137,11 +129,11 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("run after cancel: %v\n%s", err, stderr)
-	}
-	if err := <-watchDone; err != nil {
+	// The watch first, while the run's NATS still answers.
+	if err := stopWatch(); err != nil {
 		t.Fatalf("watch after cancel: %v", err)
+	}
+	if err := stopRun(); err != nil {
+		t.Fatalf("run after cancel: %v\n%s", err, stderr)
 	}
 }

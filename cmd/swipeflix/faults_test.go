@@ -21,6 +21,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/ratingstate"
+	"github.com/swipeflix/swipeflix/pkg/ratingstate/ratingstatetest"
 )
 
 // proc is a real swipeflix process: this test binary running main().
@@ -28,7 +29,7 @@ type proc struct {
 	t    *testing.T
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *embeddedtest.SyncBuffer
 	done chan error
 }
 
@@ -40,7 +41,7 @@ func startProc(t *testing.T, name string, env map[string]string, args ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &proc{t: t, name: name, cmd: exec.Command(exe, args...), out: &syncBuffer{}, done: make(chan error, 1)}
+	c := &proc{t: t, name: name, cmd: exec.Command(exe, args...), out: &embeddedtest.SyncBuffer{}, done: make(chan error, 1)}
 	c.cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	for k, v := range env {
 		c.cmd.Env = append(c.cmd.Env, k+"="+v)
@@ -131,27 +132,6 @@ func faultReplay(n int) []kafkabus.Message {
 	return msgs
 }
 
-// replayState applies every event of msgs once, in order: the state an
-// uninterrupted trainer ends with.
-func replayState(t *testing.T, msgs []kafkabus.Message) *ratingstate.State {
-	t.Helper()
-	s := ratingstate.New()
-	w := events.DefaultWeights()
-	for _, m := range msgs {
-		e, err := events.Decode(m.Value)
-		if err != nil {
-			continue
-		}
-		if v, ok := w.Signal(&e); ok {
-			if _, err := s.Update(ratingstate.Event{User: e.UserID, Movie: e.MovieID, Value: float32(v),
-				TS: e.TS.UnixNano(), EventID: e.EventID, Partition: -1, Offset: -1}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return s
-}
-
 // checkpointOnDisk opens the rating-state checkpoint of a stopped trainer.
 func checkpointOnDisk(t *testing.T, dataDir string) (*ratingstate.State, int64) {
 	t.Helper()
@@ -194,7 +174,7 @@ func TestTrainerSIGKILLDuringReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Close()
-	want := replayState(t, msgs)
+	want := ratingstatetest.Replay(t, msgs)
 
 	dataDir, addr := t.TempDir(), listenAddr(t)
 	env := map[string]string{

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -85,8 +84,7 @@ func (g genSpec) synthConfig() dataset.SynthConfig {
 // runGenerate is `swipeflix generate -ratings N [-users U -movies M -seed S]
 // -out DIR`.
 func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("generate", "generate -ratings N [-users U] [-movies M] [-seed S] -out DIR", stderr)
 	var g genSpec
 	fs.IntVar(&g.Ratings, "ratings", 0, "ratings to write (required)")
 	fs.IntVar(&g.Users, "users", 0, "users (0: in proportion to MovieLens-25M's 162,541 per 25M ratings, at least 10)")
@@ -94,15 +92,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Uint64Var(&g.Seed, "seed", 1, "random seed: the same flags and seed write the same bytes")
 	out := fs.String("out", "", "folder to write ratings.csv, movies.csv and tags.csv into (required; created if missing)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: swipeflix generate -ratings N [-users U] [-movies M] [-seed S] -out DIR")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("generate: unexpected argument %q", fs.Arg(0))
 	}
 	if *out == "" {
 		return errors.New("generate: -out DIR is required")

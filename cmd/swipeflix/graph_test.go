@@ -64,42 +64,26 @@ func TestEachPortServesItsOwnMetrics(t *testing.T) {
 	}
 }
 
-// -target api on external brokers starts no embedded broker and opens one
-// NATS connection (issue 9).
-func TestTargetAPIStartsOnlyWhatItNeeds(t *testing.T) {
+// A target on external brokers starts no embedded broker, and its services
+// share one NATS connection (issue 9).
+func TestTargetOnExternalBrokersOpensOneNATSConnection(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts NATS")
+		t.Skip("runs services on NATS")
 	}
-	ctx := testCtx(t)
-	n := embeddedtest.StartTestNATS(t)
-	k := embeddedtest.StartTestKafka(t)
-	before := n.Clients()
-	api := listenAddr(t)
-	stderr := &syncBuffer{}
-	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
-	t.Setenv("NATS_URL", n.URL())
-	t.Setenv("KAFKA_BROKERS", k.Addr())
-	t.Setenv("API_ADDR", api)
-	t.Setenv("SWIPEFLIX_LOG_LEVEL", "warn")
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- realMain(runCtx, []string{"-target", "api"}, nil, io.Discard, stderr) }()
-	waitUntil(ctx, t, "the api's /health", func() bool {
-		resp, err := http.Get("http://" + api + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	if got := n.Clients() - before; got != 1 {
-		t.Errorf("-target api opened %d NATS connections, want 1", got)
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr)
-	}
-	if out := stderr.String(); strings.Contains(out, "embedded kafka") || strings.Contains(out, "embedded nats") {
-		t.Errorf("-target api started an embedded broker:\n%s", out)
+	for _, target := range []string{"all", "api"} {
+		t.Run(target, func(t *testing.T) {
+			ctx := testCtx(t)
+			n := embeddedtest.StartTestNATS(t)
+			k := embeddedtest.StartTestKafka(t)
+			before := n.Clients()
+			s := startStack(ctx, t, map[string]string{"NATS_URL": n.URL(), "KAFKA_BROKERS": k.Addr()}, "-target", target)
+			if got := n.Clients() - before; got != 1 {
+				t.Errorf("-target %s opened %d NATS connections, want 1", target, got)
+			}
+			s.stop()
+			if out := s.stderr.String(); strings.Contains(out, "embedded kafka") || strings.Contains(out, "embedded nats") {
+				t.Errorf("-target %s started an embedded broker:\n%s", target, out)
+			}
+		})
 	}
 }

@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,44 +23,17 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer and a polling reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor polls cond until it holds or ctx ends.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s", what)
-		case <-time.After(20 * time.Millisecond):
-		}
+// startMain runs realMain with args in the background until the test ends;
+// stop cancels the run and returns its error.
+func startMain(ctx context.Context, t *testing.T, args []string, stdout, stderr io.Writer) (stop func() error) {
+	runCtx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- realMain(runCtx, args, nil, stdout, stderr) }()
+	return func() error {
+		cancel()
+		return <-done
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -113,32 +84,30 @@ func readTopic(ctx context.Context, t *testing.T, brokers []string, n int) []eve
 // published dataset, and stops cleanly when its context ends.
 func TestRunAllOnEmbeddedBrokers(t *testing.T) {
 	ctx := testCtx(t)
-	ingestAddr := freeAddr(t)
+	ingestAddr := listenAddr(t)
 	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
 	t.Setenv("KAFKA_BROKERS", "")
 	t.Setenv("NATS_URL", "")
 	t.Setenv("SWIPEFLIX_KAFKA_PORT", "0")
 	t.Setenv("SWIPEFLIX_NATS_PORT", "0")
 	t.Setenv("INGEST_ADDR", ingestAddr)
-	driftAddr, apiAddr, trainerAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	driftAddr, apiAddr, trainerAddr := listenAddr(t), listenAddr(t), listenAddr(t)
 	t.Setenv("DRIFT_ADDR", driftAddr)
 	t.Setenv("API_ADDR", apiAddr)
 	t.Setenv("TRAINER_ADDR", trainerAddr)
 	t.Setenv("DATABASE_URL", "")
 	t.Setenv("SWIPEFLIX_INGEST_TOKENS", "")
 
-	runCtx, stop := context.WithCancel(ctx)
-	stderr := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- realMain(runCtx, []string{"run", "-target", "all"}, nil, &bytes.Buffer{}, stderr) }()
+	stderr := &embeddedtest.SyncBuffer{}
+	stop := startMain(ctx, t, []string{"run", "-target", "all"}, &bytes.Buffer{}, stderr)
 
 	brokerRE := regexp.MustCompile(`embedded kafka: (\S+)`)
-	waitFor(ctx, t, "the broker addresses", func() bool {
+	waitUntil(ctx, t, "the broker addresses", func() bool {
 		return brokerRE.MatchString(stderr.String()) && strings.Contains(stderr.String(), "embedded nats: ")
 	})
 	brokers := []string{brokerRE.FindStringSubmatch(stderr.String())[1]}
 	for _, addr := range []string{ingestAddr, driftAddr, apiAddr, trainerAddr} {
-		waitFor(ctx, t, addr+"/health", func() bool {
+		waitUntil(ctx, t, addr+"/health", func() bool {
 			resp, err := http.Get("http://" + addr + "/health")
 			if err != nil {
 				return false
@@ -171,8 +140,7 @@ func TestRunAllOnEmbeddedBrokers(t *testing.T) {
 		t.Fatalf("topic holds %d distinct ids (s1: %v), want 26", len(ids), ids["s1"])
 	}
 
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("run after cancel: %v", err)
 	}
 }
@@ -254,31 +222,28 @@ func TestWatchPrintsModelsAndDriftReports(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wctx, stop := context.WithCancel(ctx)
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- realMain(wctx, []string{"watch", "-nats", n.URL()}, nil, out, &bytes.Buffer{}) }()
+	out := &embeddedtest.SyncBuffer{}
+	stop := startMain(ctx, t, []string{"watch", "-nats", n.URL()}, out, &bytes.Buffer{})
 
-	waitFor(ctx, t, "model v1 (published before watch started)", func() bool { return strings.Contains(out.String(), "model v1 ") })
+	waitUntil(ctx, t, "model v1 (published before watch started)", func() bool { return strings.Contains(out.String(), "model v1 ") })
 	if !strings.Contains(out.String(), "rmse=0.91") {
 		t.Errorf("watch output lacks the metrics:\n%s", out)
 	}
 	if _, err := bus.Publish(ctx, modelbus.Manifest{Version: 2}, []byte("snap2")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(ctx, t, "model v2", func() bool { return strings.Contains(out.String(), "model v2 ") })
+	waitUntil(ctx, t, "model v2", func() bool { return strings.Contains(out.String(), "model v2 ") })
 	if err := bus.SetCurrent(ctx, v1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(ctx, t, "the rollback to v1", func() bool { return strings.Contains(out.String(), "(rollback)") })
-	waitFor(ctx, t, "a drift report", func() bool {
+	waitUntil(ctx, t, "the rollback to v1", func() bool { return strings.Contains(out.String(), "(rollback)") })
+	waitUntil(ctx, t, "a drift report", func() bool {
 		if err := bus.PublishDriftReport(ctx, []byte(`{"share":0.25,"dataset_drift":false}`)); err != nil {
 			t.Fatal(err)
 		}
 		return strings.Contains(out.String(), "drift report  share=0.25")
 	})
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("watch after cancel: %v", err)
 	}
 }
@@ -404,7 +369,7 @@ func TestPublishNDJSONFileWithProgress(t *testing.T) {
 }
 
 func TestProgressBarWithTotal(t *testing.T) {
-	var out syncBuffer
+	var out embeddedtest.SyncBuffer
 	p := startProgress(&out)
 	p.setTotal(200)
 	p.add(50)

@@ -113,13 +113,13 @@ func TestNATSPermissionsOfTheProdConfig(t *testing.T) {
 	// One process per service, each with its own user and data folder.
 	var wg sync.WaitGroup
 	runCtx, stop := context.WithCancel(ctx)
-	stderr := map[string]*syncBuffer{}
+	stderr := map[string]*embeddedtest.SyncBuffer{}
 	for _, svc := range []string{"trainer", "api", "drift"} {
 		args := []string{"-target", svc, "-data-dir", t.TempDir(), "-nats.url", natsURL(hostport, svc, pw[svc])}
 		if svc == "trainer" {
 			args = append(args, "-starter", sample)
 		}
-		out := &syncBuffer{}
+		out := &embeddedtest.SyncBuffer{}
 		stderr[svc] = out
 		wg.Add(1)
 		go func() {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 )
 
 // proofStack is one in-process run of the binary (realMain, as `make run` runs
@@ -23,7 +25,7 @@ type proofStack struct {
 	api, ingest, trainer, drift string // HTTP addresses
 	brokers                     []string
 	natsURL                     string
-	stderr                      *syncBuffer
+	stderr                      *embeddedtest.SyncBuffer
 	client                      *http.Client
 	// stop ends the run and waits for it (once; the test's cleanup calls
 	// it too).
@@ -38,7 +40,7 @@ func startStack(ctx context.Context, tb testing.TB, env map[string]string, args 
 	tb.Helper()
 	s := &proofStack{
 		api: listenAddr(tb), ingest: listenAddr(tb), trainer: listenAddr(tb),
-		stderr: &syncBuffer{},
+		stderr: &embeddedtest.SyncBuffer{},
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}},
 	}
 	tb.Cleanup(s.client.CloseIdleConnections)
@@ -266,7 +268,7 @@ func sumSamples(r io.Reader, name string, labels ...string) (float64, error) {
 	return sum, nil
 }
 
-// listenAddr is a free loopback address (freeAddr for benchmarks too).
+// listenAddr is a free loopback address.
 func listenAddr(tb testing.TB) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,17 +26,12 @@ import (
 // ratings file in any layout pkg/dataset reads, or NDJSON events (a file
 // with -ndjson, or stdin as "-"), into the ratings topic.
 func runPublish(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) error {
-	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("publish", "publish [flags] FILE|-", stderr)
 	brokers := fs.String("brokers", defaultBrokers(), "comma-separated Kafka brokers (default: $KAFKA_BROKERS, else those `make run` chose (SWIPEFLIX_DATA_DIR/endpoints.json), else 127.0.0.1:9092)")
 	perSec := fs.Float64("rate", 0, "events per second at most (0: as fast as Kafka acknowledges)")
 	ndjson := fs.Bool("ndjson", false, "FILE holds NDJSON events, not a ratings dataset (stdin always does)")
 	source := fs.String("source", "publish", "source field of events made from dataset rows")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: swipeflix publish [flags] FILE|-")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -25,8 +24,7 @@ import (
 // manifest, so it shows the current one at start), every new model or
 // rollback after it, and every drift report, until interrupted.
 func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("watch", "", stderr)
 	url := fs.String("nats", defaultNATSURL(), "NATS server URL (default: $NATS_URL, else the one `make run` chose (SWIPEFLIX_DATA_DIR/endpoints.json), else nats://127.0.0.1:4222)")
 	asJSON := fs.Bool("json", false, "print each manifest and report as one JSON line")
 	if err := fs.Parse(args); err != nil {

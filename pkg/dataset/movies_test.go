@@ -2,6 +2,8 @@ package dataset
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -171,5 +173,27 @@ func TestReadTagsErrors(t *testing.T) {
 				t.Fatalf("got %v, want %s", err, tt.msg)
 			}
 		})
+	}
+}
+
+func TestReadCatalog(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"movies.csv": "movieId,title,genres\n1,Toy Story (1995),Animation|Comedy\n2,Heat (1995),Action\n",
+		"tags.csv":   "userId,movieId,tag,timestamp\n7,1,pixar,100\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := ReadCatalog(dir)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("ReadCatalog = %d movies, %v; want 2", len(ms), err)
+	}
+	if ms[0].ID != "1" || ms[0].Year != 1995 || len(ms[0].Tags) != 1 || ms[0].Tags[0] != "pixar" {
+		t.Errorf("first movie %+v, want Toy Story of 1995 tagged pixar", ms[0])
+	}
+	if _, err := ReadCatalog(t.TempDir()); !errors.Is(err, ErrFormat) {
+		t.Errorf("a folder without movies: %v, want ErrFormat", err)
 	}
 }

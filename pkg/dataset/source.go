@@ -159,6 +159,16 @@ func LoadRatings(path string) ([]Rating, error) {
 	return out, nil
 }
 
+// ReadCatalog is OpenCatalog(dir) then Movies: the movies of a catalog
+// folder with their tags merged in.
+func ReadCatalog(dir string) ([]Movie, error) {
+	src, err := OpenCatalog(dir)
+	if err != nil {
+		return nil, err
+	}
+	return src.Movies()
+}
+
 // Movies reads the catalog with each movie's tags merged in. A source
 // without a movies file has no catalog: Movies returns nil and no error,
 // and callers know movies by id only.

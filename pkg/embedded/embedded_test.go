@@ -1,13 +1,11 @@
 package embedded_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -205,7 +203,7 @@ func partitionCounts(ctx context.Context, t *testing.T, cl *kgo.Client) map[stri
 
 // With a logger, both brokers report through it.
 func TestBrokersLogThroughSlog(t *testing.T) {
-	var buf syncBuffer
+	var buf embeddedtest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	n, err := embedded.StartNATS(embedded.NATSConfig{StoreDir: t.TempDir(), Logger: log})
 	if err != nil {
@@ -223,21 +221,4 @@ func TestBrokersLogThroughSlog(t *testing.T) {
 			t.Errorf("no %s lines in the log:\n%.2000s", want, out)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

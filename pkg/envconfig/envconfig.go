@@ -40,5 +40,20 @@ func (p *Problems) Add(setting, format string, args ...any) {
 	p.errs = append(p.errs, fmt.Errorf("%s: "+format, append([]any{setting}, args...)...))
 }
 
+// Require records "setting: required" when value is empty.
+func (p *Problems) Require(setting, value string) {
+	if value == "" {
+		p.Add(setting, "required")
+	}
+}
+
+// RequireSome records "setting: at least one is required" when list is
+// empty.
+func (p *Problems) RequireSome(setting string, list []string) {
+	if len(list) == 0 {
+		p.Add(setting, "at least one is required")
+	}
+}
+
 // Err is every problem, joined; nil when there is none.
 func (p *Problems) Err() error { return errors.Join(p.errs...) }

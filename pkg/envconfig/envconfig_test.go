@@ -41,3 +41,20 @@ func TestProblemsNameEverySetting(t *testing.T) {
 		t.Error("a wrapped cause is lost")
 	}
 }
+
+func TestProblemsRequire(t *testing.T) {
+	var p envconfig.Problems
+	p.Require("addr", ":8")
+	p.RequireSome("brokers", []string{"b:9092"})
+	if err := p.Err(); err != nil {
+		t.Fatalf("set values: %v", err)
+	}
+	p.Require("addr", "")
+	p.RequireSome("brokers", nil)
+	err := p.Err()
+	for _, want := range []string{"addr: required", "brokers: at least one is required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to contain %q", err, want)
+		}
+	}
+}

@@ -57,11 +57,7 @@ var _ catalogStore = (*store.Store)(nil)
 // cannot take them (a database outage at start) is not: the cache keeps
 // them and stores them once the database answers.
 func (c *CatalogCache) LoadDir(ctx context.Context, dir string) error {
-	src, err := dataset.OpenCatalog(dir)
-	if err != nil {
-		return fmt.Errorf("load catalog: %w", err)
-	}
-	ms, err := src.Movies()
+	ms, err := dataset.ReadCatalog(dir)
 	if err != nil {
 		return fmt.Errorf("load catalog: %w", err)
 	}

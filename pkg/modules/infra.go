@@ -64,9 +64,7 @@ func (c *Config) RegisterSettings(s *envconfig.Settings) {
 // Validate names every setting that is wrong.
 func (c Config) Validate() error {
 	var p envconfig.Problems
-	if c.DataDir == "" {
-		p.Add("data dir (SWIPEFLIX_DATA_DIR)", "required")
-	}
+	p.Require("data dir (SWIPEFLIX_DATA_DIR)", c.DataDir)
 	if c.KafkaPort < 0 || c.KafkaPort > 65535 {
 		p.Add("kafka port (SWIPEFLIX_KAFKA_PORT)", "must be 0..65535, got %d", c.KafkaPort)
 	}

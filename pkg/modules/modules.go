@@ -290,6 +290,21 @@ func (g *Graph) Registry() *prometheus.Registry {
 	return r
 }
 
+// Standalone is the work of a service's thin main: each call takes a
+// fresh config from defaults and hands RunService the config's settings
+// (register) and its module, so that
+//
+//	var realMain = modules.Standalone(api.DefaultConfig, (*api.Config).RegisterSettings, api.Module)
+//
+// is all a main adds to svcmain.Main.
+func Standalone[C any](defaults func() C, register func(*C, *envconfig.Settings), module func(*C) Module) svcmain.Func {
+	return func(ctx context.Context, args []string, log *slog.Logger) error {
+		cfg := defaults()
+		settings := func(s *envconfig.Settings) { register(&cfg, s) }
+		return RunService(ctx, args, log, os.Stderr, settings, module(&cfg))
+	}
+}
+
 // RunService is the body of a service's thin main: it declares the
 // infrastructure's settings and the service's own (register), parses args
 // and the environment, and runs the graph with m as the only target, so a

@@ -10,22 +10,20 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/store/storetest"
 )
 
+// benchEngines are the stores every benchmark runs on.
+var benchEngines = []struct {
+	name string
+	open func(testing.TB) *store.Store
+}{{"sqlite", storetest.OpenSQLite}, {"postgres", openPostgres}}
+
 // BenchmarkUpsertMovies loads ml-latest-small's catalog (9,742 movies with
 // their tags): "insert" into an empty database, "update" over a loaded one.
 func BenchmarkUpsertMovies(b *testing.B) {
-	src, err := dataset.Open(storetest.DatasetDir(b, "ml-latest-small"))
+	movies, err := dataset.ReadCatalog(storetest.DatasetDir(b, "ml-latest-small"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	movies, err := src.Movies()
-	if err != nil {
-		b.Fatal(err)
-	}
-	engines := []struct {
-		name string
-		open func(testing.TB) *store.Store
-	}{{"sqlite", storetest.OpenSQLite}, {"postgres", openPostgres}}
-	for _, e := range engines {
+	for _, e := range benchEngines {
 		b.Run(e.name+"/insert", func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
@@ -55,10 +53,7 @@ func BenchmarkUpsertMovies(b *testing.B) {
 
 // BenchmarkRegisterPromote is the trainer's write path per published model.
 func BenchmarkRegisterPromote(b *testing.B) {
-	for _, e := range []struct {
-		name string
-		open func(testing.TB) *store.Store
-	}{{"sqlite", storetest.OpenSQLite}, {"postgres", openPostgres}} {
+	for _, e := range benchEngines {
 		b.Run(e.name, func(b *testing.B) {
 			s := e.open(b)
 			ctx := context.Background()
@@ -81,10 +76,7 @@ func BenchmarkRegisterPromote(b *testing.B) {
 // catalog after the first iteration).
 func BenchmarkLoadCatalog(b *testing.B) {
 	dir := storetest.DatasetDir(b, "ml-latest-small")
-	for _, e := range []struct {
-		name string
-		open func(testing.TB) *store.Store
-	}{{"sqlite", storetest.OpenSQLite}, {"postgres", openPostgres}} {
+	for _, e := range benchEngines {
 		b.Run(e.name, func(b *testing.B) {
 			s := e.open(b)
 			for range b.N {

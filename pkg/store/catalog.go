@@ -265,11 +265,7 @@ func (s *Store) MovieCount(ctx context.Context) (int, error) {
 // upserts them, returning how many it loaded. A `load-catalog` client command
 // is this call.
 func (s *Store) LoadCatalog(ctx context.Context, dir string) (int, error) {
-	src, err := dataset.OpenCatalog(dir)
-	if err != nil {
-		return 0, fmt.Errorf("load catalog: %w", err)
-	}
-	ms, err := src.Movies()
+	ms, err := dataset.ReadCatalog(dir)
 	if err != nil {
 		return 0, fmt.Errorf("load catalog: %w", err)
 	}

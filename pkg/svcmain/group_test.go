@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/swipeflix/swipeflix/pkg/svcmain/svcmaintest"
 )
 
 func TestGroupFirstFailureStopsAll(t *testing.T) {
@@ -56,25 +58,12 @@ func TestGroupCleanStop(t *testing.T) {
 
 func serveTest(t *testing.T, l HTTPLimits) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- ServeHTTP(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return svcmaintest.Serve(t, func(ctx context.Context, ln net.Listener) error {
+		return ServeHTTP(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body) //nolint:errcheck // the test reads nothing back
 			w.Write([]byte("ok"))       //nolint:errcheck // as above
 		}), l)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("ServeHTTP: %v", err)
-		}
 	})
-	return ln.Addr().String()
 }
 
 // A client that trickles its body is cut off at the read timeout instead

@@ -84,6 +84,17 @@ func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler, l HTTPLimit
 // enough): the server stopped anyway, so callers log it rather than fail.
 var ErrDrainTimeout = errors.New("connections still open at the shutdown timeout")
 
+// ListenAndServe listens on TCP addr and hands the listener to serve: the
+// Run of a service whose Serve tests call on port 0. A listen error is
+// "name: listen on addr: ...".
+func ListenAndServe(ctx context.Context, name, addr string, serve func(context.Context, net.Listener) error) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s: listen on %s: %w", name, addr, err)
+	}
+	return serve(ctx, ln)
+}
+
 // ServeFiber serves app on ln until ctx ends, then lets in-flight requests
 // finish (up to timeout). It returns nil after a clean stop, and an error
 // wrapping ErrDrainTimeout when connections outlasted the timeout.

@@ -5,10 +5,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
 	"github.com/swipeflix/swipeflix/pkg/modules"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/api/api"
@@ -19,7 +15,5 @@ var version = "dev"
 
 func main() { svcmain.Main(api.Name, version, realMain) }
 
-func realMain(ctx context.Context, args []string, log *slog.Logger) error {
-	cfg := api.DefaultConfig()
-	return modules.RunService(ctx, args, log, os.Stderr, cfg.RegisterSettings, api.Module(&cfg))
-}
+// realMain runs the api module alone, on a fresh config each call.
+var realMain = modules.Standalone(api.DefaultConfig, (*api.Config).RegisterSettings, api.Module)

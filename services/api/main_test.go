@@ -12,13 +12,14 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/modules/modulestest"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
 var discard = slog.New(slog.DiscardHandler)
 
 func TestRealMainRejectsBadSettings(t *testing.T) {
-	isolate(t)
+	modulestest.Isolate(t)
 	if err := realMain(context.Background(), []string{"-api.body-limit", "1"}, discard); err == nil || !strings.Contains(err.Error(), "body limit") {
 		t.Errorf("bad flag value: %v, want an error naming the body limit", err)
 	}
@@ -95,13 +96,4 @@ func TestRealMainServes(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("realMain after shutdown: %v", err)
 	}
-}
-
-// isolate keeps a test's realMain off the repository and the default
-// ports: its data in a temporary folder, embedded brokers on free ports.
-func isolate(t *testing.T) {
-	t.Helper()
-	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
-	t.Setenv("SWIPEFLIX_KAFKA_PORT", "0")
-	t.Setenv("SWIPEFLIX_NATS_PORT", "0")
 }

@@ -7,10 +7,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
 	"github.com/swipeflix/swipeflix/pkg/modules"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/drift/driftsvc"
@@ -21,7 +17,5 @@ var version = "dev"
 
 func main() { svcmain.Main(driftsvc.Name, version, realMain) }
 
-func realMain(ctx context.Context, args []string, log *slog.Logger) error {
-	cfg := driftsvc.DefaultConfig()
-	return modules.RunService(ctx, args, log, os.Stderr, cfg.RegisterSettings, driftsvc.Module(&cfg))
-}
+// realMain runs the drift module alone, on a fresh config each call.
+var realMain = modules.Standalone(driftsvc.DefaultConfig, (*driftsvc.Config).RegisterSettings, driftsvc.Module)

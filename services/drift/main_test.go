@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/swipeflix/swipeflix/pkg/modules/modulestest"
 )
 
 func TestRealMainRejectsBadConfig(t *testing.T) {
-	isolate(t)
+	modulestest.Isolate(t)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -23,13 +25,4 @@ func TestRealMainRejectsBadConfig(t *testing.T) {
 			t.Errorf("%v: err = %v, want one mentioning %q", tc.args, err, tc.want)
 		}
 	}
-}
-
-// isolate keeps a test's realMain off the repository and the default
-// ports: its data in a temporary folder, embedded brokers on free ports.
-func isolate(t *testing.T) {
-	t.Helper()
-	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
-	t.Setenv("SWIPEFLIX_KAFKA_PORT", "0")
-	t.Setenv("SWIPEFLIX_NATS_PORT", "0")
 }

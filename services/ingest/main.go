@@ -6,10 +6,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
 	"github.com/swipeflix/swipeflix/pkg/modules"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/ingest/ingest"
@@ -18,9 +14,7 @@ import (
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-func main() { svcmain.Main(ingest.Name, version, run) }
+func main() { svcmain.Main(ingest.Name, version, realMain) }
 
-func run(ctx context.Context, args []string, log *slog.Logger) error {
-	cfg := ingest.DefaultConfig()
-	return modules.RunService(ctx, args, log, os.Stderr, cfg.RegisterSettings, ingest.Module(&cfg))
-}
+// realMain runs the ingest module alone, on a fresh config each call.
+var realMain = modules.Standalone(ingest.DefaultConfig, (*ingest.Config).RegisterSettings, ingest.Module)

@@ -5,10 +5,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
 	"github.com/swipeflix/swipeflix/pkg/modules"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/trainer/trainer"
@@ -19,7 +15,5 @@ var version = "dev"
 
 func main() { svcmain.Main(trainer.Name, version, realMain) }
 
-func realMain(ctx context.Context, args []string, log *slog.Logger) error {
-	cfg := trainer.DefaultConfig()
-	return modules.RunService(ctx, args, log, os.Stderr, cfg.RegisterSettings, trainer.Module(&cfg))
-}
+// realMain runs the trainer module alone, on a fresh config each call.
+var realMain = modules.Standalone(trainer.DefaultConfig, (*trainer.Config).RegisterSettings, trainer.Module)

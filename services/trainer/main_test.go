@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/swipeflix/swipeflix/pkg/modules/modulestest"
 )
 
 func TestRealMainRejectsBadSettings(t *testing.T) {
-	isolate(t)
+	modulestest.Isolate(t)
 	tests := []struct {
 		name string
 		args []string
@@ -31,13 +33,4 @@ func TestRealMainRejectsBadSettings(t *testing.T) {
 			}
 		})
 	}
-}
-
-// isolate keeps a test's realMain off the repository and the default
-// ports: its data in a temporary folder, embedded brokers on free ports.
-func isolate(t *testing.T) {
-	t.Helper()
-	t.Setenv("SWIPEFLIX_DATA_DIR", t.TempDir())
-	t.Setenv("SWIPEFLIX_KAFKA_PORT", "0")
-	t.Setenv("SWIPEFLIX_NATS_PORT", "0")
 }

@@ -79,9 +79,9 @@ func NewHandler(cfg Config) *Handler {
 	}
 	h.mux.HandleFunc("GET /v1/models", h.list)
 	h.mux.HandleFunc("GET /v1/models/current", h.current)
-	h.mux.HandleFunc("GET /v1/models/{version}", h.get)
-	h.mux.HandleFunc("GET /v1/models/{version}/history", h.history)
-	h.mux.HandleFunc("POST /v1/models/{version}/promote", h.authorized(h.promote))
+	h.mux.HandleFunc("GET /v1/models/{version}", h.withVersion(h.get))
+	h.mux.HandleFunc("GET /v1/models/{version}/history", h.withVersion(h.history))
+	h.mux.HandleFunc("POST /v1/models/{version}/promote", h.authorized(h.withVersion(h.promote)))
 	h.mux.HandleFunc("POST /v1/models/rollback", h.authorized(h.rollback))
 	return h
 }
@@ -115,6 +115,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// reply answers 200 with v as JSON, or the error err as fail does.
+func (h *Handler) reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
 func (h *Handler) fail(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	switch {
@@ -143,6 +152,19 @@ func (h *Handler) authorized(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		next(w, r)
+	}
+}
+
+// withVersion parses the path's model version for next, answering 400 when
+// it is not a positive integer.
+func (h *Handler) withVersion(next func(w http.ResponseWriter, r *http.Request, v int64)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := version(r)
+		if err != nil {
+			h.fail(w, err)
+			return
+		}
+		next(w, r, v)
 	}
 }
 
@@ -177,43 +199,21 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) current(w http.ResponseWriter, r *http.Request) {
 	m, err := h.cfg.Store.Current(r.Context())
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, m)
+	h.reply(w, m, err)
 }
 
-func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	v, err := version(r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, v int64) {
 	m, err := h.cfg.Store.Get(r.Context(), v)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, m)
+	h.reply(w, m, err)
 }
 
-func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
-	v, err := version(r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
+func (h *Handler) history(w http.ResponseWriter, r *http.Request, v int64) {
 	if _, err := h.cfg.Store.Get(r.Context(), v); err != nil {
 		h.fail(w, err)
 		return
 	}
 	hist, err := h.cfg.Store.StageHistory(r.Context(), v)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, hist)
+	h.reply(w, hist, err)
 }
 
 func decodeStage(r *http.Request) (StageRequest, error) {
@@ -229,12 +229,7 @@ func decodeStage(r *http.Request) (StageRequest, error) {
 	return req, nil
 }
 
-func (h *Handler) promote(w http.ResponseWriter, r *http.Request) {
-	v, err := version(r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
+func (h *Handler) promote(w http.ResponseWriter, r *http.Request, v int64) {
 	req, err := decodeStage(r)
 	if err != nil {
 		h.fail(w, err)

@@ -57,9 +57,7 @@ func DefaultConfig() Config {
 // Validate names the first settings that are wrong.
 func (c Config) Validate() error {
 	var p envconfig.Problems
-	if c.Addr == "" {
-		p.Add("addr", "required")
-	}
+	p.Require("addr", c.Addr)
 	if c.BodyLimit < 256 {
 		p.Add("body limit", "must be >= 256 bytes, got %d", c.BodyLimit)
 	}

@@ -106,9 +106,9 @@ func (s *Service) openImpressions(ctx context.Context, src Source) {
 // deckRoutes registers the deck, search, explain and config routes and the
 // page.
 func (s *Service) deckRoutes(app *fiber.App) {
-	app.Post(routeDeck, s.dealDeck)
-	app.Get(routeMovies, s.searchMovies)
-	app.Post(routeExplain, s.explain)
+	app.Post(routeDeck, s.withModel(s.dealDeck))
+	app.Get(routeMovies, s.withModel(s.searchMovies))
+	app.Post(routeExplain, s.withModel(s.explain))
 	app.Get(routeConfig, s.pageConfig)
 	s.pageRoutes(app)
 }
@@ -141,11 +141,7 @@ const deckTimeout = 5 * time.Second
 
 // dealDeck answers POST /v1/deck: the next cards for a user, remembered as
 // dealt so that no later deck repeats them.
-func (s *Service) dealDeck(c *fiber.Ctx) error {
-	sv := s.cur.Load()
-	if sv == nil {
-		return noModel(c)
-	}
+func (s *Service) dealDeck(c *fiber.Ctx, sv *serving) error {
 	var req deckRequest
 	if field, err := decodeUserBody(c.Body(), &req, &req.UserID, "a JSON object with user_id"); err != nil {
 		return badRequest(c, fiber.StatusBadRequest, field, err.Error())
@@ -211,11 +207,7 @@ const (
 )
 
 // searchMovies answers GET /v1/movies?q=&genre=&limit=&offset=.
-func (s *Service) searchMovies(c *fiber.Ctx) error {
-	sv := s.cur.Load()
-	if sv == nil {
-		return noModel(c)
-	}
+func (s *Service) searchMovies(c *fiber.Ctx, sv *serving) error {
 	q := moviesearch.Query{Q: c.Query("q"), Genre: c.Query("genre"), Limit: defaultSearchLimit}
 	for _, p := range []struct {
 		name     string
@@ -265,11 +257,7 @@ const maxExplain = 50
 
 // explain answers POST /v1/explain: for each movie, "because you liked X"
 // where the model can tell (the page's top picks use it).
-func (s *Service) explain(c *fiber.Ctx) error {
-	sv := s.cur.Load()
-	if sv == nil {
-		return noModel(c)
-	}
+func (s *Service) explain(c *fiber.Ctx, sv *serving) error {
 	var req explainRequest
 	if field, err := decodeUserBody(c.Body(), &req, &req.UserID, "a JSON object with user_id"); err != nil {
 		return badRequest(c, fiber.StatusBadRequest, field, err.Error())

@@ -54,13 +54,13 @@ func (s *Service) newApp() *fiber.App {
 	}))
 	app.Use(s.metrics.http.FiberMiddleware(s.handleError))
 	s.useCORS(app)
-	app.Post(routePredict, s.predict)
+	app.Post(routePredict, s.withModel(s.predict))
 	app.Get(routeHealth, s.health)
 	app.Get(routeReady, s.ready)
 	app.Get(routeMetrics, adaptor.HTTPHandler(promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{})))
-	app.Get(routeModel, s.modelInfo)
-	app.Get(routeMovie, s.movie)
-	app.Get(routeSimilar, s.similar)
+	app.Get(routeModel, s.withModel(s.modelInfo))
+	app.Get(routeMovie, s.withModel(s.movie))
+	app.Get(routeSimilar, s.withModel(s.similar))
 	app.Get(routeOpenAPI, func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 		return c.Send(openapiDoc)
@@ -87,6 +87,18 @@ func (s *Service) handleError(c *fiber.Ctx, err error) error {
 
 func badRequest(c *fiber.Ctx, status int, field, msg string) error {
 	return c.Status(status).JSON(errorBody{Error: msg, Field: field})
+}
+
+// withModel answers 503 (noModel) while no model is loaded, and otherwise
+// hands h the serving model, loaded once for the whole request.
+func (s *Service) withModel(h func(c *fiber.Ctx, sv *serving) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		sv := s.cur.Load()
+		if sv == nil {
+			return noModel(c)
+		}
+		return h(c, sv)
+	}
 }
 
 func noModel(c *fiber.Ctx) error {
@@ -177,11 +189,7 @@ func jsonKind(k string) string {
 	return k
 }
 
-func (s *Service) predict(c *fiber.Ctx) error {
-	sv := s.cur.Load()
-	if sv == nil {
-		return noModel(c)
-	}
+func (s *Service) predict(c *fiber.Ctx, sv *serving) error {
 	req := requestPool.Get().(*predictRequest)
 	defer func() {
 		*req = predictRequest{Exclude: req.Exclude[:0], Genres: req.Genres[:0]}
@@ -300,11 +308,7 @@ type modelStats struct {
 	Terms         int `json:"terms"`
 }
 
-func (s *Service) modelInfo(c *fiber.Ctx) error {
-	sv := s.cur.Load()
-	if sv == nil {
-		return noModel(c)
-	}
+func (s *Service) modelInfo(c *fiber.Ctx, sv *serving) error {
 	st := sv.model.Stats()
 	return c.JSON(modelResponse{
 		ModelVersion: sv.version,
@@ -329,11 +333,7 @@ type movieBody struct {
 	Overview string   `json:"overview,omitempty"`
 }
 
-func (s *Service) movie(c *fiber.Ctx) error {
-	sv := s.cur.Load()
-	if sv == nil {
-		return noModel(c)
-	}
+func (s *Service) movie(c *fiber.Ctx, sv *serving) error {
 	id := c.Params("id")
 	mi, ok := sv.model.Movie(id)
 	if !ok {
@@ -356,11 +356,7 @@ type similarItem struct {
 	Score   float64 `json:"score"`
 }
 
-func (s *Service) similar(c *fiber.Ctx) error {
-	sv := s.cur.Load()
-	if sv == nil {
-		return noModel(c)
-	}
+func (s *Service) similar(c *fiber.Ctx, sv *serving) error {
 	id := c.Params("id")
 	k := s.cfg.DefaultTopK
 	if q := c.Query("k"); q != "" {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
+	"github.com/swipeflix/swipeflix/pkg/svcmain/svcmaintest"
 )
 
 // harness is an embedded NATS server with JetStream, a publisher on the
@@ -73,20 +73,7 @@ func newHarnessWith(t *testing.T, wrap func(*modelbus.Bus) Source) *harness {
 // start runs the api until the test ends and checks it stops cleanly.
 func (h *harness) start(t *testing.T) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.url = "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("api stopped with: %v", err)
-		}
-	})
+	h.url = "http://" + svcmaintest.Serve(t, h.s.Serve)
 }
 
 func (h *harness) publish(t *testing.T, version int64, snapshot []byte) modelbus.Manifest {

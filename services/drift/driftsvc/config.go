@@ -103,18 +103,12 @@ func DefaultConfig() Config {
 // Validate names the first setting that is wrong.
 func (c Config) Validate() error {
 	var p envconfig.Problems
-	if c.Addr == "" {
-		p.Add("addr", "required")
-	}
-	if len(c.Brokers) == 0 {
-		p.Add("kafka brokers", "at least one is required")
-	}
+	p.Require("addr", c.Addr)
+	p.RequireSome("kafka brokers", c.Brokers)
 	if c.Topic == "" || c.GroupID == "" {
 		p.Add("topic/group", "both required")
 	}
-	if c.NATSURL == "" {
-		p.Add("nats url", "required")
-	}
+	p.Require("nats url", c.NATSURL)
 	if c.Interval <= 0 {
 		p.Add("interval", "must be > 0, got %s", c.Interval)
 	}

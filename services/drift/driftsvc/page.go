@@ -113,12 +113,6 @@ func viewFeature(f drift.FeatureResult) featureView {
 // maxNumericBins equal-width bins when a numeric feature has more values.
 func histogram(ref, cur drift.Distribution) (labels []string, rs, cs []float64) {
 	nr, nc := ref.Total(), cur.Total()
-	share := func(c, n float64) float64 {
-		if n == 0 {
-			return 0
-		}
-		return c / n
-	}
 	if ref.Kind == drift.Categorical {
 		idx := map[string]int{}
 		for _, d := range []drift.Distribution{ref, cur} {
@@ -129,14 +123,8 @@ func histogram(ref, cur drift.Distribution) (labels []string, rs, cs []float64) 
 				}
 			}
 		}
-		rs, cs = make([]float64, len(labels)), make([]float64, len(labels))
-		for i, l := range ref.Labels {
-			rs[idx[l]] += share(ref.Counts[i], nr)
-		}
-		for i, l := range cur.Labels {
-			cs[idx[l]] += share(cur.Counts[i], nc)
-		}
-		return labels, rs, cs
+		at := func(l string) int { return idx[l] }
+		return labels, binShares(ref.Labels, ref.Counts, nr, len(labels), at), binShares(cur.Labels, cur.Counts, nc, len(labels), at)
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	distinct := map[float64]bool{}
@@ -160,28 +148,28 @@ func histogram(ref, cur drift.Distribution) (labels []string, rs, cs []float64) 
 			pos[x] = i
 			labels = append(labels, strconv.FormatFloat(x, 'g', 4, 64))
 		}
-		rs, cs = make([]float64, len(vals)), make([]float64, len(vals))
-		for i, x := range ref.Values {
-			rs[pos[x]] += share(ref.Counts[i], nr)
-		}
-		for i, x := range cur.Values {
-			cs[pos[x]] += share(cur.Counts[i], nc)
-		}
-		return labels, rs, cs
+		at := func(x float64) int { return pos[x] }
+		return labels, binShares(ref.Values, ref.Counts, nr, len(vals), at), binShares(cur.Values, cur.Counts, nc, len(vals), at)
 	}
 	width := (hi - lo) / maxNumericBins
 	bin := func(x float64) int { return min(maxNumericBins-1, int((x-lo)/width)) }
-	rs, cs = make([]float64, maxNumericBins), make([]float64, maxNumericBins)
 	for i := range maxNumericBins {
 		labels = append(labels, strconv.FormatFloat(lo+float64(i)*width, 'g', 3, 64)+"–")
 	}
-	for i, x := range ref.Values {
-		rs[bin(x)] += share(ref.Counts[i], nr)
+	return labels, binShares(ref.Values, ref.Counts, nr, maxNumericBins, bin), binShares(cur.Values, cur.Counts, nc, maxNumericBins, bin)
+}
+
+// binShares spreads the counts of keys over n bins (bin of each key), each
+// as a share of total; all zero when total is.
+func binShares[K any](keys []K, counts []float64, total float64, n int, bin func(K) int) []float64 {
+	s := make([]float64, n)
+	if total == 0 {
+		return s
 	}
-	for i, x := range cur.Values {
-		cs[bin(x)] += share(cur.Counts[i], nc)
+	for i, k := range keys {
+		s[bin(k)] += counts[i] / total
 	}
-	return labels, rs, cs
+	return s
 }
 
 func shorten(s string, n int) string {

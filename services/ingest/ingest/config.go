@@ -64,15 +64,9 @@ func DefaultConfig() Config {
 // Validate names every setting that is wrong.
 func (c Config) Validate() error {
 	var p envconfig.Problems
-	if c.Addr == "" {
-		p.Add("addr", "required")
-	}
-	if len(c.Brokers) == 0 {
-		p.Add("kafka brokers", "at least one is required")
-	}
-	if c.Topic == "" {
-		p.Add("topic", "required")
-	}
+	p.Require("addr", c.Addr)
+	p.RequireSome("kafka brokers", c.Brokers)
+	p.Require("topic", c.Topic)
 	if c.MaxBodyBytes <= 0 {
 		p.Add("max body bytes", "must be > 0, got %d", c.MaxBodyBytes)
 	}

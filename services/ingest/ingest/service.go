@@ -81,11 +81,7 @@ func (s *Service) App() *fiber.App { return s.app }
 // Run serves HTTP on cfg.Addr until ctx ends, then drains in-flight
 // requests (up to 10s) and closes the Kafka producer.
 func (s *Service) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ingest: listen on %s: %w", s.cfg.Addr, err)
-	}
-	return s.Serve(ctx, ln)
+	return svcmain.ListenAndServe(ctx, serviceName, s.cfg.Addr, s.Serve)
 }
 
 // Serve is Run on a listener the caller opened (tests use port 0).

@@ -30,12 +30,7 @@ func TestQualityGateRejectsWorseModel(t *testing.T) {
 	good := e.start(t, cfg, nil)
 	// A model that covers the whole log (the first may start before every
 	// event is read; the load's last refit covers the rest).
-	var serving modelbus.Manifest
-	waitFor(t, "a model covering every event", func() bool {
-		var ok bool
-		serving, ok = e.current(t)
-		return ok && coveredBy(serving) == int64(len(evs))
-	})
+	serving := e.waitCovering(t, "a model covering every event", len(evs))
 	good.stop(t)
 
 	// The same log and serving model, refitted with settings that shrink
@@ -195,6 +190,19 @@ func TestMetricsAreInTheContract(t *testing.T) {
 
 // The model config the tests use must be valid for recommend.Fit.
 var _ = recommend.DefaultConfig
+
+// waitCovering waits until the current model covers n messages and returns
+// its manifest.
+func (e *env) waitCovering(t *testing.T, what string, n int) modelbus.Manifest {
+	t.Helper()
+	var m modelbus.Manifest
+	waitFor(t, what, func() bool {
+		var ok bool
+		m, ok = e.current(t)
+		return ok && coveredBy(m) == int64(n)
+	})
+	return m
+}
 
 // coveredBy is how many messages a manifest's model covers.
 func coveredBy(m modelbus.Manifest) int64 {

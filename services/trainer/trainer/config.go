@@ -153,18 +153,10 @@ func (c Config) instance() string {
 // Validate names every setting that is wrong.
 func (c Config) Validate() error {
 	var p envconfig.Problems
-	if c.Addr == "" {
-		p.Add("addr", "required")
-	}
-	if len(c.Brokers) == 0 {
-		p.Add("kafka brokers", "at least one is required")
-	}
-	if c.Group == "" {
-		p.Add("group", "required")
-	}
-	if c.DataDir == "" {
-		p.Add("data dir", "required")
-	}
+	p.Require("addr", c.Addr)
+	p.RequireSome("kafka brokers", c.Brokers)
+	p.Require("group", c.Group)
+	p.Require("data dir", c.DataDir)
 	if c.LeaseTTL < time.Second {
 		p.Add("lease ttl", "must be >= 1s, got %s", c.LeaseTTL)
 	}

@@ -45,7 +45,7 @@ func TestKcatProducer(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kcat: %v\n%s", err, out)
 	}
-	want := replay(nil)
+	want := ratingstate.New()
 	for _, ev := range evs {
 		if _, err := want.Update(ratingstate.Event{User: ev.UserID, Movie: ev.MovieID, Value: float32(*ev.Rating),
 			TS: ev.TS.UnixNano(), EventID: ev.EventID, Partition: -1, Offset: -1}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/ratingstate"
+	"github.com/swipeflix/swipeflix/pkg/ratingstate/ratingstatetest"
 )
 
 // crashStream is a replay with the awkward parts of a real log: the same
@@ -50,25 +51,6 @@ func crashStream() []kafkabus.Message {
 	return msgs
 }
 
-// replay is the uninterrupted replay: every valid message applied in order.
-func replay(msgs []kafkabus.Message) *ratingstate.State {
-	s := ratingstate.New()
-	w := events.DefaultWeights()
-	for _, m := range msgs {
-		e, err := events.Decode(m.Value)
-		if err != nil {
-			continue
-		}
-		if v, ok := w.Signal(&e); ok {
-			if _, err := s.Update(ratingstate.Event{User: e.UserID, Movie: e.MovieID, Value: float32(v),
-				TS: e.TS.UnixNano(), EventID: e.EventID, Partition: -1, Offset: -1}); err != nil {
-				panic(err)
-			}
-		}
-	}
-	return s
-}
-
 // onDisk opens the checkpoint of a stopped trainer and returns its state
 // and the offsets it covers.
 func onDisk(t *testing.T, cfg Config) (*ratingstate.State, map[int32]int64) {
@@ -87,7 +69,7 @@ func TestCrashResumeMatchesUninterruptedReplay(t *testing.T) {
 	e := newEnv(t)
 	msgs := crashStream()
 	e.publishRaw(t, msgs)
-	want := replay(msgs)
+	want := ratingstatetest.Replay(t, msgs)
 
 	cfg := e.config()
 	cfg.MinEvents = 1 << 30 // no model: this test is about the state
@@ -199,7 +181,7 @@ func TestRetriedEventsCountOnce(t *testing.T) {
 		t.Fatal("the stream has no copies")
 	}
 	e.publishRaw(t, retried)
-	want := replay(once)
+	want := ratingstatetest.Replay(t, once)
 
 	cfg := e.config()
 	cfg.MinEvents = 1 << 30 // no model: this test is about the state

@@ -532,25 +532,14 @@ func TestLoadEndsWithACoveringModel(t *testing.T) {
 	// with more events can score a few percent worse on the holdout by
 	// chance, and a refused refit would not move coverage.
 	cfg.GateTolerance = 0.99
-	covered := func() int64 {
-		m, ok := e.current(t)
-		if !ok {
-			return 0
-		}
-		var n int64
-		for _, o := range m.Offsets {
-			n += o
-		}
-		return n
-	}
 	first := len(evs) * 2 / 3
 	e.publish(t, evs[:first])
 	r := e.start(t, cfg, nil)
-	waitFor(t, "the first model", func() bool { return covered() == int64(first) })
+	e.waitCovering(t, "the first model", first)
 	// 1.5 times the state the last model covered: no growth refit.
 	e.publish(t, evs[first:])
 	waitFor(t, "every event in the state", func() bool { return r.svc.pairs.Load() == int64(len(evs)) })
-	waitFor(t, "a model covering every event", func() bool { return covered() == int64(len(evs)) })
+	e.waitCovering(t, "a model covering every event", len(evs))
 }
 
 // A tuning refit (the default) chooses a family on a validation split of
@@ -563,12 +552,7 @@ func TestTunedRefit(t *testing.T) {
 	cfg := e.config()
 	cfg.Tune = true
 	r := e.start(t, cfg, nil)
-	var m modelbus.Manifest
-	waitFor(t, "a tuned model covering every event", func() bool {
-		var ok bool
-		m, ok = e.current(t)
-		return ok && coveredBy(m) == int64(len(evs))
-	})
+	m := e.waitCovering(t, "a tuned model covering every event", len(evs))
 	var rep recommend.TuneReport
 	if err := json.Unmarshal([]byte(m.Params["tune_report"]), &rep); err != nil {
 		t.Fatalf("manifest without a tune report: %v (%v)", err, m.Params)
