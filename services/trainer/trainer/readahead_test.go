@@ -7,6 +7,7 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
+	"github.com/swipeflix/swipeflix/pkg/ratingstate/ratingstatetest"
 )
 
 // While the trainer catches up on a backlog, a new user's swipe is read
@@ -63,7 +64,7 @@ func TestSwipeIsFoldedInAheadOfTheBacklog(t *testing.T) {
 	for _, o := range offsets {
 		covered += o
 	}
-	if want := replay(encode(all)); got.Len() != want.Len() || got.Hash() != want.Hash() || covered != int64(len(all)) {
+	if want := ratingstatetest.Replay(t, encode(all)); got.Len() != want.Len() || got.Hash() != want.Hash() || covered != int64(len(all)) {
 		t.Fatalf("state %d pairs (hash %s) covering %d messages; the replay: %d pairs (hash %s) of %d",
 			got.Len(), got.Hash(), covered, want.Len(), want.Hash(), len(all))
 	}
