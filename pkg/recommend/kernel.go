@@ -384,7 +384,12 @@ func sumRowsGo(off []int, w, b, out []float32, from int) {
 // moments of collabScores), bit for bit: the user's weighted rows of B are
 // summed column by column in registers instead of through memory.
 func (m *Model) easeScores(st *userState, s *scratch) (mean, sd float64) {
-	e, out := m.ease, s.collab
+	return m.easeScoresInto(st, s, s.collab)
+}
+
+// easeScoresInto is easeScores writing into out.
+func (m *Model) easeScoresInto(st *userState, s *scratch, out []float32) (mean, sd float64) {
+	e := m.ease
 	n := e.n
 	s.rowOff, s.rowW = s.rowOff[:0], s.rowW[:0]
 	for p, i := range st.items {
