@@ -212,12 +212,25 @@ func (m *Model) ensembleScores(st *userState, s *scratch, kn *kernel) (mean, sd 
 		clear(out)
 	}
 	if w := m.cfg.EnsembleWeights[ensEASE]; w > 0 && m.ease != nil {
-		s.eout = resize(s.eout, len(out))[:len(out)]
-		em, es := m.easeScoresInto(st, s, s.eout)
-		if es > 0 {
+		// EASE scores only its modelled movies (the others score 0): add
+		// w/sd times their scores there; the mean's shift is the same for
+		// every movie and changes no ranking.
+		e := m.ease
+		m.easeRows(st, s)
+		var sum, sq float32
+		for r, i := range e.ids {
+			if int(i) < len(out) {
+				x := s.acc[r]
+				sum += x
+				sq += x * x
+			}
+		}
+		if _, es := moments(len(out), sum, sq); es > 0 {
 			a := float32(w / es)
-			for i, x := range s.eout {
-				out[i] += a * (x - float32(em))
+			for r, i := range e.ids {
+				if int(i) < len(out) {
+					out[i] += a * s.acc[r]
+				}
 			}
 		}
 	}

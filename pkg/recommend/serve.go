@@ -57,7 +57,7 @@ func (e *QueryError) Unwrap() error { return ErrBadQuery }
 type scratch struct {
 	collab, content []float32
 	acc             []float32 // EASE's modelled-movie scores
-	evec, eout      []float32 // the ensemble's scaled user vector and EASE scores
+	evec            []float32 // the ensemble's scaled user vector
 	excluded        []bool
 	profile         []float32
 	heap            topK
