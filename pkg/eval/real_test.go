@@ -88,13 +88,13 @@ func TestML100KTargets(t *testing.T) {
 	}
 	rows := rowsOf(t, rep)
 	// Issue 8's targets are NDCG@10 >= 0.42 and RMSE <= 0.905. NDCG is
-	// missed, measured 0.3916; RMSE is met, measured 0.9029 with the
-	// rating blend (README, "Evaluation"): this asserts the measured
-	// figures so that a regression fails.
+	// missed, measured 0.4149 with the ensemble (0.3916 before); RMSE is
+	// met, measured 0.9029 with the rating blend (README, "Evaluation"):
+	// this asserts the measured figures so that a regression fails.
 	h := rows["hybrid"]
 	t.Logf("hybrid NDCG@10 %.4f (issue target 0.42), RMSE %.4f (issue target 0.905)", h.NDCG, h.RMSE)
-	if h.NDCG < 0.39 || h.RMSE > 0.904 {
-		t.Errorf("hybrid NDCG@10 %.4f (measured floor 0.39), RMSE %.4f (measured ceiling 0.904)", h.NDCG, h.RMSE)
+	if h.NDCG < 0.41 || h.RMSE > 0.904 {
+		t.Errorf("hybrid NDCG@10 %.4f (measured floor 0.41), RMSE %.4f (measured ceiling 0.904)", h.NDCG, h.RMSE)
 	}
 	checkHybrid(t, "ml-100k", rows)
 	if rows["popularity"].NDCG <= rows["random"].NDCG {
