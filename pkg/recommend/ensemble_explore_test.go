@@ -336,7 +336,7 @@ func TestRankSizeExplore(t *testing.T) {
 		base := readUData(t, filepath.Join(dir, fold+".base"))
 		test := readUData(t, filepath.Join(dir, fold+".test"))
 		for _, frac := range []float64{0.2, 0.1} {
-			opt := TuneOptions{Families: []Family{FamilyPureSVD, FamilyEASE, FamilyIALS}, ValidationFraction: frac,
+			opt := TuneOptions{Families: []Family{FamilyPureSVD, FamilyEASE, FamilyIALS}, ValidationFraction: frac, NoEnsemble: true,
 				Grid: map[Family][]Config{FamilyIALS: {{Factors: 16, IALSReg: 0.03, IALSUnobserved: 0.1, IALSIters: 8}, {Factors: 32, IALSReg: 0.03, IALSUnobserved: 0.1, IALSIters: 8}, {Factors: 64, IALSReg: 0.03, IALSUnobserved: 0.1, IALSIters: 8}, {Factors: 128, IALSReg: 0.03, IALSUnobserved: 0.1, IALSIters: 8}}}}
 			_, rep, err := Tune(base, opt)
 			if err != nil {
