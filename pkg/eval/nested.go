@@ -109,8 +109,18 @@ func nestedFits(ts recommend.TrainSet, sp Split, movies []dataset.Movie, opt Opt
 		return nil, "", err
 	}
 	tuneSeconds := time.Since(start).Seconds()
-	choice := fmt.Sprintf("%s %s alpha=%g (validation NDCG@10 %.4f, popularity %.4f; %s); rating: %s",
-		rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha, rep.Winner.NDCG, rep.PopularityNDCG, rep.Decision, rep.RatingChoice)
+	single := ""
+	if rep.Winner.Family == recommend.FamilyEnsemble {
+		var best recommend.Trial
+		for _, fr := range rep.Families {
+			if fr.Family != recommend.FamilyPopularity && fr.WithContent.NDCG > best.NDCG {
+				best = fr.WithContent
+			}
+		}
+		single = fmt.Sprintf(", best single family %s alpha=%g %.4f", best.Family, best.Alpha, best.NDCG)
+	}
+	choice := fmt.Sprintf("%s %s alpha=%g (validation NDCG@10 %.4f%s, popularity %.4f; %s); rating: %s",
+		rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha, rep.Winner.NDCG, single, rep.PopularityNDCG, rep.Decision, rep.RatingChoice)
 	biases := rep.Config
 	biases.Family, biases.RatingBiasesOnly, biases.RatingBlend = recommend.FamilyPopularity, true, [recommend.BlendFeatures]float64{}
 	if err := timed("biases", func() (Recommender, error) {

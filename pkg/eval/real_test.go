@@ -44,9 +44,8 @@ func rowsOf(t *testing.T, rep Report) map[string]Row {
 // missed when measured (README, "Evaluation"): the test asserts the floor
 // that was measured there instead, so a regression still fails.
 var measuredMisses = map[string]struct{ ndcgShare, rmseExcess float64 }{
-	// The search served PureSVD on one split where EASE was best on test:
-	// hybrid 0.3281 against EASE's 0.3357 (2.3% under).
-	"ml-100k 20% of users": {ndcgShare: 0.97},
+	// None now: ml-100k's 20% subsample, 2.3% under EASE before the
+	// ensemble, is 6% above it with it (0.3573 against 0.3357).
 }
 
 // checkHybrid asserts the issue's conditions on every dataset: hybrid
@@ -88,13 +87,13 @@ func TestML100KTargets(t *testing.T) {
 	}
 	rows := rowsOf(t, rep)
 	// Issue 8's targets are NDCG@10 >= 0.42 and RMSE <= 0.905. NDCG is
-	// missed, measured 0.3916; RMSE is met, measured 0.9029 with the
-	// rating blend (README, "Evaluation"): this asserts the measured
-	// figures so that a regression fails.
+	// missed, measured 0.4149 with the ensemble (0.3916 before); RMSE is
+	// met, measured 0.9029 with the rating blend (README, "Evaluation"):
+	// this asserts the measured figures so that a regression fails.
 	h := rows["hybrid"]
 	t.Logf("hybrid NDCG@10 %.4f (issue target 0.42), RMSE %.4f (issue target 0.905)", h.NDCG, h.RMSE)
-	if h.NDCG < 0.39 || h.RMSE > 0.904 {
-		t.Errorf("hybrid NDCG@10 %.4f (measured floor 0.39), RMSE %.4f (measured ceiling 0.904)", h.NDCG, h.RMSE)
+	if h.NDCG < 0.41 || h.RMSE > 0.904 {
+		t.Errorf("hybrid NDCG@10 %.4f (measured floor 0.41), RMSE %.4f (measured ceiling 0.904)", h.NDCG, h.RMSE)
 	}
 	checkHybrid(t, "ml-100k", rows)
 	if rows["popularity"].NDCG <= rows["random"].NDCG {

@@ -106,16 +106,22 @@ func familyConfig(f recommend.Family) recommend.Config {
 		c.Factors, c.IALSReg, c.IALSUnobserved, c.IALSIters = 64, 0.03, 0.1, 8
 	case recommend.FamilyEASE:
 		c.EASEReg = 200
+	case recommend.FamilyEnsemble: // as the search chose it on ml-100k
+		c.Factors, c.IALSReg, c.IALSUnobserved, c.IALSIters = 64, 0.03, 0.1, 8
+		c.EASEReg, c.SVDFactors, c.ItemNorm, c.EnsembleWeights = 200, 16, 0.2, [3]float64{0.2, 0.2, 0.6}
 	}
 	return c
 }
+
+// benchFamilies is every family a model can serve.
+var benchFamilies = append(append([]recommend.Family(nil), recommend.Families...), recommend.FamilyEnsemble)
 
 // BenchmarkFitFamily fits each family (ranking, rating model and content)
 // on each data set, and reports CPU time, the Go heap after the fit, the
 // bytes allocated, and the process's peak RSS (VmHWM: meaningful when one
 // sub-benchmark runs per process, e.g. -bench 'FitFamily/ease/ml-100k').
 func BenchmarkFitFamily(b *testing.B) {
-	for _, f := range recommend.Families {
+	for _, f := range benchFamilies {
 		for _, data := range []string{"ml-100k", "ml-latest-small", "1M", "10M"} {
 			b.Run(string(f)+"/"+data, func(b *testing.B) {
 				ts := benchData(b, data)
@@ -239,7 +245,7 @@ func BenchmarkRecommendTop10(b *testing.B) {
 // BenchmarkFoldInOneRating folds one new rating into a known user (their
 // full rating list, as the trainer does) and applies the delta, per family.
 func BenchmarkFoldInOneRating(b *testing.B) {
-	for _, f := range recommend.Families {
+	for _, f := range benchFamilies {
 		b.Run(string(f), func(b *testing.B) { benchFoldIn(b, familyConfig(f)) })
 	}
 }

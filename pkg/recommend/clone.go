@@ -16,7 +16,7 @@ func (m *Model) Clone() *Model {
 		v:        append([]float32(nil), m.v...),
 		userVec:  append([]float32(nil), m.userVec...),
 		itemGram: append([]float64(nil), m.itemGram...), userGram: append([]float64(nil), m.userGram...),
-		ease: m.ease.clone(), knn: m.knn.clone(),
+		ease: m.ease.clone(), knn: m.knn.clone(), ens: m.ens.clone(),
 		rating:       m.rating.clone(),
 		content:      m.content.clone(),
 		extraContent: make(map[int32]sparseVec, len(m.extraContent)),

@@ -16,13 +16,20 @@ import (
 )
 
 func familyConfig(f Family) Config {
-	return Config{Family: f, Factors: 4, RatingFactors: 4, EASEReg: 10, Neighbors: 20, Shrink: 1, IALSReg: 0.01, IALSUnobserved: 0.1}
+	c := Config{Family: f, Factors: 4, RatingFactors: 4, EASEReg: 10, Neighbors: 20, Shrink: 1, IALSReg: 0.01, IALSUnobserved: 0.1}
+	if f == FamilyEnsemble {
+		c.SVDFactors, c.EnsembleWeights = 3, [3]float64{0.3, 0.3, 0.4}
+	}
+	return c
 }
+
+// testFamilies is every family a model can serve.
+var testFamilies = append(append([]Family(nil), Families...), FamilyEnsemble)
 
 // Every family follows the two taste groups of world (popularity cannot).
 func TestFamiliesFollowTaste(t *testing.T) {
 	ts := world(40, 30, 1)
-	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN} {
+	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyEnsemble} {
 		t.Run(string(f), func(t *testing.T) {
 			cfg := familyConfig(f)
 			cfg.Alpha = 1 // collaborative only: content alone would also follow the genres
@@ -316,7 +323,7 @@ func ratedOf(m *Model, user string) []Rated {
 // user folded in again gets what the fit gave them.
 func TestFoldInEveryFamily(t *testing.T) {
 	ts := world(40, 30, 1)
-	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN} {
+	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyEnsemble} {
 		cfg := familyConfig(f)
 		cfg.Alpha = 1
 		m, err := Fit(ts, cfg)
@@ -351,7 +358,7 @@ func TestFoldInEveryFamily(t *testing.T) {
 
 func TestBecause(t *testing.T) {
 	ts := world(40, 30, 1)
-	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN} {
+	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyEnsemble} {
 		m, err := Fit(ts, familyConfig(f))
 		if err != nil {
 			t.Fatal(err)
@@ -380,7 +387,7 @@ func TestBecause(t *testing.T) {
 
 func TestSnapshotEveryFamily(t *testing.T) {
 	ts := world(30, 20, 2)
-	for _, f := range Families {
+	for _, f := range testFamilies {
 		m, err := Fit(ts, familyConfig(f))
 		if err != nil {
 			t.Fatal(err)
@@ -425,7 +432,7 @@ func TestSnapshotEveryFamily(t *testing.T) {
 // Non-finite numbers are refused by Validate, by Decode and by Apply, with
 // an error naming what.
 func TestNonFiniteRefused(t *testing.T) {
-	for _, f := range Families {
+	for _, f := range testFamilies {
 		m, err := Fit(world(20, 10, 4), familyConfig(f))
 		if err != nil {
 			t.Fatal(err)

@@ -103,6 +103,8 @@ func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
 				d.Factors[f] = float32(s.x[f])
 			}
 		}
+	case FamilyEnsemble:
+		m.foldEnsembleUser(id, idx, val, d.Factors)
 	}
 	rm := m.rating
 	if len(idx) == 0 {
@@ -172,6 +174,8 @@ func (m *Model) FoldMovie(info MovieInfo, raters []Rater) MovieDelta {
 		vals = append(vals, r.Value)
 	}
 	switch m.cfg.Family {
+	case FamilyEnsemble:
+		m.foldEnsembleMovie(raters, d.Factors)
 	case FamilyPureSVD:
 		// The fit scaled each column by count^-ItemNorm; scale alike.
 		colScale := 1.0
@@ -259,6 +263,13 @@ func (m *Model) Apply(d Delta) error {
 func (m *Model) applyMovie(md MovieDelta) {
 	rm := m.rating
 	i, known := m.items.Lookup(md.Info.ID)
+	if m.ens != nil {
+		var old []float32
+		if known {
+			old = m.v[int(i)*m.k : int(i)*m.k+m.k]
+		}
+		m.updateEnsembleStats(old, md.Factors)
+	}
 	if !known {
 		i = m.addMovie(md.Info)
 		m.v = append(m.v, md.Factors...)

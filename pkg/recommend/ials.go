@@ -54,6 +54,10 @@ func (m *Model) fitIALS(sig *csr, cfg Config) {
 
 // deriveGrams computes the Gramians an iALS fold-in needs.
 func (m *Model) deriveGrams() {
+	if m.cfg.Family == FamilyEnsemble {
+		m.deriveEnsemble()
+		return
+	}
 	if m.cfg.Family != FamilyIALS || m.k == 0 {
 		return
 	}

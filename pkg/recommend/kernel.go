@@ -385,6 +385,25 @@ func sumRowsGo(off []int, w, b, out []float32, from int) {
 // summed column by column in registers instead of through memory.
 func (m *Model) easeScores(st *userState, s *scratch) (mean, sd float64) {
 	e, out := m.ease, s.collab
+	m.easeRows(st, s)
+	// The moments run over the modelled movies only, in index order (ids
+	// increase): the others score +0, which leaves both sums unchanged.
+	clear(out)
+	var sum, sq float32
+	for r, i := range e.ids {
+		if int(i) < len(out) {
+			x := s.acc[r]
+			out[i] = x
+			sum += x
+			sq += x * x
+		}
+	}
+	return moments(len(out), sum, sq)
+}
+
+// easeRows leaves in s.acc the user's EASE scores of the modelled movies.
+func (m *Model) easeRows(st *userState, s *scratch) {
+	e := m.ease
 	n := e.n
 	s.rowOff, s.rowW = s.rowOff[:0], s.rowW[:0]
 	for p, i := range st.items {
@@ -399,17 +418,4 @@ func (m *Model) easeScores(st *userState, s *scratch) (mean, sd float64) {
 	}
 	s.acc = resize(s.acc, n)
 	sumRows(s.rowOff, s.rowW, e.b, s.acc)
-	// The moments run over the modelled movies only, in index order (ids
-	// increase): the others score +0, which leaves both sums unchanged.
-	clear(out)
-	var sum, sq float32
-	for r, i := range e.ids {
-		if int(i) < len(out) {
-			x := s.acc[r]
-			out[i] = x
-			sum += x
-			sq += x * x
-		}
-	}
-	return moments(len(out), sum, sq)
 }

@@ -50,20 +50,24 @@ func kernelBenchModel(b *testing.B, cfg dataset.SynthConfig, mcfg Config) (*Mode
 // through Recommend (the kernel) and, for comparison in the same process,
 // through the plain scoring path it replaced. Per family where the family
 // changes the collaborative loop: PureSVD (20 factors) and iALS (64) take
-// the dense product, EASE, item-kNN and popularity their own loops.
+// the dense product, EASE, item-kNN and popularity their own loops; the
+// ensemble (PureSVD 16 + iALS 64 factors in one product, plus EASE) both.
 //
 //	go test -run '^$' -bench ServingKernel -benchmem ./recommend/
 func BenchmarkServingKernel(b *testing.B) {
 	for _, size := range kernelSizes {
-		for _, f := range []Family{FamilyPureSVD, FamilyIALS, FamilyEASE, FamilyKNN, FamilyPopularity} {
+		for _, f := range []Family{FamilyPureSVD, FamilyIALS, FamilyEASE, FamilyKNN, FamilyPopularity, FamilyEnsemble} {
 			b.Run(fmt.Sprintf("%s/%s", size.name, f), func(b *testing.B) {
 				if testing.Short() && size.cfg.Movies > 10_000 {
 					b.Skip("large catalog skipped in -short")
 				}
 				cfg := DefaultConfig()
 				cfg.Family = f
-				if f == FamilyIALS {
+				switch f {
+				case FamilyIALS:
 					cfg.Factors = 64
+				case FamilyEnsemble: // as the search chose it on ml-100k
+					cfg.Factors, cfg.SVDFactors, cfg.EnsembleWeights = 64, 16, [3]float64{0.2, 0.2, 0.6}
 				}
 				m, users := kernelBenchModel(b, size.cfg, cfg)
 				for _, path := range []struct {

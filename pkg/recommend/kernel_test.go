@@ -119,7 +119,7 @@ func kernelWorld(users, movies int, seed uint64) TrainSet {
 // queries: the same movies in the same order with the same scores.
 func TestKernelMatchesPlainPath(t *testing.T) {
 	ts := kernelWorld(80, 203, 5)
-	for _, f := range Families {
+	for _, f := range testFamilies {
 		for _, alpha := range []float64{0.7, 1} {
 			t.Run(fmt.Sprintf("%s/alpha=%v", f, alpha), func(t *testing.T) {
 				cfg := familyConfig(f)

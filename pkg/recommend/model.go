@@ -42,6 +42,9 @@ const (
 	FamilyKNN Family = "knn"
 	// FamilyPopularity ranks by the number of users who rated a movie.
 	FamilyPopularity Family = "popularity"
+	// FamilyEnsemble is a weighted sum of z-scored PureSVD, EASE and iALS
+	// scores (ensemble.go).
+	FamilyEnsemble Family = "ensemble"
 )
 
 // Families lists every family, in the order reports print them.
@@ -49,7 +52,7 @@ var Families = []Family{FamilyPopularity, FamilyPureSVD, FamilyEASE, FamilyIALS,
 
 func (f Family) valid() bool {
 	switch f {
-	case FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyPopularity:
+	case FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyPopularity, FamilyEnsemble:
 		return true
 	}
 	return false
@@ -108,6 +111,12 @@ type Config struct {
 	// Neighbors is item-kNN's neighbourhood size and Shrink its shrinkage.
 	Neighbors int     `json:"neighbors,omitempty"`
 	Shrink    float64 `json:"shrink,omitempty"`
+	// EnsembleWeights are the ensemble family's weights of PureSVD, EASE
+	// and iALS (a member of weight 0 is left out). Its PureSVD member has
+	// rank SVDFactors and the family's ItemNorm; its iALS member has rank
+	// Factors; EASE and iALS share LowWeight.
+	EnsembleWeights [3]float64 `json:"ensemble_weights,omitzero"`
+	SVDFactors      int        `json:"svd_factors,omitempty"`
 	// Seed makes fits deterministic.
 	Seed uint64 `json:"seed"`
 	// Workers bounds parallelism; 0 means GOMAXPROCS.
@@ -262,6 +271,9 @@ type Model struct {
 
 	ease *easeModel
 	knn  *csr // item x item neighbour similarities, rows sorted by column
+	// ens is the ensemble family's derived moments' statistics (nil for
+	// the other families).
+	ens *ensembleStats
 
 	rating *ratingModel
 
@@ -443,8 +455,10 @@ func (m *csr) implicit(cfg Config) *csr {
 // weighted input imp.
 func (m *Model) fitRanking(sig, imp *csr, cfg Config) {
 	m.k, m.sigma, m.v, m.userVec, m.ease, m.knn = 0, nil, nil, nil, nil, nil
-	m.itemGram, m.userGram = nil, nil
+	m.itemGram, m.userGram, m.ens = nil, nil, nil
 	switch cfg.Family {
+	case FamilyEnsemble:
+		m.fitEnsemble(sig, cfg)
 	case FamilyPureSVD:
 		m.fitPureSVD(sig, cfg)
 	case FamilyIALS:

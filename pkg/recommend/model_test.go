@@ -201,7 +201,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	for _, fam := range Families {
+	for _, fam := range testFamilies {
 		m, err := Fit(world(12, 6, 1), familyConfig(fam))
 		if err != nil {
 			f.Fatal(err)

@@ -235,7 +235,7 @@ func TestFormat2Read(t *testing.T) {
 			t.Errorf("%s: format 2 decoded %v, want %v", mv, c, a)
 		}
 	}
-	if b3, _ := got.MarshalBinary(); string(b3[:len(snapshotMagic)+2]) != snapshotMagic+"\x03\x00" {
-		t.Error("re-encoded in another format than 3")
+	if b3, _ := got.MarshalBinary(); string(b3[:len(snapshotMagic)+2]) != snapshotMagic+"\x04\x00" {
+		t.Error("re-encoded in another format than 4")
 	}
 }

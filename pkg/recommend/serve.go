@@ -57,6 +57,7 @@ func (e *QueryError) Unwrap() error { return ErrBadQuery }
 type scratch struct {
 	collab, content []float32
 	acc             []float32 // EASE's modelled-movie scores
+	evec            []float32 // the ensemble's scaled user vector
 	excluded        []bool
 	profile         []float32
 	heap            topK
@@ -196,6 +197,8 @@ func (m *Model) kernelScores(st *userState, s *scratch) components {
 	kn := m.kernelFor()
 	var c components
 	switch {
+	case m.ens != nil:
+		c.cm, c.cs = m.ensembleScores(st, s, kn)
 	case m.k > 0 && len(st.vec) == m.k:
 		c.cm, c.cs = kn.factorScores(m, st.vec, s.collab)
 	case m.ease != nil:
@@ -244,6 +247,8 @@ func (m *Model) hybridScores(st *userState, s *scratch, alpha float64) {
 func (m *Model) collabScores(st *userState, s *scratch) (mean, sd float64) {
 	out := s.collab
 	switch {
+	case m.ens != nil:
+		return m.ensembleScores(st, s, nil)
 	case m.k > 0 && len(st.vec) == m.k:
 		return m.factorScores(st.vec, out)
 	case m.ease != nil:

@@ -9,7 +9,7 @@ import (
 	"math"
 )
 
-// Snapshot layout, format 3 (all integers little-endian):
+// Snapshot layout, format 4 (all integers little-endian):
 //
 //	magic "SWFXSNAP" | uint16 format | body | sha256(magic..body)
 //
@@ -22,11 +22,13 @@ import (
 // state. Every length is checked against the bytes that remain before
 // anything is allocated, and every number is validated (finite, in range)
 // before a model is returned. Format 1 (PureSVD only, before the families)
-// is refused with ErrFormat1: a trainer refits and publishes format 3.
+// is refused with ErrFormat1: a trainer refits and publishes format 4.
 // Format 2 (no rating blend) is read: its rating estimate is biased MF.
+// Format 4 has the layout of format 3 and may name the ensemble family,
+// which a format-3 reader could not serve; 3 is read as it was.
 const (
 	snapshotMagic  = "SWFXSNAP"
-	snapshotFormat = 3
+	snapshotFormat = 4
 )
 
 // ErrFormat1 is returned by Decode for a snapshot of format 1.
@@ -145,7 +147,7 @@ func Decode(data []byte) (*Model, error) {
 	r := &reader{b: body[len(snapshotMagic):]}
 	format := r.u16()
 	switch format {
-	case snapshotFormat, 2:
+	case snapshotFormat, 3, 2:
 	case 1:
 		return nil, ErrFormat1
 	default:
@@ -156,8 +158,8 @@ func Decode(data []byte) (*Model, error) {
 	if err := json.Unmarshal(r.bytes(), &m.cfg); err != nil && r.err == nil {
 		r.fail("config: %v", err)
 	}
-	if r.err == nil && !m.cfg.Family.valid() {
-		r.fail("unknown family %q", m.cfg.Family)
+	if r.err == nil && (!m.cfg.Family.valid() || (m.cfg.Family == FamilyEnsemble && format < 4)) {
+		r.fail("unknown family %q in format %d", m.cfg.Family, format)
 	}
 	m.users = NewIndex(r.strings())
 	itemIDs := r.strings()
@@ -234,12 +236,24 @@ func Decode(data []byte) (*Model, error) {
 	k, rk := m.k, rm.k
 	fam := m.cfg.Family
 	factorFam := fam == FamilyPureSVD || fam == FamilyIALS
+	wantK, wantSigma, wantEASE := -1, 0, fam == FamilyEASE
+	switch fam {
+	case FamilyPureSVD:
+		wantSigma = k
+	case FamilyEnsemble:
+		_, svdK, _, ialsK := m.cfg.ensembleParts()
+		wantK, wantSigma, wantEASE = svdK+ialsK, svdK, m.cfg.EnsembleWeights[ensEASE] > 0
+		factorFam = wantK > 0
+		if !validWeights(m.cfg.EnsembleWeights) {
+			r.fail("ensemble weights %v", m.cfg.EnsembleWeights)
+		}
+	}
 	switch {
-	case k < 0 || k > maxFactors || rk < 0 || rk > maxFactors || (k > 0) != factorFam:
+	case k < 0 || k > maxFactors || rk < 0 || rk > maxFactors || (k > 0) != factorFam || (wantK >= 0 && k != wantK):
 		r.fail("factor counts %d, %d for family %s", k, rk, fam)
-	case (fam == FamilyPureSVD && len(m.sigma) != k) || (fam != FamilyPureSVD && len(m.sigma) != 0):
+	case len(m.sigma) != wantSigma:
 		r.fail("%d singular values for rank %d", len(m.sigma), k)
-	case (fam == FamilyEASE) != (m.ease != nil) || (fam == FamilyKNN) != (m.knn != nil):
+	case wantEASE != (m.ease != nil) || (fam == FamilyKNN) != (m.knn != nil):
 		r.fail("family %s without its state", fam)
 	case len(m.v) != ni*k || len(rm.q) != ni*rk || len(rm.bi) != ni || len(m.popularity) != ni:
 		r.fail("item arrays do not match %d movies", ni)

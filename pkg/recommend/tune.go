@@ -50,6 +50,8 @@ type TuneOptions struct {
 	// Now reads a clock for the report's timings; nil records none (the
 	// search itself never depends on time).
 	Now func() time.Time
+	// NoEnsemble leaves the ensemble of families out of the search.
+	NoEnsemble bool
 }
 
 func (o TuneOptions) withDefaults() TuneOptions {
@@ -132,8 +134,11 @@ type TuneReport struct {
 	// Trials lists every candidate tried, in order.
 	Trials   []Trial        `json:"trials"`
 	Families []FamilyResult `json:"families"`
-	Skipped  []Skipped      `json:"skipped,omitempty"`
-	Notes    []string       `json:"notes,omitempty"`
+	// Ensemble is the best weighted sum of the searched PureSVD, EASE and
+	// iALS (each at its best settings), when one was tried.
+	Ensemble *FamilyResult `json:"ensemble,omitempty"`
+	Skipped  []Skipped     `json:"skipped,omitempty"`
+	Notes    []string      `json:"notes,omitempty"`
 	// PopularityNDCG is the floor of the quality gate.
 	PopularityNDCG float64  `json:"popularity_ndcg@10"`
 	PreviousNDCG   *float64 `json:"previous_ndcg@10,omitempty"`
@@ -221,6 +226,13 @@ func Tune(ts TrainSet, opt TuneOptions) (*Model, TuneReport, error) {
 	if len(vs.users) == 0 {
 		rep.Notes = append(rep.Notes, "no validation user has a relevant held-out rating: every NDCG is 0")
 	}
+	switch n := full.seen.nnz(); {
+	case opt.NoEnsemble:
+	case n > largeRatings:
+		rep.Skipped = append(rep.Skipped, Skipped{FamilyEnsemble, fmt.Sprintf("%d ratings: fitting every member would exceed the refit budget", n)})
+	default:
+		s.ensemble()
+	}
 	s.decide()
 	s.chooseRating(cooc <= opt.CoocBudget)
 	rep.SearchSeconds = clock().Sub(start).Seconds()
@@ -257,6 +269,7 @@ type searcher struct {
 
 // rankState is a fitted ranking family, kept to try content weights on.
 type rankState struct {
+	ens                *ensembleStats
 	cfg                Config
 	k                  int
 	sigma              []float64
@@ -271,12 +284,12 @@ func (s *searcher) did(f Family) bool { _, ok := s.best[f]; return ok }
 
 func (m *Model) rankState() rankState {
 	return rankState{cfg: m.cfg, k: m.k, sigma: m.sigma, v: m.v, userVec: m.userVec,
-		itemGram: m.itemGram, userGram: m.userGram, ease: m.ease, knn: m.knn}
+		itemGram: m.itemGram, userGram: m.userGram, ease: m.ease, knn: m.knn, ens: m.ens}
 }
 
 func (m *Model) setRank(r rankState) {
 	m.cfg, m.k, m.sigma, m.v, m.userVec = r.cfg, r.k, r.sigma, r.v, r.userVec
-	m.itemGram, m.userGram, m.ease, m.knn = r.itemGram, r.userGram, r.ease, r.knn
+	m.itemGram, m.userGram, m.ease, m.knn, m.ens = r.itemGram, r.userGram, r.ease, r.knn, r.ens
 }
 
 // grid returns the candidate settings of a family.
@@ -370,6 +383,10 @@ func Settings(c Config) string {
 		return fmt.Sprintf("rank=%d lambda=%g alpha0=%g iters=%d low_weight=%g", c.Factors, c.IALSReg, c.IALSUnobserved, c.IALSIters, c.LowWeight)
 	case FamilyKNN:
 		return fmt.Sprintf("neighbors=%d shrink=%g low_weight=%g", c.Neighbors, c.Shrink, c.LowWeight)
+	case FamilyEnsemble:
+		w := c.EnsembleWeights
+		return fmt.Sprintf("weights puresvd=%g ease=%g ials=%g; puresvd rank=%d item_norm=%g; ease lambda=%g; ials rank=%d lambda=%g; low_weight=%g",
+			w[ensSVD], w[ensEASE], w[ensIALS], c.SVDFactors, c.ItemNorm, c.EASEReg, c.Factors, c.IALSReg, c.LowWeight)
 	}
 	return ""
 }
@@ -512,6 +529,9 @@ func (s *searcher) decide() {
 		if fr.Family != FamilyPopularity && fr.WithContent.NDCG > winner.NDCG {
 			winner = fr.WithContent
 		}
+	}
+	if e := rep.Ensemble; e != nil && e.WithContent.NDCG > winner.NDCG {
+		winner = e.WithContent
 	}
 	rep.Winner = winner
 	rep.Decision, rep.Config = DecisionTuned, winner.Config
