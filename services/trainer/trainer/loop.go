@@ -53,6 +53,7 @@ type foldLoop struct {
 	base        *recommend.Model           // the serving version as published, for the gate
 	manifest    modelbus.Manifest          // the serving version's manifest
 	dirty       map[string]struct{}        // users changed by events: folded in at the next flush
+	fresh       map[string]struct{}        // users changed by events read ahead: folded in first (flushFresh)
 	refold      map[string]struct{}        // users a newly installed model has not seen: folded in batches
 	refoldBatch int
 	deltas      deltaOutbox
@@ -61,6 +62,7 @@ type foldLoop struct {
 	lastVersion int64
 	loggedKinds map[string]bool
 	lastFlush   time.Time
+	lastFresh   time.Time // the last flushFresh
 	refit       refitter
 	cp          *checkpointer // set by restore
 
@@ -82,7 +84,7 @@ const defaultRefoldBatch = 64
 
 func newFoldLoop(s *Service) *foldLoop {
 	return &foldLoop{s: s, state: ratingstate.New(), offsets: map[int32]int64{}, lastMsg: map[int32]kafkabus.Message{},
-		dirty: map[string]struct{}{}, refold: map[string]struct{}{}, refoldBatch: defaultRefoldBatch,
+		dirty: map[string]struct{}{}, fresh: map[string]struct{}{}, refold: map[string]struct{}{}, refoldBatch: defaultRefoldBatch,
 		loggedKinds: map[string]bool{}, refused: map[int64]bool{},
 		msgs: make(chan kafkabus.Message, 4096), live: make(chan kafkabus.Message, 256), installs: make(chan install, 4), retrain: make(chan string, 8)}
 }
@@ -165,6 +167,9 @@ func (l *foldLoop) run(ctx context.Context, d loopDeps) error {
 			}
 		case m := <-l.live:
 			l.handleAhead(m)
+			if len(l.live) == 0 {
+				l.flushFresh(ctx)
+			}
 		case <-soon:
 			soon = nil
 			l.flush(ctx)
@@ -174,6 +179,7 @@ func (l *foldLoop) run(ctx context.Context, d loopDeps) error {
 				soon = soonT.C
 			}
 		case <-deltaT.C:
+			l.flushFresh(ctx)
 			if l.s.now().Sub(l.lastFlush) >= cfg.DeltaInterval/2 {
 				l.flush(ctx)
 			}
@@ -244,7 +250,7 @@ func (l *foldLoop) handle(ctx context.Context, d loopDeps, m kafkabus.Message) {
 		}
 		changed := false
 		if ok {
-			changed, err = l.apply(&e, v, m)
+			changed, err = l.apply(&e, v, m, l.dirty)
 		}
 		if err != nil { // a value off the rating grid: the weights allow none
 			l.s.log.Error("rating state refused an event", "partition", m.Partition, "offset", m.Offset, "err", err)
@@ -262,15 +268,15 @@ func (l *foldLoop) handle(ctx context.Context, d loopDeps, m kafkabus.Message) {
 }
 
 // apply updates the rating state with an event of signal v from message m
-// and, when it changed the state, marks its user for the next flush.
-func (l *foldLoop) apply(e *events.Event, v float64, m kafkabus.Message) (bool, error) {
+// and, when it changed the state, marks its user in users for a flush.
+func (l *foldLoop) apply(e *events.Event, v float64, m kafkabus.Message, users map[string]struct{}) (bool, error) {
 	changed, err := l.state.Update(ratingstate.Event{User: e.UserID, Movie: e.MovieID, Value: float32(v),
 		TS: e.TS.UnixNano(), EventID: e.EventID, Partition: int32(m.Partition), Offset: m.Offset})
 	if !changed {
 		return false, err
 	}
 	l.s.metrics.applied.Inc()
-	l.dirty[e.UserID] = struct{}{}
+	users[e.UserID] = struct{}{}
 	l.refit.sinceRefit++
 	l.refit.sinceTick++
 	l.refit.lastApplied = l.s.now()
@@ -304,8 +310,23 @@ func (l *foldLoop) handleAhead(m kafkabus.Message) {
 		v, ok = 0, true
 	}
 	if ok {
-		_, _ = l.apply(&e, v, m) // an error comes again with the backlog, which logs it
+		_, _ = l.apply(&e, v, m, l.fresh) // an error comes again with the backlog, which logs it
 	}
+}
+
+// flushFresh folds in and publishes the users that events read ahead
+// changed, alone: a fresh swipe does not wait for the many users a backlog
+// changes between two flushes. At most one per minFlushGap; the delta tick
+// takes what is left.
+func (l *foldLoop) flushFresh(ctx context.Context) {
+	if len(l.fresh) == 0 || l.working == nil || l.s.now().Sub(l.lastFresh) < minFlushGap {
+		return
+	}
+	l.lastFresh = l.s.now()
+	backlog, refold, last := l.dirty, l.refold, l.lastFlush
+	l.dirty, l.refold = l.fresh, map[string]struct{}{}
+	l.flush(ctx)
+	l.fresh, l.dirty, l.refold, l.lastFlush = l.dirty, backlog, refold, last
 }
 
 // deadLetter counts a bad message, logs its kind once, and copies it to the

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/ratingstate/ratingstatetest"
+	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
 
 // While the trainer catches up on a backlog, a new user's swipe is read
@@ -54,6 +56,18 @@ func TestSwipeIsFoldedInAheadOfTheBacklog(t *testing.T) {
 	if n := handled.Load(); n >= int64(len(evs)) {
 		t.Fatalf("the backlog had read %d of %d messages when the swipe's delta came: nothing was read ahead", n, len(evs))
 	}
+	// It went out on its own, not behind the users the backlog changed
+	// meanwhile (flushFresh).
+	deltas.mu.Lock()
+	for _, d := range deltas.deltas {
+		if slices.ContainsFunc(d.Users, func(u recommend.UserDelta) bool { return u.ID == key }) {
+			if len(d.Users) != 1 {
+				t.Errorf("the swipe's delta folds in %d users, want the swipe's user alone", len(d.Users))
+			}
+			break
+		}
+	}
+	deltas.mu.Unlock()
 
 	all := append(evs, swipe)
 	waitFor(t, "the backlog read to the end", func() bool { return handled.Load() == int64(len(all)) })
