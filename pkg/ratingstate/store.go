@@ -507,9 +507,6 @@ func (st *Store) remove(path string) {
 // the next delta, so nothing is lost; the offsets are not durable until an
 // Append succeeds. Append may start a compaction in the background.
 func (st *Store) Append(ctx context.Context, d *Delta) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("append checkpoint: %w", err)
-	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closed {
@@ -525,6 +522,10 @@ func (st *Store) Append(ctx context.Context, d *Delta) error {
 	}
 	d = mergeDeltas(st.pending, d)
 	st.pending = nil
+	if err := ctx.Err(); err != nil {
+		st.pending = d // the next append writes these changes too
+		return fmt.Errorf("append checkpoint: %w", err)
+	}
 	if err := st.write(d); err != nil {
 		st.pending = d
 		return fmt.Errorf("append checkpoint segment %d to %s: %w", st.seq+1, st.active.Name(), err)

@@ -422,6 +422,31 @@ func TestAppendFailureRetried(t *testing.T) {
 	}
 }
 
+// An append refused because its context had ended keeps the delta for the
+// next one: the trainer's last background checkpoint at shutdown ran with
+// a cancelled context, lost its changes, and the final checkpoint then
+// failed to load ("replayed state holds 5980 pairs ... recorded 6001").
+func TestAppendWithEndedContextKeepsTheChanges(t *testing.T) {
+	dir := t.TempDir()
+	evs := genEvents(rand.New(rand.NewPCG(10, 10)), 3000, 30, 100)
+	st, ld := openStore(t, dir, Options{})
+	f := &feeder{s: ld.State}
+	f.apply(t, evs[:1000])
+	f.checkpoint(t, st)
+	f.apply(t, evs[1000:2000])
+	d, _ := f.s.TakeDelta(f.offsets, 0)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := st.Append(ended, d); !errors.Is(err, context.Canceled) {
+		t.Fatalf("append with an ended context: %v, want context.Canceled", err)
+	}
+	f.apply(t, evs[2000:])
+	f.checkpoint(t, st)
+	st.Close()
+	_, ld2 := openStore(t, dir, Options{})
+	sameState(t, reference(t, evs), ld2.State)
+}
+
 func TestTakeDeltaNeedsTracking(t *testing.T) {
 	if _, err := New().TakeDelta(nil, 0); !errors.Is(err, ErrNotTracking) {
 		t.Fatalf("TakeDelta on New() = %v", err)
