@@ -127,6 +127,13 @@ func (l *foldLoop) requestRefit(reason string) {
 // minFlushGap is the least time between two flushes triggered by messages.
 const minFlushGap = 20 * time.Millisecond
 
+// behindFlushEvery is how often the users a backlog changed are folded in
+// and published while the trainer is behind (BehindEvents): their events
+// are old, the refit that follows the catch-up covers them, and a flush
+// holds the loop for all their fold-ins. Events read ahead of the backlog
+// go out on their own meanwhile (flushFresh).
+const behindFlushEvery = 5 * time.Second
+
 // run is the loop. It returns nil when ctx ends, after a final checkpoint
 // (unless a test hook simulates a crash).
 func (l *foldLoop) run(ctx context.Context, d loopDeps) error {
@@ -157,7 +164,7 @@ func (l *foldLoop) run(ctx context.Context, d loopDeps) error {
 			// Once the reader has caught up, changes go out at once (at
 			// most one flush per minFlushGap) rather than at the next
 			// tick; under load the tick batches.
-			if len(l.msgs) == 0 && (len(l.dirty) > 0 || len(l.refold) > 0) && soon == nil {
+			if len(l.msgs) == 0 && (len(l.dirty) > 0 || len(l.refold) > 0) && soon == nil && !l.behind(d) {
 				if wait := minFlushGap - l.s.now().Sub(l.lastFlush); wait > 0 {
 					soonT.Reset(wait)
 					soon = soonT.C
@@ -180,7 +187,11 @@ func (l *foldLoop) run(ctx context.Context, d loopDeps) error {
 			}
 		case <-deltaT.C:
 			l.flushFresh(ctx)
-			if l.s.now().Sub(l.lastFlush) >= cfg.DeltaInterval/2 {
+			every := cfg.DeltaInterval / 2
+			if l.behind(d) {
+				every = behindFlushEvery
+			}
+			if l.s.now().Sub(l.lastFlush) >= every {
 				l.flush(ctx)
 			}
 			if len(l.refold) > 0 && len(l.msgs) == 0 && soon == nil {
