@@ -2,6 +2,8 @@ package recommend
 
 import (
 	"math"
+	"slices"
+	"sort"
 )
 
 // knnBaseline is Koren's (2008, "Factorization meets the neighborhood",
@@ -152,22 +154,20 @@ func (m *knnBaseline) userBiasN(idx []int32, val []float32) (float64, int) {
 }
 
 // knnUser is one user's state for the neighbourhood predictor: their bias,
-// lu = log(1 + their ratings), and a dense map of their baseline residuals.
+// lu = log(1 + their ratings), and their baseline residuals by movie, sorted
+// by movie so that a prediction looks each neighbour up in O(log n): the
+// state costs the user's ratings, not the catalog (it is built for every
+// Predict call and every served request).
 type knnUser struct {
 	bu, lu float64
-	res    []float32 // per item: r_uj - b_uj
-	rated  []bool
+	items  []int32   // rated movies, ascending
+	res    []float32 // per items[k]: r_uj - b_uj
 }
 
 // user prepares ku, whose slices are reused, for a user's ratings.
 func (m *knnBaseline) user(idx []int32, val []float32, ku *knnUser) {
 	ni := len(m.bi)
-	if cap(ku.res) < ni {
-		ku.res, ku.rated = make([]float32, ni), make([]bool, ni)
-	}
-	ku.res, ku.rated = ku.res[:ni], ku.rated[:ni]
-	clear(ku.res)
-	clear(ku.rated)
+	ku.items, ku.res = ku.items[:0], ku.res[:0]
 	var n int
 	ku.bu, n = m.userBiasN(idx, val)
 	ku.lu = math.Log1p(float64(n))
@@ -175,9 +175,22 @@ func (m *knnBaseline) user(idx []int32, val []float32, ku *knnUser) {
 		if val[p] <= 0 || i < 0 || int(i) >= ni {
 			continue
 		}
-		ku.rated[i] = true
-		ku.res[i] = val[p] - float32(m.mu+ku.bu) - m.bi[i]
+		ku.items = append(ku.items, i)
+		ku.res = append(ku.res, val[p]-float32(m.mu+ku.bu)-m.bi[i])
 	}
+	if !slices.IsSorted(ku.items) {
+		sort.Sort(byItem{ku})
+	}
+}
+
+// byItem sorts a knnUser's residuals by movie.
+type byItem struct{ ku *knnUser }
+
+func (b byItem) Len() int           { return len(b.ku.items) }
+func (b byItem) Less(i, j int) bool { return b.ku.items[i] < b.ku.items[j] }
+func (b byItem) Swap(i, j int) {
+	b.ku.items[i], b.ku.items[j] = b.ku.items[j], b.ku.items[i]
+	b.ku.res[i], b.ku.res[j] = b.ku.res[j], b.ku.res[i]
 }
 
 // predict returns the estimate for movie i and its baseline alone
@@ -193,10 +206,11 @@ func (m *knnBaseline) predict(ku *knnUser, i int32) (est, base, li float64) {
 	n := 0
 	idx, sim := m.nb.row(int(i))
 	for p, j := range idx {
-		if !ku.rated[j] {
+		k, rated := slices.BinarySearch(ku.items, j)
+		if !rated {
 			continue
 		}
-		num += float64(sim[p]) * float64(ku.res[j])
+		num += float64(sim[p]) * float64(ku.res[k])
 		den += float64(sim[p])
 		if n++; n == m.k {
 			break
