@@ -245,20 +245,11 @@ func (l *foldLoop) handle(ctx context.Context, d loopDeps, m kafkabus.Message) {
 	l.lastMsg[p] = m
 	l.sinceCP++
 	l.handled++
-	e, err := events.Decode(m.Value)
-	if err == nil {
-		err = e.CheckClock(l.s.now(), l.s.cfg.MaxClockSkew)
-	}
+	e, v, ok, err := l.decode(m)
 	if err != nil {
 		l.s.metrics.invalid.Inc()
 		l.deadLetter(ctx, d, m, err)
 	} else {
-		v, ok := l.s.cfg.Weights.Signal(&e)
-		if !ok && e.Swipe == events.Skip {
-			// A skip without a signal is kept as seen: never recommended
-			// again to that user, never a rating (value 0).
-			v, ok = 0, true
-		}
 		changed := false
 		if ok {
 			changed, err = l.apply(&e, v, m, l.dirty)
@@ -309,20 +300,26 @@ func (l *foldLoop) handleAhead(m kafkabus.Message) {
 	if next, ok := l.offsets[int32(m.Partition)]; ok && m.Offset < next {
 		return // the backlog has it already
 	}
-	e, err := events.Decode(m.Value)
-	if err == nil {
+	if e, v, ok, err := l.decode(m); err == nil && ok {
+		_, _ = l.apply(&e, v, m, l.fresh) // an error comes again with the backlog, which logs it
+	}
+}
+
+// decode reads m's event, checks its clock, and returns its signal v; ok is
+// false for an event without one (a skip without a signal is kept as seen:
+// never recommended again to that user, never a rating, value 0).
+func (l *foldLoop) decode(m kafkabus.Message) (e events.Event, v float64, ok bool, err error) {
+	if e, err = events.Decode(m.Value); err == nil {
 		err = e.CheckClock(l.s.now(), l.s.cfg.MaxClockSkew)
 	}
 	if err != nil {
-		return
+		return e, 0, false, err
 	}
-	v, ok := l.s.cfg.Weights.Signal(&e)
+	v, ok = l.s.cfg.Weights.Signal(&e)
 	if !ok && e.Swipe == events.Skip {
 		v, ok = 0, true
 	}
-	if ok {
-		_, _ = l.apply(&e, v, m, l.fresh) // an error comes again with the backlog, which logs it
-	}
+	return e, v, ok, nil
 }
 
 // flushFresh folds in and publishes the users that events read ahead
@@ -356,10 +353,14 @@ func (l *foldLoop) deadLetter(ctx context.Context, d loopDeps, m kafkabus.Messag
 }
 
 // behind reports whether the loop is catching up on a backlog.
-func (l *foldLoop) behind(d loopDeps) bool {
+func (l *foldLoop) behind(d loopDeps) bool { return l.isBehind(d.lag()) }
+
+// isBehind reports whether the reader's lag plus the messages read and not
+// yet applied reach BehindEvents. Safe from any goroutine.
+func (l *foldLoop) isBehind(lag map[int]int64) bool {
 	n := int64(len(l.msgs))
-	for _, lag := range d.lag() {
-		n += lag
+	for _, v := range lag {
+		n += v
 	}
 	return n >= l.s.cfg.BehindEvents
 }

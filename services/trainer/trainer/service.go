@@ -299,11 +299,7 @@ func (s *Service) readAhead(ctx context.Context, topic string, backlog *kafkabus
 		}
 	}()
 	for {
-		lag := int64(len(s.loop.msgs)) // read, not yet applied
-		for _, l := range backlog.Lag() {
-			lag += l
-		}
-		switch behind := lag >= s.cfg.BehindEvents; {
+		switch behind := s.loop.isBehind(backlog.Lag()); {
 		case behind && stop == nil:
 			ends, err := kafkabus.EndOffsets(ctx, s.cfg.Brokers, topic)
 			if err != nil {
@@ -323,13 +319,13 @@ func (s *Service) readAhead(ctx context.Context, topic string, backlog *kafkabus
 				_ = r.Run(rctx, s.loop.live) // returns nil when rctx ends
 			}()
 			s.metrics.readingAhead.Set(1)
-			s.log.Info("behind: reading new events ahead of the backlog", "lag", lag, "from", from)
+			s.log.Info("behind: reading new events ahead of the backlog", "from", from)
 		case !behind && stop != nil:
 			stop()
 			<-done
 			stop = nil
 			s.metrics.readingAhead.Set(0)
-			s.log.Info("caught up: no more reading ahead", "lag", lag)
+			s.log.Info("caught up: no more reading ahead")
 		}
 		select {
 		case <-ctx.Done():
