@@ -70,13 +70,8 @@ func (m *Model) fitEnsemble(sig *csr, cfg Config) {
 	m.v, m.userVec = make([]float32, ni*k), make([]float32, nu*k)
 	sub := &Model{items: m.items, seen: m.seen}
 	place := func(off int) {
-		kf := sub.k
-		for i := 0; i < ni; i++ {
-			copy(m.v[i*k+off:i*k+off+kf], sub.v[i*kf:i*kf+kf])
-		}
-		for u := 0; u < nu; u++ {
-			copy(m.userVec[u*k+off:u*k+off+kf], sub.userVec[u*kf:u*kf+kf])
-		}
+		placeFactors(m.v, sub.v, ni, k, off, sub.k)
+		placeFactors(m.userVec, sub.userVec, nu, k, off, sub.k)
 	}
 	if svdK > 0 {
 		sub.fitRanking(sig, nil, cfg.member(ensSVD))
@@ -353,4 +348,12 @@ func validWeights(w [ensMembers]float64) bool {
 		sum += x
 	}
 	return sum > 0
+}
+
+// placeFactors copies rows of kf factors from src into columns off..off+kf
+// of dst's rows of k: one member's factors beside the others'.
+func placeFactors(dst, src []float32, rows, k, off, kf int) {
+	for r := 0; r < rows; r++ {
+		copy(dst[r*k+off:r*k+off+kf], src[r*kf:r*kf+kf])
+	}
 }

@@ -118,13 +118,8 @@ func (s *searcher) ensembleState(cfg Config) rankState {
 	ni, nu := s.tm.items.Len(), s.tm.seen.rows
 	r := rankState{cfg: cfg, k: k, v: make([]float32, ni*k), userVec: make([]float32, nu*k)}
 	place := func(m rankState, off int) {
-		kf := m.k
-		for i := 0; i < ni; i++ {
-			copy(r.v[i*k+off:i*k+off+kf], m.v[i*kf:i*kf+kf])
-		}
-		for u := 0; u < nu; u++ {
-			copy(r.userVec[u*k+off:u*k+off+kf], m.userVec[u*kf:u*kf+kf])
-		}
+		placeFactors(r.v, m.v, ni, k, off, m.k)
+		placeFactors(r.userVec, m.userVec, nu, k, off, m.k)
 	}
 	if svdK > 0 {
 		m := s.best[FamilyPureSVD]
