@@ -143,7 +143,7 @@ func Encode(e Event) ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
-	b, err := json.Marshal(e)
+	b, err := appendJSON(make([]byte, 0, 160), e)
 	if err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
