@@ -928,7 +928,7 @@ func (r *scaleRun) publishSwipe(ctx context.Context, user, movie string) error {
 	if err != nil {
 		return err
 	}
-	if err := r.pub.prod.Publish(ctx, []kafkabus.Message{{Key: []byte(user), Value: value}}); err != nil {
+	if err := r.pub.publishNow(ctx, []kafkabus.Message{{Key: []byte(user), Value: value}}); err != nil {
 		return err
 	}
 	r.sent.Add(1)

@@ -86,25 +86,32 @@ func runPublish(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	return nil
 }
 
-// publisher batches events into synchronous, acknowledged Kafka writes,
-// paced by an optional rate limit.
+// publisher batches events into a Kafka stream with many batches
+// unacknowledged at once (events with one key keep their order), paced by
+// an optional rate limit.
 type publisher struct {
-	prod    *kafkabus.Producer
+	stream  *kafkabus.Stream
 	limiter *rate.Limiter
 	batch   []kafkabus.Message
 	size    int
-	sent    int64
-	bad     int64
-	bar     *progress
+	// sent is the events the brokers acknowledged, as of the last flush.
+	sent int64
+	bad  int64
+	bar  *progress
 	// warn receives the first invalid dataset rows; nil discards them.
 	warn io.Writer
 }
 
 func newPublisher(brokers []string, perSec float64) *publisher {
-	p := &publisher{
-		prod: kafkabus.NewProducer(kafkabus.ProducerConfig{Brokers: brokers, Timeout: 10 * time.Second}),
-		size: 1000,
-	}
+	p := &publisher{size: 1000}
+	p.stream = kafkabus.NewStream(kafkabus.StreamConfig{
+		ProducerConfig: kafkabus.ProducerConfig{Brokers: brokers, Timeout: 10 * time.Second},
+		OnAck: func(n int) {
+			if bar := p.bar; bar != nil {
+				bar.add(int64(n))
+			}
+		},
+	})
 	if perSec > 0 {
 		// Batches of a tenth of a second's worth keep the pace smooth.
 		p.size = max(1, min(p.size, int(perSec/10)))
@@ -113,7 +120,7 @@ func newPublisher(brokers []string, perSec float64) *publisher {
 	return p
 }
 
-func (p *publisher) close() { p.prod.Close() }
+func (p *publisher) close() { p.stream.Close() }
 
 func (p *publisher) add(ctx context.Context, e events.Event) error {
 	value, err := events.Encode(e)
@@ -122,12 +129,13 @@ func (p *publisher) add(ctx context.Context, e events.Event) error {
 	}
 	p.batch = append(p.batch, kafkabus.Message{Key: []byte(e.UserID), Value: value})
 	if len(p.batch) >= p.size {
-		return p.flush(ctx)
+		return p.send(ctx)
 	}
 	return nil
 }
 
-func (p *publisher) flush(ctx context.Context) error {
+// send queues the batch on the stream.
+func (p *publisher) send(ctx context.Context) error {
 	if len(p.batch) == 0 {
 		return nil
 	}
@@ -136,15 +144,33 @@ func (p *publisher) flush(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := p.prod.Publish(ctx, p.batch); err != nil {
+	if err := p.stream.Send(ctx, p.batch); err != nil {
 		return err
 	}
-	p.sent += int64(len(p.batch))
-	if p.bar != nil {
-		p.bar.add(int64(len(p.batch)))
-	}
-	p.batch = p.batch[:0]
+	// The stream holds the messages until they are acknowledged.
+	p.batch = make([]kafkabus.Message, 0, p.size)
 	return nil
+}
+
+// flush sends the partial batch and waits until every event is
+// acknowledged.
+func (p *publisher) flush(ctx context.Context) error {
+	err := p.send(ctx)
+	if err == nil {
+		err = p.stream.Flush(ctx)
+	}
+	p.sent = p.stream.Acked()
+	return err
+}
+
+// publishNow publishes msgs after everything added before, and waits for
+// their acknowledgement.
+func (p *publisher) publishNow(ctx context.Context, msgs []kafkabus.Message) error {
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	p.batch = append(p.batch, msgs...)
+	return p.flush(ctx)
 }
 
 // dataset publishes every row of a ratings file as a rating event.
