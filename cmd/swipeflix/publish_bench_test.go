@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"strconv"
 	"path/filepath"
 	"testing"
 	"time"
@@ -39,9 +37,6 @@ func BenchmarkPublish(b *testing.B) {
 			b.Fatal(err)
 		}
 		pub := newPublisher(k.Brokers(), 0)
-		if v, _ := strconv.Atoi(os.Getenv("PUBSIZE")); v > 0 {
-			pub.size = v
-		}
 		b.StartTimer()
 		start := time.Now()
 		err = pub.dataset(ctx, file, "bench")
