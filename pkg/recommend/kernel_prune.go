@@ -76,8 +76,9 @@ func (kn *kernel) buildFactors(m *Model) {
 		kn.place(p, i, m.v[int(i)*k:int(i)*k+k])
 	}
 	kn.sum, kn.gram = make([]float64, k), make([]float64, k*k)
+	x64 := make([]float64, k)
 	for _, i := range order[min(n, kn.head*kernelBlock):] {
-		kn.addGram(m.v[int(i)*k:int(i)*k+k], 1)
+		kn.addGram(m.v[int(i)*k:int(i)*k+k], 1, x64)
 	}
 }
 
@@ -116,16 +117,15 @@ func (kn *kernel) place(p int, i int32, x []float32) {
 }
 
 // addGram adds sign times x's outer product to the Gram matrix and x to
-// the column sums.
-func (kn *kernel) addGram(x []float32, sign float64) {
+// the column sums; x64 is scratch of len(x).
+func (kn *kernel) addGram(x []float32, sign float64, x64 []float64) {
 	k := kn.k
-	for a, xa := range x {
-		s := sign * float64(xa)
-		kn.sum[a] += s
-		row := kn.gram[a*k : a*k+k]
-		for b, xb := range x {
-			row[b] += s * float64(xb)
-		}
+	for a, v := range x {
+		x64[a] = float64(v)
+	}
+	for a, xa := range x64 {
+		kn.sum[a] += sign * xa
+		floats.AddScaled(kn.gram[a*k:a*k+k], sign*xa, x64)
 	}
 }
 
@@ -142,6 +142,7 @@ func (kn *kernel) setItem(m *Model, i int32) {
 		return
 	}
 	x := m.v[int(i)*k : int(i)*k+k]
+	x64 := make([]float64, k)
 	p := len(kn.pos)
 	switch {
 	case int(i) < len(kn.pos):
@@ -152,7 +153,7 @@ func (kn *kernel) setItem(m *Model, i int32) {
 			for f := range old {
 				old[f] = kn.blocks[(b*k+f)*kernelBlock+j]
 			}
-			kn.addGram(old, -1)
+			kn.addGram(old, -1, x64)
 		}
 	case int(i) == len(kn.pos):
 		kn.pos = append(kn.pos, int32(p))
@@ -162,7 +163,7 @@ func (kn *kernel) setItem(m *Model, i int32) {
 	}
 	kn.place(p, i, x)
 	if p >= kn.head*kernelBlock {
-		kn.addGram(x, 1)
+		kn.addGram(x, 1, x64)
 	}
 	kn.items = len(m.v) / k
 }
