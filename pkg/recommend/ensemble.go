@@ -229,12 +229,7 @@ func (m *Model) ensembleScores(st *userState, s *scratch, kn *kernel) (mean, sd 
 			}
 		}
 	}
-	var sum, sq float32
-	for _, x := range out {
-		sum += x
-		sq += x * x
-	}
-	return moments(len(out), sum, sq)
+	return scoreMoments(out)
 }
 
 func (st *ensembleStats) clone() *ensembleStats {

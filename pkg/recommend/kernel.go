@@ -15,9 +15,13 @@ import (
 // as there, so ties break the same way. What it changes is the layout and
 // the loops:
 //
-//   - the item factors (PureSVD, iALS) are copied, once per model, into
-//     blocks of kernelBlock movies stored factor-major, so that one load of
-//     p[f] serves a whole block (dotBlocks, in assembly on amd64);
+//   - the item factors (PureSVD, iALS, the ensemble's) are copied, once per
+//     model, into blocks of kernelBlock movies stored factor-major, so that
+//     one load of p[f] serves a whole block (dotBlocks, in assembly on
+//     amd64); the movies are ordered by the norm of their factors and each
+//     block keeps bounds of its factors, so that a request skips the blocks
+//     whose best possible score cannot enter the top K, and the moments of
+//     the scores come from the factors' Gram matrix (kernel_prune.go);
 //   - EASE sums the user's rows of B a chunk of columns at a time in
 //     registers (sumRows);
 //   - the content vectors are also kept term-major, and their leading dense
@@ -45,9 +49,30 @@ type kernel struct {
 	factors *float32
 	items   int
 	k       int
-	// blocks holds the factors in blocks of kernelBlock movies, factor-major:
-	// blocks[(b*k+f)*kernelBlock+j] = v[(b*kernelBlock+j)*k+f], zero padded.
+	// blocks holds the factors in blocks of kernelBlock movies, factor-major,
+	// in the order of perm: blocks[(b*k+f)*kernelBlock+j] =
+	// v[perm[b*kernelBlock+j]*k+f], zero padded.
 	blocks []float32
+	// perm lists the movies in layout order (-1 pads the last block), pos
+	// is its inverse. The movies EASE models come first when the ensemble
+	// adds EASE's scores (the head blocks, always scored), then every
+	// other movie by decreasing norm of its factors.
+	perm, pos []int32
+	head      int
+	// lo and hi are, per block and factor, the least and greatest factor
+	// of the block's movies, and norm per block the greatest norm of a
+	// movie's factors (rounded up): bounds of a block's scores that cost a
+	// request k operations instead of k*kernelBlock. A delta only widens
+	// them, so they stay bounds.
+	lo, hi, norm []float32
+	// mid and half are (hi+lo)/2 and (hi-lo)/2 in float64 (exact): the box
+	// bound, the sum over f of the larger of p_f*lo and p_f*hi, is then
+	// p.mid + |p|.half, two products without a branch.
+	mid, half []float64
+	// sum and gram are the column sums and the Gram matrix (k x k) of the
+	// factors of the movies past the head blocks, in float64: a user's
+	// score mean and spread over them without scoring them.
+	sum, gram []float64
 
 	// content is the content model it was built from (identity only), and
 	// byTerm its vectors transposed: term x movie, movies ascending.
@@ -90,7 +115,7 @@ func (m *Model) buildKernel() *kernel {
 	kn := &kernel{content: m.content, byTerm: m.content.vecs.transpose(), k: m.k, factors: first(m.v)}
 	if m.k > 0 {
 		kn.items = len(m.v) / m.k
-		kn.blocks = blocked(m.v, kn.items, m.k)
+		kn.buildFactors(m)
 	}
 	vecs := m.content.vecs
 	kn.dense = denseTerms(kn.byTerm.ptr, vecs.rows)
@@ -142,56 +167,30 @@ func denseTerms(ptr []int64, movies int) int {
 	return best
 }
 
-// setItem copies movie i's factors from m.v into the blocks, growing them
-// by a block when i is a new movie past the last one. Apply calls it under
-// the write lock, so no request reads the kernel meanwhile. New movies'
-// content vectors live in the model's extra content, which the kernel
-// reads from there.
-func (kn *kernel) setItem(m *Model, i int32) {
-	k := m.k
-	kn.factors = first(m.v)
-	if k == 0 {
-		return
-	}
-	kn.items = len(m.v) / k
-	if need := padded(kn.items) * k; need > len(kn.blocks) {
-		kn.blocks = append(kn.blocks, make([]float32, need-len(kn.blocks))...)
-	}
-	b, j := int(i)/kernelBlock, int(i)%kernelBlock
-	for f, x := range m.v[int(i)*k : int(i)*k+k] {
-		kn.blocks[(b*k+f)*kernelBlock+j] = x
-	}
-}
-
 // padded is n rounded up to whole blocks.
 func padded(n int) int { return (n + kernelBlock - 1) / kernelBlock * kernelBlock }
 
 // factorScores writes v_i . p for the model's first len(out) movies and
 // returns their mean and standard deviation, equal bit for bit to
-// Model.factorScores. out needs room for padded(len(out)) values; the
-// padding is scratch.
+// Model.factorScores. The pruned path (selectFactors) does not need it;
+// the ensemble's full pass for a user without factors does.
 func (kn *kernel) factorScores(m *Model, p []float32, out []float32) (mean, sd float64) {
 	n, k := len(out), kn.k
-	nb := (n + kernelBlock - 1) / kernelBlock
-	dotBlocks(p[:k], kn.blocks[:nb*k*kernelBlock], out[:nb*kernelBlock])
+	var buf [kernelBlock]float32
+	for b := range len(kn.perm) / kernelBlock {
+		dotBlocks(p[:k], kn.blocks[b*k*kernelBlock:(b+1)*k*kernelBlock], buf[:])
+		for j, i := range kn.perm[b*kernelBlock : (b+1)*kernelBlock] {
+			if i >= 0 && int(i) < n {
+				out[i] = buf[j]
+			}
+		}
+	}
 	// The plain loop scores the last n%4 movies with dot32, whose sum is
 	// ordered differently: do the same here.
 	for i := n - n%4; i < n; i++ {
 		out[i] = dot32(p, m.v[i*k:i*k+k])
 	}
-	var sum, sq float32
-	i := 0
-	for ; i+4 <= n; i += 4 {
-		s0, s1, s2, s3 := out[i], out[i+1], out[i+2], out[i+3]
-		sum += s0 + s1 + s2 + s3
-		sq += s0*s0 + s1*s1 + s2*s2 + s3*s3
-	}
-	for ; i < n; i++ {
-		x := out[i]
-		sum += x
-		sq += x * x
-	}
-	return moments(n, sum, sq)
+	return scoreMoments(out)
 }
 
 // dotBlocksGo is dotBlocks in Go: for each block of kernelBlock movies,
@@ -212,7 +211,8 @@ func dotBlocksGo(p, blocks, out []float32) {
 }
 
 // contentScores is Model.contentScores, bit for bit, reading only what the
-// user's profile touches. Each movie's sum runs over its terms in
+// user's profile touches; it leaves the least and the greatest score in
+// s.cmin and s.cmax (NaN left out) for the pruning's bounds. Each movie's sum runs over its terms in
 // increasing order, as the plain loop's does: first the dense terms (one
 // block product, whose extra terms add exact zeros), then the others,
 // either scattered column by column in increasing term order (the touched
@@ -264,6 +264,7 @@ func (kn *kernel) contentScores(m *Model, st *userState, s *scratch) (mean, sd f
 	}
 	if norm == 0 {
 		clear(out)
+		s.cmin, s.cmax = 0, 0
 		return 0, 0
 	}
 	inv := 1 / float32(math.Sqrt(float64(norm)))
@@ -303,12 +304,22 @@ func (kn *kernel) contentScores(m *Model, st *userState, s *scratch) (mean, sd f
 		out[i] = m.sparseDot(profile, int32(i))
 	}
 	var sum, sq float32
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
 	for i, sc := range out {
 		x := sc * inv
 		out[i] = x
 		sum += x
 		sq += x * x
+		// Comparisons, not min and max: those carry NaN through, at a cost
+		// here; a NaN score never enters a full top K, so no bound needs it.
+		if x < lo {
+			lo = x
+		}
+		if x > hi {
+			hi = x
+		}
 	}
+	s.cmin, s.cmax = lo, hi
 	return moments(len(out), sum, sq)
 }
 
@@ -381,24 +392,26 @@ func sumRowsGo(off []int, w, b, out []float32, from int) {
 }
 
 // easeScores is EASE's collaborative pass (easeModel.scores, then the
-// moments of collabScores), bit for bit: the user's weighted rows of B are
-// summed column by column in registers instead of through memory.
+// moments of collabScores): the same scores bit for bit, the user's
+// weighted rows of B summed column by column in registers instead of
+// through memory; the moments in float64 as scoreMoments, over the
+// modelled movies only.
 func (m *Model) easeScores(st *userState, s *scratch) (mean, sd float64) {
 	e, out := m.ease, s.collab
 	m.easeRows(st, s)
 	// The moments run over the modelled movies only, in index order (ids
 	// increase): the others score +0, which leaves both sums unchanged.
 	clear(out)
-	var sum, sq float32
+	var sum, sq float64
 	for r, i := range e.ids {
 		if int(i) < len(out) {
 			x := s.acc[r]
 			out[i] = x
-			sum += x
-			sq += x * x
+			sum += float64(x)
+			sq += float64(x) * float64(x)
 		}
 	}
-	return moments(len(out), sum, sq)
+	return momentsF64(len(out), sum, sq)
 }
 
 // easeRows leaves in s.acc the user's EASE scores of the modelled movies.

@@ -192,15 +192,32 @@ func compareKernel(t *testing.T, m *Model, users int, seed uint64) {
 		if len(got.Items) != len(want.Items) || got.ColdStart != want.ColdStart {
 			t.Fatalf("%+v: %d items (cold %v), plain path %d (cold %v)", q, len(got.Items), got.ColdStart, len(want.Items), want.ColdStart)
 		}
-		for j := range got.Items {
-			g, w := got.Items[j], want.Items[j]
-			// The issue asks for scores within 1e-5; the kernel sums in the
-			// plain path's order, so they are equal.
-			if g.MovieID != w.MovieID || g.Score != w.Score {
-				t.Fatalf("%+v: item %d is %s %.7f, plain path %s %.7f", q, j, g.MovieID, g.Score, w.MovieID, w.Score)
-			}
+		if err := sameItems(got.Items, want.Items); err != nil {
+			t.Fatalf("%+v: %v", q, err)
 		}
 	}
+}
+
+// sameItems compares the kernel's answer with the plain path's. Each score
+// is summed in the plain path's order, bit for bit; what differs is the
+// factor families' moments (the kernel's from the Gram matrix, exact in
+// float64; the plain path's from the float32 scores, which carry each
+// product's rounding), so the scores agree within 1e-5 relative (the
+// issue asks for 1e-5; a relative bound because a movie moved ten times
+// past every other scores 26 standard deviations), and the same movies
+// come in the same order except where two of them are within 1e-6
+// relative of each other, a near tie that float32 rounding decides.
+// Exact ties break by index on both paths.
+func sameItems(got, want []Scored) error {
+	for j := range got {
+		g, w := got[j], want[j]
+		scale := max(1, math.Abs(w.Score))
+		if math.Abs(g.Score-w.Score) > 1e-5*scale ||
+			(g.MovieID != w.MovieID && math.Abs(g.Score-w.Score) > 1e-6*scale) {
+			return fmt.Errorf("item %d is %s %.7f, plain path %s %.7f", j, g.MovieID, g.Score, w.MovieID, w.Score)
+		}
+	}
+	return nil
 }
 
 // dotBlocks (assembly on amd64, each variant the machine has) equals its Go definition bit for bit.

@@ -162,6 +162,10 @@ type knnUser struct {
 	bu, lu float64
 	items  []int32   // rated movies, ascending
 	res    []float32 // per items[k]: r_uj - b_uj
+	// pos, when set, holds 1 + k for each movie items[k] and 0 for the
+	// others: the serving path's O(1) lookup (one catalog-sized array
+	// reused across requests) in place of a binary search.
+	pos []int32
 }
 
 // user prepares ku, whose slices are reused, for a user's ratings.
@@ -206,7 +210,16 @@ func (m *knnBaseline) predict(ku *knnUser, i int32) (est, base, li float64) {
 	n := 0
 	idx, sim := m.nb.row(int(i))
 	for p, j := range idx {
-		k, rated := slices.BinarySearch(ku.items, j)
+		var k int
+		var rated bool
+		if ku.pos != nil {
+			if int(j) < len(ku.pos) {
+				k = int(ku.pos[j]) - 1
+				rated = k >= 0
+			}
+		} else {
+			k, rated = slices.BinarySearch(ku.items, j)
+		}
 		if !rated {
 			continue
 		}
