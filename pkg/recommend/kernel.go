@@ -220,22 +220,8 @@ func dotBlocksGo(p, blocks, out []float32) {
 // reads fewer entries.
 func (kn *kernel) contentScores(m *Model, st *userState, s *scratch) (mean, sd float64) {
 	profile, out := s.profile, s.content
-	neutral := float32(m.cfg.Neutral)
 	words := s.touched
-	for p, i := range st.items {
-		if st.values[p] <= 0 {
-			continue
-		}
-		w := st.values[p] - neutral
-		if w == 0 {
-			continue
-		}
-		idx, val := m.contentVec(i)
-		for t, term := range idx {
-			profile[term] += w * val[t]
-			words[term>>6] |= 1 << (uint(term) & 63)
-		}
-	}
+	m.addProfile(st, profile, words)
 	// Collect the touched terms in increasing order, clearing the bitmap.
 	terms := s.terms[:0]
 	for wi, w := range words {

@@ -14,24 +14,11 @@ import (
 func (m *Model) recommendPlain(q Query) (Result, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	mask, err := m.genreMaskOf(q.Genres)
+	mask, s, st, cold, err := m.begin(q)
 	if err != nil {
 		return Result{}, err
 	}
-	s := m.getScratch()
 	defer m.scratch.Put(s)
-	for _, id := range q.Exclude {
-		if i, ok := m.items.Lookup(id); ok {
-			s.excluded[i] = true
-		}
-	}
-	st := m.user(q.User)
-	cold := st == nil || !st.hasSignal()
-	if st != nil {
-		for _, i := range st.items {
-			s.excluded[i] = true
-		}
-	}
 	var h topK
 	h.reset(q.K + q.Offset)
 	keep := func(i int) bool { return !s.excluded[i] && (mask == 0 || m.genreMask[i]&mask != 0) }

@@ -119,6 +119,29 @@ func (m *Model) getScratch() *scratch {
 	return s
 }
 
+// begin starts answering q under m.mu's read lock: q's genre mask, a
+// scratch (to go back to m.scratch) with q's exclusions and the user's
+// movies marked excluded, the user's state (nil if unknown) and whether
+// they are a cold start.
+func (m *Model) begin(q Query) (mask uint64, s *scratch, st *userState, cold bool, err error) {
+	if mask, err = m.genreMaskOf(q.Genres); err != nil {
+		return 0, nil, nil, false, err
+	}
+	s = m.getScratch()
+	for _, id := range q.Exclude {
+		if i, ok := m.items.Lookup(id); ok {
+			s.excluded[i] = true
+		}
+	}
+	st = m.user(q.User)
+	if st != nil {
+		for _, i := range st.items {
+			s.excluded[i] = true
+		}
+	}
+	return mask, s, st, st == nil || !st.hasSignal(), nil
+}
+
 // Recommend returns the top movies for q.User that they have not seen.
 func (m *Model) Recommend(q Query) (Result, error) {
 	if q.K <= 0 || q.K > MaxK {
@@ -129,24 +152,11 @@ func (m *Model) Recommend(q Query) (Result, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	mask, err := m.genreMaskOf(q.Genres)
+	mask, s, st, cold, err := m.begin(q)
 	if err != nil {
 		return Result{}, err
 	}
-	s := m.getScratch()
 	defer m.scratch.Put(s)
-	for _, id := range q.Exclude {
-		if i, ok := m.items.Lookup(id); ok {
-			s.excluded[i] = true
-		}
-	}
-	st := m.user(q.User)
-	cold := st == nil || !st.hasSignal()
-	if st != nil {
-		for _, i := range st.items {
-			s.excluded[i] = true
-		}
-	}
 	h := &s.heap
 	h.reset(q.K + q.Offset)
 	keep := func(i int) bool { return !s.excluded[i] && (mask == 0 || m.genreMask[i]&mask != 0) }
@@ -360,21 +370,8 @@ func moments(n int, sum, sq float32) (mean, sd float64) {
 // none) and writes the cosine of the profile with every movie into out,
 // returning their mean and standard deviation.
 func (m *Model) contentScores(st *userState, profile, out []float32) (mean, sd float64) {
-	neutral := float32(m.cfg.Neutral)
 	clear(profile)
-	for p, i := range st.items {
-		if st.values[p] <= 0 {
-			continue
-		}
-		w := st.values[p] - neutral
-		if w == 0 {
-			continue
-		}
-		idx, val := m.contentVec(i)
-		for t, term := range idx {
-			profile[term] += w * val[t]
-		}
-	}
+	m.addProfile(st, profile, nil)
 	var norm float32
 	for _, x := range profile {
 		norm += x * x
@@ -610,4 +607,27 @@ func (m *Model) genreMaskOf(names []string) (uint64, error) {
 		mask |= 1 << uint(gi)
 	}
 	return mask, nil
+}
+
+// addProfile adds the user's content profile to profile: each rated
+// movie's content vector weighted by the rating minus Neutral (liked
+// movies only). With words, it also sets the bit of every term it touches.
+func (m *Model) addProfile(st *userState, profile []float32, words []uint64) {
+	neutral := float32(m.cfg.Neutral)
+	for p, i := range st.items {
+		if st.values[p] <= 0 {
+			continue
+		}
+		w := st.values[p] - neutral
+		if w == 0 {
+			continue
+		}
+		idx, val := m.contentVec(i)
+		for t, term := range idx {
+			profile[term] += w * val[t]
+			if words != nil {
+				words[term>>6] |= 1 << (uint(term) & 63)
+			}
+		}
+	}
 }
