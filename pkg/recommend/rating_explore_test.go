@@ -13,6 +13,24 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
+// mfEstimate is the rating model's estimate for user u (rank k): global
+// mean, biases and the factors' product, for as much as the model knows.
+func mfEstimate(rm *ratingModel, k int, u int32) func(i int32) float64 {
+	return func(i int32) float64 {
+		v := rm.mu
+		if int(u) < len(rm.bu) {
+			v += float64(rm.bu[u])
+		}
+		if int(i) < len(rm.bi) {
+			v += float64(rm.bi[i])
+			if int(u) < len(rm.bu) {
+				v += float64(dot32(rm.p[int(u)*k:int(u)*k+k], rm.q[int(i)*k:int(i)*k+k]))
+			}
+		}
+		return v
+	}
+}
+
 // TestRatingExplore compares rating estimators on ml-100k u1..u5 with an
 // inner validation split of each training part (a developer's tool; set
 // SWIPEFLIX_RATING_EXPLORE to the ml-100k folder).
@@ -28,21 +46,7 @@ func TestRatingExplore(t *testing.T) {
 	als := func(k int, reg float64, iters int) est {
 		return est{fmt.Sprintf("als k=%d reg=%g it=%d", k, reg, iters), func(r, rt *csr) func(int32, []int32, []float32) func(int32) float64 {
 			rm := fitRatingModel(r, rt, alsParams{factors: k, reg: reg, biasReg: 0.01, iters: iters, seed: 1})
-			return func(u int32, _ []int32, _ []float32) func(int32) float64 {
-				return func(i int32) float64 {
-					v := rm.mu
-					if int(u) < len(rm.bu) {
-						v += float64(rm.bu[u])
-					}
-					if int(i) < len(rm.bi) {
-						v += float64(rm.bi[i])
-						if int(u) < len(rm.bu) {
-							v += float64(dot32(rm.p[int(u)*k:int(u)*k+k], rm.q[int(i)*k:int(i)*k+k]))
-						}
-					}
-					return v
-				}
-			}
+			return func(u int32, _ []int32, _ []float32) func(int32) float64 { return mfEstimate(rm, k, u) }
 		}}
 	}
 	knnb := func(k int, shrink float64) est {
@@ -63,19 +67,7 @@ func TestRatingExplore(t *testing.T) {
 			p := defaultKNNBaseParams()
 			kb := fitKNNBaseline(r, rt, p)
 			return func(u int32, idx []int32, val []float32) func(int32) float64 {
-				mf := func(i int32) float64 {
-					v := rm.mu
-					if int(u) < len(rm.bu) {
-						v += float64(rm.bu[u])
-					}
-					if int(i) < len(rm.bi) {
-						v += float64(rm.bi[i])
-						if int(u) < len(rm.bu) {
-							v += float64(dot32(rm.p[int(u)*k:int(u)*k+k], rm.q[int(i)*k:int(i)*k+k]))
-						}
-					}
-					return v
-				}
+				mf := mfEstimate(rm, k, u)
 				res := make([]float32, len(kb.bi))
 				rated := make([]bool, len(kb.bi))
 				for p, i := range idx {
