@@ -11,7 +11,8 @@ import (
 
 // Prequential replays ratings in time order. It tunes and fits on the first
 // opt.WarmFraction of the stream (default 0.5) as the trainer does
-// (recommend.Tune), then for each later event asks, before applying it,
+// (recommend.Tune with the trainer's default validation split: each user's
+// latest ratings when every rating has a time), then for each later event asks, before applying it,
 // whether the movie is in the user's current top K (the prequential hit
 // rate), over every replayed event. Rows:
 //
