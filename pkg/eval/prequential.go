@@ -136,8 +136,8 @@ func Prequential(all []dataset.Rating, movies []dataset.Movie, opt Options, rele
 		},
 		Events:       len(replay),
 		RefitOverlap: overlap / float64(len(users)),
-		Chosen: fmt.Sprintf("%s %s alpha=%g (%s); rating: %s", rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha,
-			rep.Decision, rep.RatingChoice),
+		Chosen: fmt.Sprintf("%s %s alpha=%g (%s; %s split); rating: %s", rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha,
+			rep.Decision, rep.Split, rep.RatingChoice),
 		TuneRatio: tuneRatio,
 	}, nil
 }
