@@ -23,6 +23,7 @@ func Command(args []string, stdout, stderr io.Writer) error {
 	skip := fs.Bool("skip-invalid", false, "skip invalid lines (counted, first line numbers printed) instead of stopping at the first")
 	noFixed := fs.Bool("no-fixed", false, "leave out the fixed-settings row (fixed-hybrid)")
 	seed := fs.Uint64("seed", 1, "random seed of the folds and of the nested search")
+	split := fs.String("split", "auto", "the nested search's validation split: auto (random under folds and kfold, user-time under temporal, the trainer's default under prequential), random, user-time or global-time")
 	c := recommend.DefaultConfig()
 	fs.IntVar(&c.Factors, "factors", c.Factors, "fixed-hybrid: rank of the ranking SVD")
 	fs.Float64Var(&c.ItemNorm, "item-norm", c.ItemNorm, "fixed-hybrid: popularity normalisation exponent of the SVD input")
@@ -34,7 +35,11 @@ func Command(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c.Seed = *seed
-	tune := recommend.TuneOptions{Base: recommend.Config{RatingFactors: c.RatingFactors, Iterations: c.Iterations, Seed: *seed}}
+	vsplit, err := recommend.ParseValidationSplit(*split)
+	if err != nil {
+		return err
+	}
+	tune := recommend.TuneOptions{Base: recommend.Config{RatingFactors: c.RatingFactors, Iterations: c.Iterations, Seed: *seed}, Split: vsplit}
 	rep, err := Run(*data, Options{Protocol: *protocol, Model: c, NoFixed: *noFixed, Folds: *folds, Seed: *seed,
 		WarmFraction: *warm, Relevant: *relevant, SkipInvalid: *skip, Tune: tune})
 	if err != nil {

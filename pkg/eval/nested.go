@@ -100,6 +100,7 @@ func nestedFits(ts recommend.TrainSet, sp Split, movies []dataset.Movie, opt Opt
 		return nil, "", err
 	}
 	topt := opt.Tune
+	topt.Split = innerSplit(opt)
 	topt.Relevant = relevant
 	topt.Base.Seed = max(opt.Seed, topt.Base.Seed)
 	topt.Now = time.Now
@@ -119,8 +120,8 @@ func nestedFits(ts recommend.TrainSet, sp Split, movies []dataset.Movie, opt Opt
 		}
 		single = fmt.Sprintf(", best single family %s alpha=%g %.4f", best.Family, best.Alpha, best.NDCG)
 	}
-	choice := fmt.Sprintf("%s %s alpha=%g (validation NDCG@10 %.4f%s, popularity %.4f; %s); rating: %s",
-		rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha, rep.Winner.NDCG, single, rep.PopularityNDCG, rep.Decision, rep.RatingChoice)
+	choice := fmt.Sprintf("%s %s alpha=%g (validation NDCG@10 %.4f%s, popularity %.4f; %s; %s split); rating: %s",
+		rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha, rep.Winner.NDCG, single, rep.PopularityNDCG, rep.Decision, rep.Split, rep.RatingChoice)
 	biases := rep.Config
 	biases.Family, biases.RatingBiasesOnly, biases.RatingBlend = recommend.FamilyPopularity, true, [recommend.BlendFeatures]float64{}
 	if err := timed("biases", func() (Recommender, error) {
@@ -159,6 +160,21 @@ func nestedFits(ts recommend.TrainSet, sp Split, movies []dataset.Movie, opt Opt
 	}
 	out = append(out, namedRec{"hybrid", &modelRec{m: hybrid}, tuneSeconds})
 	return out, choice, nil
+}
+
+// innerSplit is the search's validation split on an outer training part:
+// the one asked for, else one that mirrors the outer protocol, so that the
+// search picks settings for the task it is scored on: each user's latest
+// ratings by time under the temporal protocol, a random share per user
+// under random or given folds.
+func innerSplit(opt Options) recommend.ValidationSplit {
+	switch {
+	case opt.Tune.Split != recommend.SplitAuto:
+		return opt.Tune.Split
+	case opt.Protocol == ProtocolTemporal:
+		return recommend.SplitUserTime
+	}
+	return recommend.SplitRandom
 }
 
 // biasesRec is the rating model without factors: rating error only.

@@ -11,7 +11,8 @@ import (
 
 // Prequential replays ratings in time order. It tunes and fits on the first
 // opt.WarmFraction of the stream (default 0.5) as the trainer does
-// (recommend.Tune), then for each later event asks, before applying it,
+// (recommend.Tune with the trainer's default validation split: each user's
+// latest ratings when every rating has a time), then for each later event asks, before applying it,
 // whether the movie is in the user's current top K (the prequential hit
 // rate), over every replayed event. Rows:
 //
@@ -135,8 +136,8 @@ func Prequential(all []dataset.Rating, movies []dataset.Movie, opt Options, rele
 		},
 		Events:       len(replay),
 		RefitOverlap: overlap / float64(len(users)),
-		Chosen: fmt.Sprintf("%s %s alpha=%g (%s); rating: %s", rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha,
-			rep.Decision, rep.RatingChoice),
+		Chosen: fmt.Sprintf("%s %s alpha=%g (%s; %s split); rating: %s", rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha,
+			rep.Decision, rep.Split, rep.RatingChoice),
 		TuneRatio: tuneRatio,
 	}, nil
 }

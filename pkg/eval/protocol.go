@@ -251,12 +251,36 @@ func Candidates(cfg recommend.Config) []Candidate {
 	}
 }
 
-// TrainSet converts dataset records to the model's input.
+// TrainSet converts dataset records to the model's input: columnar
+// Ratings, users and movies indexed in order of first appearance (so the
+// model is the one the same records as Interactions give), with each
+// rating's time in Unix nanoseconds when every record has one (Time is nil
+// otherwise: the file has no times, and Tune splits at random).
 func TrainSet(train []dataset.Rating, movies []dataset.Movie) recommend.TrainSet {
-	ts := recommend.TrainSet{Interactions: make([]recommend.Interaction, len(train))}
-	for i, r := range train {
-		ts.Interactions[i] = recommend.Interaction{User: r.User, Movie: r.Movie, Value: r.Value}
+	var ts recommend.TrainSet
+	r := &ts.Ratings
+	r.User, r.Movie, r.Value = make([]int32, len(train)), make([]int32, len(train)), make([]float32, len(train))
+	times := make([]int64, len(train))
+	users, items := map[string]int32{}, map[string]int32{}
+	index := func(ids map[string]int32, list *[]string, id string) int32 {
+		j, ok := ids[id]
+		if !ok {
+			j = int32(len(*list))
+			ids[id] = j
+			*list = append(*list, id)
+		}
+		return j
 	}
+	for i, x := range train {
+		r.User[i], r.Movie[i], r.Value[i] = index(users, &r.UserIDs, x.User), index(items, &r.MovieIDs, x.Movie), float32(x.Value)
+		switch {
+		case x.Time <= 0:
+			times = nil
+		case times != nil:
+			times[i] = x.Time * int64(time.Second)
+		}
+	}
+	r.Time = times
 	for _, m := range movies {
 		ts.Movies = append(ts.Movies, recommend.MovieInfo{ID: m.ID, Title: m.Title, Year: m.Year,
 			Genres: m.Genres, Tags: m.Tags, Overview: m.Overview})

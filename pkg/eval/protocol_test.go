@@ -232,3 +232,60 @@ func TestKFoldMixesIDs(t *testing.T) {
 		t.Errorf("test set by (user, movie) id parity: %v", test)
 	}
 }
+
+// TrainSet gives the model the same input as interactions, plus each
+// rating's time in nanoseconds when every record has one.
+func TestTrainSetCarriesTimes(t *testing.T) {
+	all := dataset.Generate(dataset.SynthConfig{Seed: 3, Users: 40, Movies: 60, Ratings: 1500}).Ratings()
+	ts := TrainSet(all, nil)
+	if len(ts.Ratings.Time) != len(all) || len(ts.Interactions) != 0 {
+		t.Fatalf("time column of %d for %d ratings (%d interactions)", len(ts.Ratings.Time), len(all), len(ts.Interactions))
+	}
+	for i, r := range all {
+		if ts.Ratings.Time[i] != r.Time*1e9 || ts.Ratings.UserIDs[ts.Ratings.User[i]] != r.User || ts.Ratings.MovieIDs[ts.Ratings.Movie[i]] != r.Movie {
+			t.Fatalf("rating %d: %+v became time %d", i, r, ts.Ratings.Time[i])
+		}
+	}
+	var its recommend.TrainSet
+	for _, r := range all {
+		its.Interactions = append(its.Interactions, recommend.Interaction{User: r.User, Movie: r.Movie, Value: r.Value})
+	}
+	cfg := recommend.Config{Family: recommend.FamilyPureSVD, Workers: 1}
+	a, err := recommend.Fit(ts, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := recommend.Fit(its, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab, _ := a.MarshalBinary()
+	bb, _ := b.MarshalBinary()
+	if !bytes.Equal(ab, bb) {
+		t.Error("the columnar input fits another model than interactions")
+	}
+	all[7].Time = 0
+	if ts := TrainSet(all, nil); ts.Ratings.Time != nil {
+		t.Error("a record without a time left a time column")
+	}
+}
+
+// The nested search's split mirrors the outer protocol unless one is asked for.
+func TestInnerSplitMirrorsProtocol(t *testing.T) {
+	for _, c := range []struct {
+		protocol string
+		asked    recommend.ValidationSplit
+		want     recommend.ValidationSplit
+	}{
+		{ProtocolFolds, "", recommend.SplitRandom},
+		{ProtocolKFold, "", recommend.SplitRandom},
+		{"", "", recommend.SplitRandom},
+		{ProtocolTemporal, "", recommend.SplitUserTime},
+		{ProtocolTemporal, recommend.SplitGlobalTime, recommend.SplitGlobalTime},
+		{ProtocolKFold, recommend.SplitUserTime, recommend.SplitUserTime},
+	} {
+		if got := innerSplit(Options{Protocol: c.protocol, Tune: recommend.TuneOptions{Split: c.asked}}); got != c.want {
+			t.Errorf("protocol %q, asked %q: %s, want %s", c.protocol, c.asked, got, c.want)
+		}
+	}
+}

@@ -122,6 +122,10 @@ func TestMLLatestSmallTemporal(t *testing.T) {
 	if h := rows["hybrid"]; h.NDCG < 0.115 {
 		t.Errorf("hybrid NDCG@10 %.4f, target >= 0.115", h.NDCG)
 	}
+	// Met since the inner split holds out each user's latest ratings, as
+	// this protocol's test does (with a random inner split the ensemble
+	// served here was 3.2% under EASE: README, "Evaluation").
+	checkHybrid(t, "ml-latest-small temporal", rows)
 }
 
 func TestMLLatestSmallPrequential(t *testing.T) {

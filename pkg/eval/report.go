@@ -69,7 +69,8 @@ type Options struct {
 	// report) instead of stopping at the first.
 	SkipInvalid bool
 	// Tune is the nested search's base options (Relevant and the seed are
-	// set by Run).
+	// set by Run). Its Split, when SplitAuto, mirrors the outer protocol
+	// (Nested) or, in the prequential replay, is the trainer's default.
 	Tune recommend.TuneOptions
 }
 

@@ -92,21 +92,23 @@ func (v *View) Each(fn func(e Entry) bool) {
 }
 
 // Columns is a state in columnar form: entry i is (User[i], Movie[i],
-// Value[i]), as indices into UserIDs and MovieIDs, sorted by user index and
-// then movie index. No per-pair strings: 12 bytes per pair.
+// Value[i]) at time TS[i] (the event time, Unix nanoseconds), as indices
+// into UserIDs and MovieIDs, sorted by user index and then movie index. No
+// per-pair strings: 20 bytes per pair.
 type Columns struct {
 	User, Movie []int32
 	Value       []float32
+	TS          []int64
 	// UserIDs and MovieIDs map indices to ids; shared with the state.
 	UserIDs, MovieIDs []string
 }
 
-// Columns builds the view's columnar export. It allocates three arrays of
+// Columns builds the view's columnar export. It allocates four arrays of
 // Len() entries and runs in the caller's goroutine (a refit's), not the
 // state owner's.
 func (v *View) Columns() Columns {
 	c := Columns{User: make([]int32, v.n), Movie: make([]int32, v.n), Value: make([]float32, v.n),
-		UserIDs: v.userIDs, MovieIDs: v.movieIDs}
+		TS: make([]int64, v.n), UserIDs: v.userIDs, MovieIDs: v.movieIDs}
 	k := 0
 	for u := range v.users {
 		b, n, ord := v.user(u)
@@ -116,7 +118,7 @@ func (v *View) Columns() Columns {
 				i = int(ord[j])
 			}
 			mv := b.mv[i]
-			c.User[k], c.Movie[k], c.Value[k] = int32(u), movieOf(mv), codeValue(codeOf(mv))
+			c.User[k], c.Movie[k], c.Value[k], c.TS[k] = int32(u), movieOf(mv), codeValue(codeOf(mv)), b.ts[i]
 			k++
 		}
 	}

@@ -217,6 +217,12 @@ type Ratings struct {
 	UserIDs, MovieIDs []string
 	User, Movie       []int32
 	Value             []float32
+	// Time, when not nil, is each rating's event time in Unix nanoseconds
+	// (the unit of the event bus and of ratingstate; files with times in
+	// seconds are multiplied up), of the same length as Value; 0 means the
+	// time is unknown. Fit ignores it; Tune uses it to hold out each user's
+	// latest ratings for validation (TuneOptions.Split).
+	Time []int64
 }
 
 // Len is the number of ratings.
@@ -344,8 +350,8 @@ func prepare(ts TrainSet, cfg Config) (*Model, error) {
 		return nil, ErrNoData
 	}
 	r := &ts.Ratings
-	if len(r.User) != len(r.Value) || len(r.Movie) != len(r.Value) {
-		return nil, fmt.Errorf("%w: ratings columns of lengths %d, %d, %d", ErrBadInteraction, len(r.User), len(r.Movie), len(r.Value))
+	if len(r.User) != len(r.Value) || len(r.Movie) != len(r.Value) || (r.Time != nil && len(r.Time) != len(r.Value)) {
+		return nil, fmt.Errorf("%w: ratings columns of lengths %d, %d, %d, time %d", ErrBadInteraction, len(r.User), len(r.Movie), len(r.Value), len(r.Time))
 	}
 	m := &Model{cfg: cfg, users: NewIndex(nil), items: NewIndex(nil), genres: NewIndex(nil),
 		extraContent: map[int32]sparseVec{}, overlay: map[int32]*userState{}}

@@ -23,6 +23,11 @@ type TuneOptions struct {
 	// validation (default 0.2, at least one rating of each user who has two
 	// or more).
 	ValidationFraction float64
+	// Split is how the validation ratings are chosen: by default each
+	// user's latest by time when every rating carries a time
+	// (Ratings.Time), else a random share per user. The report records
+	// the split used and why.
+	Split ValidationSplit
 	// Relevant is the lowest held-out rating (0.5..5 scale) that counts as
 	// relevant for NDCG@10 (default 4).
 	Relevant float64
@@ -131,6 +136,10 @@ type TuneReport struct {
 	ValidationUsers   int     `json:"validation_users"`
 	ValidationRatings int     `json:"validation_ratings"`
 	Relevant          float64 `json:"relevant"`
+	// Split is the validation split used (never SplitAuto) and
+	// SplitReason why: asked for, or chosen from the data's times.
+	Split       ValidationSplit `json:"validation_split"`
+	SplitReason string          `json:"validation_split_reason"`
 	// Trials lists every candidate tried, in order.
 	Trials   []Trial        `json:"trials"`
 	Families []FamilyResult `json:"families"`
@@ -159,7 +168,8 @@ type TuneReport struct {
 }
 
 // Tune chooses a model for ts: it holds out a validation split of each
-// user's ratings (from ts only), fits every family's candidate settings on
+// user's ratings (from ts only: their latest when every rating has a time,
+// else a random share; opt.Split), fits every family's candidate settings on
 // the rest (on a sample of users when there are many), scores each by
 // NDCG@10 on the held-out ratings, tries content weights on each family's
 // best, chooses the rating model's regularisation (or biases alone) by
@@ -193,7 +203,9 @@ func Tune(ts TrainSet, opt TuneOptions) (*Model, TuneReport, error) {
 	// Scoring a validation user costs a pass over the catalog per
 	// candidate: bound users x movies.
 	maxVal := min(opt.MaxValidationUsers, max(500, validationWork/max(full.items.Len(), 1)))
-	vs := splitValidation(full.seen, rows, opt.ValidationFraction, opt.Relevant, maxVal, base.Seed)
+	pick, split, why := chooseSplit(ts, full, rows, opt.Split, opt.ValidationFraction, base.Seed)
+	rep.Split, rep.SplitReason = split, why
+	vs := splitHeldOut(full.seen, rows, pick, opt.Relevant, maxVal, base.Seed)
 	rep.TuneUsers, rep.ValidationUsers, rep.ValidationRatings = len(rows), len(vs.users), len(vs.heldVals)
 	if len(rows) < full.seen.rows {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("search on a seeded sample of %d of %d users", len(rows), full.seen.rows))
@@ -751,9 +763,17 @@ func sampleRows(m *csr, n int, seed uint64) []int32 {
 
 // splitValidation holds out frac of each sampled user's ratings (value > 0),
 // at least one of every user with two or more, chosen by a seeded shuffle
-// per user: light users are most of a sparse dataset, and a validation split
-// of heavy users alone would not represent them.
+// per user (SplitRandom): light users are most of a sparse dataset, and a
+// validation split of heavy users alone would not represent them.
 func splitValidation(m *csr, rows []int32, frac, relevant float64, maxUsers int, seed uint64) *valSplit {
+	random, _, _ := chooseSplit(TrainSet{}, nil, rows, SplitRandom, frac, seed)
+	return splitHeldOut(m, rows, random, relevant, maxUsers, seed)
+}
+
+// splitHeldOut holds out, from each sampled row, the signal ratings that
+// held picks, and chooses the validation users among those with a relevant
+// held-out rating.
+func splitHeldOut(m *csr, rows []int32, pick holdout, relevant float64, maxUsers int, seed uint64) *valSplit {
 	vs := &valSplit{fullRow: rows}
 	train := &csr{rows: len(rows), cols: m.cols, ptr: make([]int64, len(rows)+1)}
 	var cand []int32
@@ -767,13 +787,8 @@ func splitValidation(m *csr, rows []int32, frac, relevant float64, maxUsers int,
 			}
 		}
 		held := map[int]bool{}
-		if len(sig) >= 2 {
-			rng := rand.New(rand.NewPCG(seed^0x7a11d, uint64(r)))
-			rng.Shuffle(len(sig), func(i, j int) { sig[i], sig[j] = sig[j], sig[i] })
-			h := max(1, int(math.Round(frac*float64(len(sig)))))
-			for _, p := range sig[:h] {
-				held[p] = true
-			}
+		for _, p := range pick(tr, r, sig) {
+			held[p] = true
 		}
 		var relevantItems []int32
 		for p, c := range idx {
@@ -1006,7 +1021,7 @@ func (m *Model) rankDelta(d UserDelta, n int) []string {
 // String summarises a report in one line.
 func (r TuneReport) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s %s alpha=%g validation NDCG@10 %.4f (popularity %.4f); rating: %s",
-		r.Decision, r.Winner.Family, r.Winner.Settings, r.Winner.Alpha, r.Winner.NDCG, r.PopularityNDCG, r.RatingChoice)
+	fmt.Fprintf(&b, "%s: %s %s alpha=%g validation NDCG@10 %.4f (popularity %.4f; %s split); rating: %s",
+		r.Decision, r.Winner.Family, r.Winner.Settings, r.Winner.Alpha, r.Winner.NDCG, r.PopularityNDCG, r.Split, r.RatingChoice)
 	return b.String()
 }

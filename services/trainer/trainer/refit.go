@@ -224,11 +224,13 @@ type candidate struct {
 // tuneCandidate chooses the family and settings on a validation split of
 // the whole state (recommend.Tune: the popularity floor and the serving
 // model are the bars), fits the winner on everything and checks it holds
-// only finite values.
+// only finite values. The events' times go with the ratings, so the split
+// holds out each user's latest ratings (what a served model predicts) when
+// every one has a time; the report in the manifest says which split ran.
 func tuneCandidate(cols ratingstate.Columns, movies []recommend.MovieInfo, base recommend.Config,
 	serving *recommend.Model, version int64) (candidate, error) {
 	ts := recommend.TrainSet{Movies: movies, Ratings: recommend.Ratings{UserIDs: cols.UserIDs, MovieIDs: cols.MovieIDs,
-		User: cols.User, Movie: cols.Movie, Value: cols.Value}}
+		User: cols.User, Movie: cols.Movie, Value: cols.Value, Time: cols.TS}}
 	start := time.Now()
 	m, rep, err := recommend.Tune(ts, recommend.TuneOptions{Base: base, Previous: serving, Now: time.Now})
 	if err != nil {
