@@ -38,7 +38,12 @@ func (l *foldLoop) flush(ctx context.Context) {
 	if l.working == nil {
 		return
 	}
+	start := time.Now() // the flush's cost, on the real clock whatever Deps.Now is
 	l.lastFlush = l.s.now()
+	defer func() {
+		l.lastFlushTook = time.Since(start)
+		l.s.metrics.flushSeconds.Observe(l.lastFlushTook.Seconds())
+	}()
 	if len(l.deltas.unsent) > 0 {
 		l.deltas.unsent = l.publishDeltas(ctx, l.deltas.unsent)
 	}
@@ -64,6 +69,7 @@ func (l *foldLoop) flush(ctx context.Context) {
 // events.
 func (l *foldLoop) foldDirty(ctx context.Context) ([][]byte, error) {
 	if len(l.dirty) == 0 && len(l.refold) == 0 {
+		l.lastFlushUsers = 0
 		return nil, nil
 	}
 	v := l.working.Version
@@ -83,6 +89,8 @@ func (l *foldLoop) foldDirty(ctx context.Context) ([][]byte, error) {
 	}
 	users := slices.Sorted(maps.Keys(l.dirty))
 	clear(l.dirty)
+	l.lastFlushUsers = len(users)
+	l.s.metrics.usersFolded.Add(float64(len(users)))
 	var movies []recommend.MovieDelta
 	newMovie := map[string]bool{}
 	for _, u := range users {
