@@ -171,21 +171,23 @@ func TestCatchUpGap(t *testing.T) {
 	}
 }
 
-// While behind, the next backlog flush waits at least behindFlushEvery and
-// at least the last flush's time over behindFlushShare, so flushes that
-// grow with the users a backlog touches keep a bounded share of the loop
-// (a fixed 5 s let a 7 s flush of 4,094 users at 3M ratings run back to
-// back).
-func TestBehindFlushGap(t *testing.T) {
-	for _, c := range []struct{ took, want time.Duration }{
-		{0, behindFlushEvery},
-		{100 * time.Millisecond, behindFlushEvery},
-		{time.Second, behindFlushEvery},
-		{7 * time.Second, 35 * time.Second},
-		{20 * time.Second, 100 * time.Second},
+// While behind, a tick folds in only as many of the backlog's users as
+// fit in its share of the tick at the measured time per user, at least
+// one (folding in all of them at once held the loop 40 s at 3M ratings).
+func TestBehindFoldLimit(t *testing.T) {
+	tick := 200 * time.Millisecond
+	for _, c := range []struct {
+		per  time.Duration
+		want int
+	}{
+		{0, defaultRefoldBatch},
+		{time.Millisecond, 40},
+		{400 * time.Microsecond, 100},
+		{50 * time.Millisecond, 1},
+		{time.Second, 1},
 	} {
-		if got := behindFlushGap(c.took); got != c.want {
-			t.Errorf("behindFlushGap(%s) = %s, want %s", c.took, got, c.want)
+		if got := behindFoldLimit(tick, 0.2, c.per); got != c.want {
+			t.Errorf("behindFoldLimit(%s, 0.2, %s) = %d, want %d", tick, c.per, got, c.want)
 		}
 	}
 }
