@@ -63,7 +63,7 @@ func BenchmarkHandle(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		m := msgs[i%len(msgs)]
 		m.Offset = int64(i)
-		s.loop.handle(ctx, loopDeps{}, m)
+		s.loop.handle(ctx, loopDeps{}, s.loop.decodeMessage(m))
 	}
 }
 
@@ -78,7 +78,7 @@ func BenchmarkFoldOneUser(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s.loop.dirty[user] = struct{}{}
-		if _, err := s.loop.foldDirty(ctx); err != nil {
+		if _, err := s.loop.foldDirty(ctx, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -90,6 +90,9 @@ type Config struct {
 	LagInterval time.Duration
 	// Limits are the HTTP server's timeouts and connection cap.
 	Limits svcmain.HTTPLimits
+	// Pprof serves net/http/pprof under /debug/pprof/ on the HTTP address,
+	// without authentication: for profiling on a trusted network only.
+	Pprof bool
 }
 
 // DefaultConfig is the configuration of the embedded run.
@@ -209,6 +212,7 @@ func (c *Config) RegisterSettings(s *envconfig.Settings) {
 	s.Secret(&c.AdminToken, "SWIPEFLIX_ADMIN_TOKEN")
 	s.Secret(&c.RetrainToken, "SWIPEFLIX_RETRAIN_TOKEN")
 	s.String(&c.Instance, "trainer.instance", "SWIPEFLIX_TRAINER_INSTANCE", "name of this trainer in the active-trainer lease (default: host and data dir)")
+	s.Bool(&c.Pprof, "trainer.pprof", "SWIPEFLIX_TRAINER_PPROF", "serve net/http/pprof under /debug/pprof/ on the trainer's HTTP address, unauthenticated (profiling only)")
 	s.Bool(&c.Tune, "trainer.tune", "SWIPEFLIX_TUNE", "choose the model family and settings at every refit on a validation split (false: fit the fixed settings)")
 	s.Int(&c.MinEvents, "trainer.min-events", "SWIPEFLIX_MIN_EVENTS", "ratings needed before the first fit")
 	s.Duration(&c.RefitInterval, "trainer.refit-interval", "SWIPEFLIX_REFIT_INTERVAL", "full refit every interval (0: never)")

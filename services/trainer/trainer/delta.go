@@ -34,15 +34,27 @@ func (o *deltaOutbox) reset(version int64, now time.Time) {
 // flush folds every user changed since the last flush into the working
 // model (new movies first) and publishes the result as deltas tagged with
 // the serving version.
-func (l *foldLoop) flush(ctx context.Context) {
+func (l *foldLoop) flush(ctx context.Context) { l.flushSome(ctx, 0) }
+
+// flushSome is flush for at most limit of the changed users (0: all); the
+// others wait for the next one.
+func (l *foldLoop) flushSome(ctx context.Context, limit int) {
 	if l.working == nil {
 		return
 	}
+	start := time.Now() // the flush's cost, on the real clock whatever Deps.Now is
 	l.lastFlush = l.s.now()
+	defer func() {
+		l.lastFlushTook = time.Since(start)
+		l.s.metrics.flushSeconds.Observe(l.lastFlushTook.Seconds())
+		if l.lastFlushUsers > 0 {
+			l.foldCost.observe(l.lastFlushTook / time.Duration(l.lastFlushUsers))
+		}
+	}()
 	if len(l.deltas.unsent) > 0 {
 		l.deltas.unsent = l.publishDeltas(ctx, l.deltas.unsent)
 	}
-	payloads, err := l.foldDirty(ctx)
+	payloads, err := l.foldDirty(ctx, limit)
 	if err != nil {
 		l.s.log.Error("fold in", "version", l.working.Version, "err", err)
 		return
@@ -57,13 +69,15 @@ func (l *foldLoop) flush(ctx context.Context) {
 	}
 }
 
-// foldDirty folds every user changed since the last call into the working
-// model, new movies first so the users' fold-ins weigh them, and returns
-// the encoded deltas. Events that arrive together (a backlog) change each
-// user once: a user is folded in once per flush, whatever their number of
-// events.
-func (l *foldLoop) foldDirty(ctx context.Context) ([][]byte, error) {
+// foldDirty folds every user changed since the last call (at most limit
+// of them when limit > 0, the others stay for the next call) into the
+// working model, new movies first so the users' fold-ins weigh them, and
+// returns the encoded deltas. Events that arrive together (a backlog)
+// change each user once: a user is folded in once per flush, whatever
+// their number of events.
+func (l *foldLoop) foldDirty(ctx context.Context, limit int) ([][]byte, error) {
 	if len(l.dirty) == 0 && len(l.refold) == 0 {
+		l.lastFlushUsers = 0
 		return nil, nil
 	}
 	v := l.working.Version
@@ -81,8 +95,27 @@ func (l *foldLoop) foldDirty(ctx context.Context) ([][]byte, error) {
 		delete(l.refold, u)
 		n++
 	}
-	users := slices.Sorted(maps.Keys(l.dirty))
-	clear(l.dirty)
+	var users []string
+	if limit > 0 && len(l.dirty) > limit {
+		// Any limit of them (map order: no user waits for long), in
+		// order.
+		users = make([]string, 0, limit)
+		for u := range l.dirty {
+			if len(users) == limit {
+				break
+			}
+			users = append(users, u)
+		}
+		for _, u := range users {
+			delete(l.dirty, u)
+		}
+		slices.Sort(users)
+	} else {
+		users = slices.Sorted(maps.Keys(l.dirty))
+		clear(l.dirty)
+	}
+	l.lastFlushUsers = len(users)
+	l.s.metrics.usersFolded.Add(float64(len(users)))
 	var movies []recommend.MovieDelta
 	newMovie := map[string]bool{}
 	for _, u := range users {

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -37,6 +38,15 @@ func (s *Service) routes() http.Handler {
 	mux.Handle("/v1/models", reg)
 	mux.Handle("/v1/models/", reg)
 	mux.HandleFunc("POST /v1/retrain", s.authorized(s.retrainHandler))
+	if s.cfg.Pprof {
+		// Registered on this mux by hand: importing pprof registers on
+		// http.DefaultServeMux, which nothing here serves.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return s.metrics.http.ServeMux(mux, time.Now)
 }
 

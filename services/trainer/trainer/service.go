@@ -247,6 +247,7 @@ func (s *Service) runActive(ctx context.Context, cp *checkpointer) error {
 	grp, gctx := svcmain.NewGroup(ctx)
 	grp.Go("lease", lease.Keep)
 	grp.Go("kafka reader", func(ctx context.Context) error { return reader.Run(ctx, s.loop.msgs) })
+	grp.Go("backlog decoder", s.loop.decodeBacklog)
 	grp.Go("read-ahead", func(ctx context.Context) error { return s.readAhead(ctx, topic, reader) })
 	grp.Go("model watch", func(ctx context.Context) error { return s.deps.Bus.Watch(ctx, s.loop.offerManifest(ctx)) })
 	grp.Go("retrain subscription", func(ctx context.Context) error {

@@ -170,3 +170,24 @@ func TestCatchUpGap(t *testing.T) {
 		}
 	}
 }
+
+// While behind, a tick folds in only as many of the backlog's users as
+// fit in its share of the tick at the measured time per user, at least
+// one (folding in all of them at once held the loop 40 s at 3M ratings).
+func TestBehindFoldLimit(t *testing.T) {
+	tick := 200 * time.Millisecond
+	for _, c := range []struct {
+		per  time.Duration
+		want int
+	}{
+		{0, defaultRefoldBatch},
+		{time.Millisecond, 40},
+		{400 * time.Microsecond, 100},
+		{50 * time.Millisecond, 1},
+		{time.Second, 1},
+	} {
+		if got := behindFoldLimit(tick, 0.2, c.per); got != c.want {
+			t.Errorf("behindFoldLimit(%s, 0.2, %s) = %d, want %d", tick, c.per, got, c.want)
+		}
+	}
+}
