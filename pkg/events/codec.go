@@ -29,6 +29,20 @@ type wire struct {
 // *FieldError naming the field. A null field counts as the wrong type, as in
 // the JSON Schema.
 func Decode(b []byte) (Event, error) {
+	if e, ok := decodeCanonical(b); ok {
+		if err := checkEarliest(e.TS); err != nil {
+			return Event{}, err
+		}
+		if err := e.Validate(); err != nil {
+			return Event{}, err
+		}
+		return e, nil
+	}
+	return decodeJSON(b)
+}
+
+// decodeJSON is Decode for any JSON document.
+func decodeJSON(b []byte) (Event, error) {
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] != '{' && json.Valid(t) {
 		return Event{}, invalid("event", "must be a JSON object, got %s", kindOf(t))
 	}
