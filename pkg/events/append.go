@@ -111,7 +111,6 @@ func (c *cursor) lit(s string) bool {
 	return true
 }
 
-
 // str reads plain characters up to the closing quote, and consumes it.
 func (c *cursor) str(dst *string) bool {
 	start := c.i
