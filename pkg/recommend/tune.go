@@ -334,12 +334,9 @@ func (s *searcher) grid(f Family) []Config {
 			out = append(out, c)
 		}
 	case FamilyIALS:
-		// Sixteen sweeps, not eight: iALS gains from many epochs (Rendle et
-		// al. 2021); on ml-100k's inner validation splits 16 beat 8 on every
-		// fold and 32 added little for twice the time (docs/model.md).
 		for _, l := range []float64{0.01, 0.03} {
 			c := b
-			c.Factors, c.IALSReg, c.IALSUnobserved, c.IALSIters, c.LowWeight = 64, l, 0.1, 16, 0
+			c.Factors, c.IALSReg, c.IALSUnobserved, c.IALSIters, c.LowWeight = 64, l, 0.1, 8, 0
 			out = append(out, c)
 		}
 	case FamilyKNN:
