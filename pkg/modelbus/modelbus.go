@@ -88,10 +88,16 @@ func Redact(urls string) string {
 // New opens the buckets on an existing connection, creating them when
 // missing. The caller keeps ownership of nc.
 func New(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*Bus, error) {
+	return newBus(ctx, nc, log)
+}
+
+// newBus is New with options for the JetStream context (tests shorten its
+// default timeout).
+func newBus(ctx context.Context, nc *nats.Conn, log *slog.Logger, opts ...jetstream.JetStreamOpt) (*Bus, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream context: %w", err)
 	}
@@ -244,6 +250,15 @@ func (b *Bus) Current(ctx context.Context) (Manifest, error) {
 // Fetch downloads m's snapshot and checks its size and sha256 against the
 // manifest (ErrChecksum on mismatch).
 func (b *Bus) Fetch(ctx context.Context, m Manifest) ([]byte, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		// Without a deadline, jetstream bounds the whole download by its
+		// default request timeout (5 s), which a snapshot of a few hundred
+		// MiB on a busy machine exceeds: at 25M ratings the api failed
+		// twice on a 257 MiB snapshot and took 25 s to swap.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, FetchTimeout(m.Size))
+		defer cancel()
+	}
 	data, err := b.objs.GetBytes(ctx, m.Object)
 	if err != nil {
 		return nil, fmt.Errorf("fetch model %d: get object %s: %w", m.Version, m.Object, err)
@@ -256,6 +271,13 @@ func (b *Bus) Fetch(ctx context.Context, m Manifest) ([]byte, error) {
 		return nil, fmt.Errorf("fetch model %d: %w: sha256 %s, manifest says %s", m.Version, ErrChecksum, got, m.SHA256)
 	}
 	return data, nil
+}
+
+// FetchTimeout bounds the download of a snapshot of size bytes when the
+// caller's context has no deadline: 30 s plus a second per 4 MiB, so that a
+// stalled server is noticed while a large snapshot has time to arrive.
+func FetchTimeout(size int64) time.Duration {
+	return 30*time.Second + time.Duration(size/(4<<20))*time.Second
 }
 
 // Watch calls fn with the current manifest, if there is one, and then with

@@ -1,6 +1,7 @@
 package modelbus_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -318,5 +319,29 @@ func TestDecodeRetrainRequest(t *testing.T) {
 	}
 	if _, err := modelbus.DecodeRetrainRequest([]byte(`{"reason": 7}`)); err == nil {
 		t.Error("a malformed JSON request decoded")
+	}
+}
+
+// A snapshot larger than JetStream's default request timeout can carry
+// still downloads: Fetch gives the download a deadline of its own, scaled
+// by the snapshot's size (the api at 25M ratings failed twice on a 257 MiB
+// snapshot under the 5 s default).
+func TestFetchOutlastsTheRequestTimeout(t *testing.T) {
+	ctx, b, url := setup(t)
+	snapshot := bytes.Repeat([]byte("swipeflix snapshot bytes "), 2<<20) // 50 MiB
+	m, err := b.Publish(ctx, manifest(1), snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := modelbus.NewWithRequestTimeout(ctx, embeddedtest.Connect(t, url), nil, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := short.Fetch(context.Background(), m)
+	if err != nil {
+		t.Fatalf("fetch %d bytes with a 20 ms request timeout: %v", len(snapshot), err)
+	}
+	if !bytes.Equal(got, snapshot) {
+		t.Fatalf("fetched %d bytes, published %d", len(got), len(snapshot))
 	}
 }
