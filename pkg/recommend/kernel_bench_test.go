@@ -84,26 +84,7 @@ func BenchmarkServingKernel(b *testing.B) {
 						skipped += ps.skipped
 					}
 				}
-				for _, path := range []struct {
-					name string
-					rec  func(Query) (Result, error)
-				}{{"kernel", m.Recommend}, {"plain", m.recommendPlain}} {
-					b.Run(path.name, func(b *testing.B) {
-						b.ReportAllocs()
-						start := cpuTime()
-						i := 0
-						for b.Loop() {
-							if _, err := path.rec(Query{User: users[i%len(users)], K: 10}); err != nil {
-								b.Fatal(err)
-							}
-							i++
-						}
-						b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-						if path.name == "kernel" && scored+skipped > 0 {
-							b.ReportMetric(float64(skipped)/float64(scored+skipped), "skipped-blocks/op")
-						}
-					})
-				}
+				benchPaths(b, m, users, scored, skipped)
 			})
 		}
 	}
@@ -217,25 +198,32 @@ func BenchmarkServingKernelMovieLens(b *testing.B) {
 					skipped += ps.skipped
 				}
 			}
-			for _, path := range []struct {
-				name string
-				rec  func(Query) (Result, error)
-			}{{"kernel", m.Recommend}, {"plain", m.recommendPlain}} {
-				b.Run(path.name, func(b *testing.B) {
-					b.ReportAllocs()
-					start := cpuTime()
-					i := 0
-					for b.Loop() {
-						if _, err := path.rec(Query{User: users[i%len(users)], K: 10}); err != nil {
-							b.Fatal(err)
-						}
-						i++
-					}
-					b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-					if path.name == "kernel" && scored+skipped > 0 {
-						b.ReportMetric(float64(skipped)/float64(scored+skipped), "skipped-blocks/op")
-					}
-				})
+			benchPaths(b, m, users, scored, skipped)
+		})
+	}
+}
+
+// benchPaths times the kernel and the plain path on requests for users in
+// turn (top 10), in CPU time per request, and reports the share of blocks
+// the pruning skipped (scored and skipped, counted beforehand).
+func benchPaths(b *testing.B, m *Model, users []string, scored, skipped int) {
+	for _, path := range []struct {
+		name string
+		rec  func(Query) (Result, error)
+	}{{"kernel", m.Recommend}, {"plain", m.recommendPlain}} {
+		b.Run(path.name, func(b *testing.B) {
+			b.ReportAllocs()
+			start := cpuTime()
+			i := 0
+			for b.Loop() {
+				if _, err := path.rec(Query{User: users[i%len(users)], K: 10}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+			if path.name == "kernel" && scored+skipped > 0 {
+				b.ReportMetric(float64(skipped)/float64(scored+skipped), "skipped-blocks/op")
 			}
 		})
 	}
