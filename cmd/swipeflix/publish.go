@@ -147,8 +147,8 @@ func (p *publisher) send(ctx context.Context) error {
 	if err := p.stream.Send(ctx, p.batch); err != nil {
 		return err
 	}
-	// The stream holds the messages until they are acknowledged.
-	p.batch = make([]kafkabus.Message, 0, p.size)
+	// Send copied the messages; their keys and values are never reused.
+	p.batch = p.batch[:0]
 	return nil
 }
 
