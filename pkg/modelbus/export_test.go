@@ -14,3 +14,6 @@ import (
 func NewWithRequestTimeout(ctx context.Context, nc *nats.Conn, log *slog.Logger, d time.Duration) (*Bus, error) {
 	return newBus(ctx, nc, log, jetstream.WithDefaultTimeout(d))
 }
+
+// ReadSnapshot is readSnapshot, for its table test.
+var ReadSnapshot = readSnapshot

@@ -59,6 +59,10 @@ func (m Manifest) Covers(next map[int32]int64) bool {
 // ErrBadManifest is wrapped by DecodeManifest and Validate errors.
 var ErrBadManifest = errors.New("bad manifest")
 
+// MaxSnapshotBytes bounds a manifest's size: a reader allocates the
+// snapshot's buffer from it before the first byte arrives.
+const MaxSnapshotBytes = 16 << 30
+
 // Validate checks the fields a reader relies on and names the first bad one.
 func (m Manifest) Validate() error {
 	switch {
@@ -66,8 +70,8 @@ func (m Manifest) Validate() error {
 		return fmt.Errorf("%w: version: must be positive, got %d", ErrBadManifest, m.Version)
 	case m.Object == "":
 		return fmt.Errorf("%w: object: required", ErrBadManifest)
-	case m.Size < 0:
-		return fmt.Errorf("%w: size: negative (%d)", ErrBadManifest, m.Size)
+	case m.Size < 0 || m.Size > MaxSnapshotBytes:
+		return fmt.Errorf("%w: size: must be 0..%d bytes, got %d", ErrBadManifest, int64(MaxSnapshotBytes), m.Size)
 	}
 	if b, err := hex.DecodeString(m.SHA256); err != nil || len(b) != 32 {
 		return fmt.Errorf("%w: sha256: want 64 hex digits, got %q", ErrBadManifest, m.SHA256)

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
@@ -64,6 +67,11 @@ func TestPublishCurrentFetch(t *testing.T) {
 	if string(got) != string(snap) {
 		t.Fatal("fetched snapshot differs from the published one")
 	}
+	// One buffer of the snapshot's size: a growing buffer held up to twice
+	// the snapshot at the api's swap (512 MiB for a 257 MiB snapshot).
+	if cap(got) != len(snap) {
+		t.Fatalf("fetched into a buffer of %d bytes for a %d-byte snapshot", cap(got), len(snap))
+	}
 }
 
 func TestFetchChecksum(t *testing.T) {
@@ -74,12 +82,19 @@ func TestFetchChecksum(t *testing.T) {
 	}
 	badSum := pub
 	badSum.SHA256 = strings.Repeat("0", 64)
-	badSize := pub
-	badSize.Size++
-	for name, m := range map[string]modelbus.Manifest{"sha256": badSum, "size": badSize} {
+	longer, shorter := pub, pub
+	longer.Size++
+	shorter.Size--
+	for name, m := range map[string]modelbus.Manifest{"sha256": badSum, "size above the object's": longer,
+		"size below the object's": shorter} {
 		if _, err := b.Fetch(ctx, m); !errors.Is(err, modelbus.ErrChecksum) {
 			t.Errorf("Fetch with wrong %s: %v, want ErrChecksum", name, err)
 		}
+	}
+	huge := pub
+	huge.Size = modelbus.MaxSnapshotBytes + 1
+	if _, err := b.Fetch(ctx, huge); !errors.Is(err, modelbus.ErrBadManifest) {
+		t.Errorf("Fetch with a size over the bound: %v, want ErrBadManifest", err)
 	}
 }
 
@@ -343,5 +358,47 @@ func TestFetchOutlastsTheRequestTimeout(t *testing.T) {
 	}
 	if !bytes.Equal(got, snapshot) {
 		t.Fatalf("fetched %d bytes, published %d", len(got), len(snapshot))
+	}
+}
+
+// endReader yields data, then err instead of io.EOF (the object store's
+// digest check happens at the end of the object).
+type endReader struct {
+	data []byte
+	err  error
+}
+
+func (r *endReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+func TestReadSnapshot(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 200_000) // 3.2 MB: several read steps
+	network := errors.New("connection reset")
+	for _, tc := range []struct {
+		name string
+		r    io.Reader
+		size int64
+		want error // nil: data read whole
+	}{
+		{"exact", &endReader{data, io.EOF}, int64(len(data)), nil},
+		{"empty", &endReader{nil, io.EOF}, 0, nil},
+		{"object shorter than the manifest", &endReader{data, io.EOF}, int64(len(data)) + 1, modelbus.ErrChecksum},
+		{"object longer than the manifest", &endReader{data, io.EOF}, int64(len(data)) - 1, modelbus.ErrChecksum},
+		{"bytes unlike the object's digest", &endReader{data, jetstream.ErrDigestMismatch}, int64(len(data)), modelbus.ErrChecksum},
+		{"network error", &endReader{data[:100], network}, int64(len(data)), network},
+	} {
+		got, err := modelbus.ReadSnapshot(tc.r, tc.size)
+		switch {
+		case tc.want == nil && (err != nil || !bytes.Equal(got, data[:tc.size]) || cap(got) != int(tc.size)):
+			t.Errorf("%s: %d bytes (cap %d), %v; want the %d bytes in a buffer of their size", tc.name, len(got), cap(got), err, tc.size)
+		case tc.want != nil && !errors.Is(err, tc.want):
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }
