@@ -141,7 +141,7 @@ func Decode(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("%w: not a snapshot", ErrCorrupt)
 	}
 	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+	if !bytes.Equal(checksum(body), sum) {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	r := &reader{b: body[len(snapshotMagic):]}
@@ -299,6 +299,19 @@ func Decode(data []byte) (*Model, error) {
 	return m, nil
 }
 
+// checksum is the sha256 of b, hashed a MiB at a time: one call over a
+// snapshot of hundreds of MiB cannot be preempted, and a garbage
+// collection that waits for it stalls every request of the api meanwhile.
+func checksum(b []byte) []byte {
+	h := sha256.New()
+	for len(b) > 0 {
+		n := min(len(b), 1<<20)
+		h.Write(b[:n])
+		b = b[n:]
+	}
+	return h.Sum(nil)
+}
+
 // increasing reports whether ids are strictly increasing and within 0..n-1.
 func increasing(ids []int32, n int) bool {
 	for j, i := range ids {
@@ -331,7 +344,12 @@ func inRange(idx []int32, n int) bool {
 	return true
 }
 
-type writer struct{ buf *bytes.Buffer }
+// writer encodes a snapshot or delta body; elementwise writes arrays one
+// number at a time even where the machine's layout matches (tests).
+type writer struct {
+	buf         *bytes.Buffer
+	elementwise bool
+}
 
 func (w *writer) uv(v uint64)  { w.buf.Write(binary.AppendUvarint(nil, v)) }
 func (w *writer) u16(v uint16) { w.buf.Write(binary.LittleEndian.AppendUint16(nil, v)) }
@@ -350,30 +368,12 @@ func (w *writer) strings(ss []string) {
 		w.str(s)
 	}
 }
-func (w *writer) f64s(v []float64) {
-	w.uv(uint64(len(v)))
-	for _, x := range v {
-		w.f64(x)
-	}
-}
-func (w *writer) f32s(v []float32) {
-	w.uv(uint64(len(v)))
-	for _, x := range v {
-		w.f32(x)
-	}
-}
+func (w *writer) f64s(v []float64) { writeArray(w, v, w.f64) }
+func (w *writer) f32s(v []float32) { writeArray(w, v, w.f32) }
 func (w *writer) i32s(v []int32) {
-	w.uv(uint64(len(v)))
-	for _, x := range v {
-		w.buf.Write(binary.LittleEndian.AppendUint32(nil, uint32(x)))
-	}
+	writeArray(w, v, func(x int32) { w.buf.Write(binary.LittleEndian.AppendUint32(nil, uint32(x))) })
 }
-func (w *writer) i64s(v []int64) {
-	w.uv(uint64(len(v)))
-	for _, x := range v {
-		w.i64(x)
-	}
-}
+func (w *writer) i64s(v []int64) { writeArray(w, v, w.i64) }
 func (w *writer) csr(c *csr) {
 	w.uv(uint64(c.rows))
 	w.uv(uint64(c.cols))
@@ -388,6 +388,9 @@ func (w *writer) csr(c *csr) {
 type reader struct {
 	b   []byte
 	err error
+	// elementwise reads arrays one number at a time even where the
+	// machine's layout matches (tests).
+	elementwise bool
 }
 
 func (r *reader) fail(format string, args ...any) {
@@ -461,29 +464,10 @@ func (r *reader) strings() []string {
 	}
 	return out
 }
-func (r *reader) f64s() []float64 {
-	n := r.count(8)
-	out := make([]float64, n)
-	for i := range out {
-		out[i] = r.f64()
-	}
-	return out
-}
-func (r *reader) f32s() []float32 {
-	n := r.count(4)
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = r.f32()
-	}
-	return out
-}
+func (r *reader) f64s() []float64 { return readArray(r, 8, r.f64) }
+func (r *reader) f32s() []float32 { return readArray(r, 4, r.f32) }
 func (r *reader) i32s() []int32 {
-	n := r.count(4)
-	out := make([]int32, n)
-	for i := range out {
-		out[i] = int32(uint32(r.f32bits()))
-	}
-	return out
+	return readArray(r, 4, func() int32 { return int32(r.f32bits()) })
 }
 func (r *reader) f32bits() uint32 {
 	if b := r.take(4); b != nil {
@@ -491,14 +475,7 @@ func (r *reader) f32bits() uint32 {
 	}
 	return 0
 }
-func (r *reader) i64s() []int64 {
-	n := r.count(8)
-	out := make([]int64, n)
-	for i := range out {
-		out[i] = r.i64()
-	}
-	return out
-}
+func (r *reader) i64s() []int64 { return readArray(r, 8, r.i64) }
 
 func (r *reader) csr() *csr {
 	c := &csr{rows: int(r.count(1)), cols: int(r.uv())}

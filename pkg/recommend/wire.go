@@ -1,0 +1,73 @@
+package recommend
+
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// nativeLittleEndian is whether this machine lays out numbers as snapshots
+// and deltas do (little-endian), so that their arrays move as bytes.
+var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// number is an element type of the wire's fixed-size arrays.
+type number interface {
+	~int32 | ~int64 | ~float32 | ~float64
+}
+
+// asBytes is the memory of v as bytes, in this machine's layout.
+func asBytes[T number](v []T) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(v[0])))
+}
+
+// moveStep bounds one copy of an array's bytes: a memmove cannot be
+// preempted, and a garbage collection that waits for a copy of hundreds of
+// MiB stalls every other goroutine.
+const moveStep = 1 << 20
+
+// copyStepped copies src into dst a step at a time.
+func copyStepped(dst, src []byte) {
+	for len(src) > 0 {
+		n := copy(dst, src[:min(len(src), moveStep)])
+		dst, src = dst[n:], src[n:]
+	}
+}
+
+// writeArray appends v's length and elements: as one block of bytes on a
+// little-endian machine, else element by element with one.
+func writeArray[T number](w *writer, v []T, one func(T)) {
+	w.uv(uint64(len(v)))
+	if nativeLittleEndian && !w.elementwise {
+		b := asBytes(v)
+		for len(b) > 0 {
+			n := min(len(b), moveStep)
+			w.buf.Write(b[:n])
+			b = b[n:]
+		}
+		return
+	}
+	for _, x := range v {
+		one(x)
+	}
+}
+
+// readArray reads a length-prefixed array of size-byte elements (the
+// length checked against the bytes left before anything is allocated): as
+// one block of bytes on a little-endian machine, else element by element
+// with one.
+func readArray[T number](r *reader, size uint64, one func() T) []T {
+	n := r.count(size)
+	out := make([]T, n)
+	if nativeLittleEndian && !r.elementwise {
+		if b := r.take(n * size); b != nil {
+			copyStepped(asBytes(out), b)
+		}
+		return out
+	}
+	for i := range out {
+		out[i] = one()
+	}
+	return out
+}
