@@ -37,6 +37,9 @@ type Config struct {
 	Limits svcmain.HTTPLimits
 	// Deck configures the swipe deck, the page at / and CORS (deckconfig.go).
 	Deck DeckConfig
+	// Pprof serves net/http/pprof under /debug/pprof/ on the HTTP address,
+	// without authentication: for profiling on a trusted network only.
+	Pprof bool
 }
 
 // DefaultConfig is the configuration of the embedded run.
@@ -87,5 +90,6 @@ func (c *Config) RegisterSettings(s *envconfig.Settings) {
 	s.Int(&c.CacheEntries, "api.cache-entries", "API_CACHE_ENTRIES", "answers cached per serving model (0 turns the cache off)")
 	s.Duration(&c.ShutdownTimeout, "api.shutdown-timeout", "API_SHUTDOWN_TIMEOUT", "time in-flight requests get to finish at shutdown")
 	s.Duration(&c.RetryBackoff, "api.retry-backoff", "API_RETRY_BACKOFF", "wait before retrying a failed download or a lost subscription")
+	s.Bool(&c.Pprof, "api.pprof", "API_PPROF", "serve net/http/pprof under /debug/pprof/ on the api's HTTP address, unauthenticated (profiling only)")
 	c.Deck.registerSettings(s)
 }

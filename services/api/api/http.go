@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/pprof"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
@@ -53,6 +54,9 @@ func (s *Service) newApp() *fiber.App {
 		ErrorHandler:          s.handleError,
 	}))
 	app.Use(s.metrics.http.FiberMiddleware(s.handleError))
+	if s.cfg.Pprof {
+		app.Use(pprof.New())
+	}
 	s.useCORS(app)
 	app.Post(routePredict, s.withModel(s.predict))
 	app.Get(routeHealth, s.health)
