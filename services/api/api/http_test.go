@@ -336,3 +336,16 @@ func TestUnknownGenreListsTheKnownOnes(t *testing.T) {
 		t.Errorf("unknown genre: %d %s, want 422 listing Action and Romance", status, raw)
 	}
 }
+
+// TestPprofOnlyWhenAsked: /debug/pprof/ is served only with Config.Pprof.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		s, _ := newTestService(t, nil)
+		s.cfg.Pprof = on
+		s.app = s.newApp()
+		want := map[bool]int{false: 404, true: 200}[on]
+		if code, _ := call(t, s, "GET", "/debug/pprof/", "", nil); code != want {
+			t.Errorf("pprof %v: GET /debug/pprof/ = %d, want %d", on, code, want)
+		}
+	}
+}
