@@ -49,6 +49,7 @@ func (m *Model) marshal(format uint16) ([]byte, error) {
 		return nil, fmt.Errorf("encode: format %d has no rating blend", format)
 	}
 	var b bytes.Buffer
+	b.Grow(m.snapshotSizeHint())
 	w := &writer{buf: &b}
 	b.WriteString(snapshotMagic)
 	w.u16(format)
@@ -128,8 +129,7 @@ func (m *Model) marshal(format uint16) ([]byte, error) {
 			w.f32(st.rbias)
 		}
 	}
-	sum := sha256.Sum256(b.Bytes())
-	b.Write(sum[:])
+	b.Write(checksum(b.Bytes()))
 	return b.Bytes(), nil
 }
 

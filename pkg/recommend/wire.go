@@ -71,3 +71,34 @@ func readArray[T number](r *reader, size uint64, one func() T) []T {
 	}
 	return out
 }
+
+// snapshotSizeHint is about the size of the model's snapshot, a little
+// more: the encoder sizes its buffer from it once, where growing it by
+// doubling cleared and copied up to twice the snapshot at the trainer's
+// peak. The large arrays count exactly, ids and movie texts roughly.
+func (m *Model) snapshotSizeHint() int {
+	return m.arrayBytes() + 64*(m.users.Len()+m.items.Len()) + 1<<16
+}
+
+// arrayBytes is what the model's large arrays take in a snapshot.
+func (m *Model) arrayBytes() int {
+	n := 8*len(m.sigma) + 4*(len(m.v)+len(m.userVec)) + csrBytes(m.seen) + csrBytes(m.knn) + csrBytes(m.content.vecs) +
+		4*len(m.content.idf) + 4*len(m.popularity)
+	if e := m.ease; e != nil {
+		n += 4 * (len(e.ids) + len(e.b))
+	}
+	if rm := m.rating; rm != nil {
+		n += 4 * (len(rm.p) + len(rm.q) + len(rm.bu) + len(rm.bi))
+		if nb := rm.nbr; nb != nil {
+			n += 4*(len(nb.bi)+len(nb.li)) + csrBytes(nb.nb)
+		}
+	}
+	return n
+}
+
+func csrBytes(c *csr) int {
+	if c == nil {
+		return 0
+	}
+	return 8*len(c.ptr) + 4*(len(c.idx)+len(c.val))
+}
