@@ -6,7 +6,7 @@ import (
 )
 
 // userOverlay holds the users that deltas changed or added since the fit
-// (or since the snapshot was written). Each user's state is an immutable
+// (a snapshot carries them along). Each user's state is an immutable
 // *userState published whole: a request loads it without a lock, and Apply
 // replaces it without waiting for requests in flight (issue 12: no lock a
 // delta writer holds may stall a request). A request reads its user once,
@@ -16,9 +16,9 @@ type userOverlay struct {
 
 	// mu orders the writers (Apply) and those that read the whole overlay
 	// (MarshalBinary, Clone, Validate); requests never take it. Whoever
-	// also takes Model.mu takes mu first. added
-	// lists, in order of arrival, the users that the model's index does
-	// not hold, and nAdded counts them for Stats.
+	// also takes Model.mu takes mu first. added lists, in order of
+	// arrival, the users that the model's index does not hold, and nAdded
+	// counts them for Stats.
 	mu     sync.Mutex
 	added  []string
 	nAdded atomic.Int64

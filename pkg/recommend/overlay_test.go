@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -152,5 +153,72 @@ func TestApplyWhileServing(t *testing.T) {
 		if got := answerOf(t, served, u); !reflect.DeepEqual(got, want[u][len(deltas)]) {
 			t.Errorf("%s after every delta: %+v, want %+v", u, got, want[u][len(deltas)])
 		}
+	}
+}
+
+// BenchmarkRecommendWhileApplying answers top-10 queries of known users
+// from parallel readers, alone and while one goroutine applies one-user
+// deltas as fast as it can. deltas/op is how many the writer applied per
+// request: with a write lock on user deltas each one waits for the readers
+// in flight and holds back the others. p99-ns is the 99th percentile of a
+// request's wall time; B/op and allocs/op count the writer's too.
+//
+//	go test -run '^$' -bench RecommendWhileApplying ./pkg/recommend/
+func BenchmarkRecommendWhileApplying(b *testing.B) {
+	m, users := kernelBenchModel(b, kernelSizes[0].cfg, DefaultConfig())
+	deltas := make([]Delta, 256)
+	for j := range deltas {
+		u := users[j%len(users)]
+		st := m.user(u)
+		rated := make([]Rated, len(st.items))
+		for p, i := range st.items {
+			rated[p] = Rated{Movie: m.items.ID(i), Value: st.values[p]}
+		}
+		deltas[j] = Delta{BaseVersion: m.Version, Users: []UserDelta{m.FoldUser(u, rated)}}
+	}
+	for _, writing := range []bool{false, true} {
+		b.Run(map[bool]string{false: "no-deltas", true: "deltas-flat-out"}[writing], func(b *testing.B) {
+			stop := make(chan struct{})
+			var applied int
+			var writer sync.WaitGroup
+			if writing {
+				writer.Go(func() {
+					for ; ; applied++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if err := m.Apply(deltas[applied%len(deltas)]); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			var mu sync.Mutex
+			var lat []time.Duration
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				var mine []time.Duration
+				for pb.Next() {
+					u := users[int(next.Add(1))%len(users)]
+					t0 := time.Now()
+					if _, err := m.Recommend(Query{User: u, K: 10}); err != nil {
+						b.Error(err)
+					}
+					mine = append(mine, time.Since(t0))
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			})
+			close(stop)
+			writer.Wait()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)*99/100]), "p99-ns")
+			b.ReportMetric(float64(applied)/float64(b.N), "deltas/op")
+		})
 	}
 }
