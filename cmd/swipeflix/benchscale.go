@@ -132,13 +132,7 @@ func runBenchScale(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fmt.Errorf("bench-scale: %w", err)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}
-	printBenchTable(stdout, res)
-	return nil
+	return report(stdout, *asJSON, res, func(w io.Writer) { printBenchTable(w, res) })
 }
 
 // benchScale runs the whole loop, each part in its own process so that its

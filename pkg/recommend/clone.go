@@ -5,6 +5,8 @@ import "maps"
 // Clone returns a deep copy of the model, folded-in state included, without
 // a marshal and decode round trip. The copy shares nothing mutable with m.
 func (m *Model) Clone() *Model {
+	m.overlay.mu.Lock() // before m.mu, as Apply
+	defer m.overlay.mu.Unlock()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	c := &Model{Version: m.Version, cfg: m.cfg,
@@ -21,14 +23,10 @@ func (m *Model) Clone() *Model {
 		content:      m.content.clone(),
 		extraContent: make(map[int32]sparseVec, len(m.extraContent)),
 		popularity:   append([]float32(nil), m.popularity...),
-		overlay:      make(map[int32]*userState, len(m.overlay)),
+		overlay:      m.overlay.clone(m.users.IDs()),
 	}
 	for i, v := range m.extraContent {
 		c.extraContent[i] = sparseVec{append([]int32(nil), v.idx...), append([]float32(nil), v.val...)}
-	}
-	for u, st := range m.overlay {
-		c.overlay[u] = &userState{items: append([]int32(nil), st.items...), values: append([]float32(nil), st.values...),
-			vec: append([]float32(nil), st.vec...), rvec: append([]float32(nil), st.rvec...), rbias: st.rbias}
 	}
 	return c
 }

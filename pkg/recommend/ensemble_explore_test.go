@@ -45,7 +45,7 @@ func TestEnsembleExplore(t *testing.T) {
 		rows := sampleRows(full.seen, opt.MaxTuneUsers, cfg.Seed)
 		vs := splitValidation(full.seen, rows, opt.ValidationFraction, opt.Relevant, min(opt.MaxValidationUsers, max(500, validationWork/max(full.items.Len(), 1))), cfg.Seed)
 		tm := &Model{cfg: cfg, items: full.items, movies: full.movies, genres: full.genres, genreMask: full.genreMask,
-			seen: vs.train, content: fitContent(full.movies), extraContent: map[int32]sparseVec{}, overlay: map[int32]*userState{},
+			seen: vs.train, content: fitContent(full.movies), extraContent: map[int32]sparseVec{},
 			rating: &ratingModel{bu: make([]float32, vs.train.rows)}}
 		tsig := vs.train.signal()
 		tm.popularity = popularityOf(tsig, tm.items.Len())

@@ -77,6 +77,7 @@ func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
 		}
 	}
 	d := UserDelta{ID: id, Rated: rated, Factors: make([]float32, m.k), RatingFactors: make([]float32, m.rating.k)}
+	cur := m.user(id)
 	switch m.cfg.Family {
 	case FamilyPureSVD:
 		m.project(idx, val, d.Factors)
@@ -92,8 +93,8 @@ func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
 		// few steps when one rating changed.
 		if len(known) > 0 {
 			s := newIALSCG(m.k)
-			if st := m.user(id); st != nil && len(st.vec) == m.k {
-				for f, x := range st.vec {
+			if cur != nil && len(cur.vec) == m.k {
+				for f, x := range cur.vec {
 					s.x[f] = float64(x)
 				}
 			}
@@ -114,11 +115,11 @@ func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
 	// system is small and positive definite, so conjugate gradients converge
 	// in at most k+1 steps, and in a few when one rating changed.
 	s := newCG(rm.k)
-	if st := m.user(id); st != nil && len(st.rvec) == rm.k {
-		for f, x := range st.rvec {
+	if cur != nil && len(cur.rvec) == rm.k {
+		for f, x := range cur.rvec {
 			s.x[f] = float64(x)
 		}
-		s.x[rm.k] = float64(st.rbias)
+		s.x[rm.k] = float64(cur.rbias)
 	}
 	prm := alsParams{factors: rm.k, reg: m.cfg.RatingReg, biasReg: m.cfg.BiasReg}
 	s.solve(idx, val, rm.q, rm.bi, rm.mu, prm, 2*(rm.k+1), foldTolerance)
@@ -215,10 +216,45 @@ func (m *Model) FoldMovie(info MovieInfo, raters []Rater) MovieDelta {
 }
 
 // Apply folds d into the model: movies first, then users. It fails without
-// changing anything when d is for another version or malformed.
+// changing anything when d is for another version or malformed. A delta
+// of users only publishes each user's new state whole, so a request in
+// flight or starting meanwhile reads a user as before or as after it, and
+// never waits for it. A delta with movies changes the item side in place
+// under the write lock, users included, so no request sees half of it.
 func (m *Model) Apply(d Delta) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.overlay.mu.Lock()
+	defer m.overlay.mu.Unlock()
+	if err := m.checkApply(d); err != nil {
+		return err
+	}
+	if len(d.Movies) > 0 {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, md := range d.Movies {
+			m.applyMovie(md)
+		}
+	} else {
+		// Only to read the item index: requests read it alongside.
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+	}
+	for _, ud := range d.Users {
+		st := &userState{vec: ud.Factors, rvec: ud.RatingFactors, rbias: ud.RatingBias}
+		for _, r := range ud.Rated {
+			if i, ok := m.items.Lookup(r.Movie); ok {
+				st.items = append(st.items, i)
+				st.values = append(st.values, r.Value)
+			}
+		}
+		_, indexed := m.users.Lookup(ud.ID)
+		m.overlay.store(ud.ID, st, indexed)
+	}
+	return nil
+}
+
+// checkApply checks that d fits the model. The caller holds
+// m.overlay.mu: the dimensions it reads change only in fits.
+func (m *Model) checkApply(d Delta) error {
 	if d.BaseVersion != m.Version {
 		return fmt.Errorf("%w: delta for %d, model is %d", ErrVersion, d.BaseVersion, m.Version)
 	}
@@ -243,19 +279,6 @@ func (m *Model) Apply(d Delta) error {
 		if err := checkUserDelta(ud); err != nil {
 			return err
 		}
-	}
-	for _, md := range d.Movies {
-		m.applyMovie(md)
-	}
-	for _, ud := range d.Users {
-		st := &userState{vec: ud.Factors, rvec: ud.RatingFactors, rbias: ud.RatingBias}
-		for _, r := range ud.Rated {
-			if i, ok := m.items.Lookup(r.Movie); ok {
-				st.items = append(st.items, i)
-				st.values = append(st.values, r.Value)
-			}
-		}
-		m.overlay[m.users.Add(ud.ID)] = st
 	}
 	return nil
 }

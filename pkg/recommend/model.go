@@ -14,7 +14,9 @@
 // a validation split carved from the training data.
 //
 // The package is pure: no I/O, no clocks, no globals. A Model is safe for
-// concurrent use; Apply (deltas) takes a write lock, readers a read lock.
+// concurrent use. A user delta never makes a reader wait: each user's state
+// is published whole (userOverlay). A movie delta changes the item side in
+// place under a write lock, which readers share.
 package recommend
 
 import (
@@ -256,7 +258,10 @@ type Model struct {
 	Version int64
 	cfg     Config
 
-	mu sync.RWMutex // guards everything below against Apply
+	// mu guards the item side (the index, catalog and item arrays, the
+	// kernel) against movie deltas, which change it in place; requests
+	// hold it for reading. User deltas do not take it for writing.
+	mu sync.RWMutex
 
 	users, items *Index
 	movies       []MovieInfo
@@ -288,7 +293,9 @@ type Model struct {
 
 	popularity []float32 // log(1 + number of users with a signal), per item
 
-	overlay map[int32]*userState // users changed or added by deltas, by user index
+	// users holds the users of the fit or snapshot, fixed; overlay the
+	// users that deltas changed or added since, by id.
+	overlay *userOverlay
 
 	scratch sync.Pool // *scratch: per-request working memory
 
@@ -354,7 +361,7 @@ func prepare(ts TrainSet, cfg Config) (*Model, error) {
 		return nil, fmt.Errorf("%w: ratings columns of lengths %d, %d, %d, time %d", ErrBadInteraction, len(r.User), len(r.Movie), len(r.Value), len(r.Time))
 	}
 	m := &Model{cfg: cfg, users: NewIndex(nil), items: NewIndex(nil), genres: NewIndex(nil),
-		extraContent: map[int32]sparseVec{}, overlay: map[int32]*userState{}}
+		extraContent: map[int32]sparseVec{}, overlay: &userOverlay{}}
 	for _, mv := range ts.Movies {
 		if _, dup := m.items.Lookup(mv.ID); dup || mv.ID == "" {
 			continue
@@ -570,7 +577,7 @@ type Stats struct {
 func (m *Model) Stats() Stats {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	s := Stats{Users: m.users.Len(), Movies: m.items.Len(), Interactions: m.seen.nnz(),
+	s := Stats{Users: m.users.Len() + m.overlay.newUsers(), Movies: m.items.Len(), Interactions: m.seen.nnz(),
 		Factors: m.k, RatingFactors: m.rating.k, Terms: len(m.content.terms), Family: m.cfg.Family}
 	if m.knn != nil {
 		s.Neighbors = m.knn.nnz()
@@ -592,9 +599,13 @@ func (m *Model) Movie(id string) (MovieInfo, bool) {
 	return m.movies[i], true
 }
 
-// user returns the serving state of user id, or nil when unknown. The caller
-// holds the read lock. Slices alias the model's arrays: read only.
+// user returns the serving state of user id, or nil when unknown: the
+// state a delta published last, else the fitted one. Slices alias the
+// model's arrays: read only.
 func (m *Model) user(id string) *userState {
+	if st := m.overlay.load(id); st != nil {
+		return st
+	}
 	u, ok := m.users.Lookup(id)
 	if !ok {
 		return nil
@@ -602,10 +613,9 @@ func (m *Model) user(id string) *userState {
 	return m.userAt(u)
 }
 
+// userAt returns the fitted state of user u (deltas are looked up by id,
+// in user), or nil for a user that only a delta gave state.
 func (m *Model) userAt(u int32) *userState {
-	if st, ok := m.overlay[u]; ok {
-		return st
-	}
 	if int(u) >= m.seen.rows {
 		return nil
 	}

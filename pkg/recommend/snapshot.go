@@ -43,6 +43,8 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 // (the tests' check that format 2 is still read) for a model without a
 // rating blend.
 func (m *Model) marshal(format uint16) ([]byte, error) {
+	m.overlay.mu.Lock() // before m.mu, as Apply
+	defer m.overlay.mu.Unlock()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if format < 3 && m.rating.nbr != nil {
@@ -59,7 +61,8 @@ func (m *Model) marshal(format uint16) ([]byte, error) {
 	}
 	w.i64(m.Version)
 	w.bytes(cfg)
-	w.strings(m.users.IDs())
+	users := m.users.IDs()
+	w.strings(append(users[:len(users):len(users)], m.overlay.added...))
 	w.strings(m.items.IDs())
 	for _, mv := range m.movies {
 		w.str(mv.Title)
@@ -118,16 +121,20 @@ func (m *Model) marshal(format uint16) ([]byte, error) {
 			w.f32s(v.val)
 		}
 	}
-	w.uv(uint64(len(m.overlay)))
-	for u := int32(0); int(u) < m.users.Len(); u++ {
-		if st, ok := m.overlay[u]; ok {
-			w.uv(uint64(u))
-			w.i32s(st.items)
-			w.f32s(st.values)
-			w.f32s(st.vec)
-			w.f32s(st.rvec)
-			w.f32(st.rbias)
-		}
+	var changed []int
+	var states []*userState
+	m.overlay.each(users, func(u int, _ string, st *userState) {
+		changed = append(changed, u)
+		states = append(states, st)
+	})
+	w.uv(uint64(len(states)))
+	for j, st := range states {
+		w.uv(uint64(changed[j]))
+		w.i32s(st.items)
+		w.f32s(st.values)
+		w.f32s(st.vec)
+		w.f32s(st.rvec)
+		w.f32(st.rbias)
 	}
 	b.Write(checksum(b.Bytes()))
 	return b.Bytes(), nil
@@ -153,7 +160,7 @@ func Decode(data []byte) (*Model, error) {
 	default:
 		return nil, fmt.Errorf("%w: format %d, want %d", ErrCorrupt, format, snapshotFormat)
 	}
-	m := &Model{extraContent: map[int32]sparseVec{}, overlay: map[int32]*userState{}, genres: NewIndex(nil)}
+	m := &Model{extraContent: map[int32]sparseVec{}, overlay: &userOverlay{}, genres: NewIndex(nil)}
 	m.Version = r.i64()
 	if err := json.Unmarshal(r.bytes(), &m.cfg); err != nil && r.err == nil {
 		r.fail("config: %v", err)
@@ -277,8 +284,9 @@ func Decode(data []byte) (*Model, error) {
 		if r.err == nil && (u >= uint64(nu) || len(st.items) != len(st.values) || len(st.vec) != k ||
 			len(st.rvec) != rk || !inRange(st.items, ni)) {
 			r.fail("overlay of user %d", u)
+			break
 		}
-		m.overlay[int32(u)] = st
+		m.overlay.store(m.users.ID(int32(u)), st, true)
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("%d trailing bytes", len(r.b))
@@ -287,7 +295,7 @@ func Decode(data []byte) (*Model, error) {
 		return nil, r.err
 	}
 	for u := range nu {
-		if _, ok := m.overlay[int32(u)]; !ok && u >= m.seen.rows {
+		if u >= m.seen.rows && m.overlay.load(m.users.ID(int32(u))) == nil {
 			return nil, fmt.Errorf("%w: user %d has no state", ErrCorrupt, u)
 		}
 	}

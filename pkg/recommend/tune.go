@@ -211,7 +211,7 @@ func Tune(ts TrainSet, opt TuneOptions) (*Model, TuneReport, error) {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("search on a seeded sample of %d of %d users", len(rows), full.seen.rows))
 	}
 	tm := &Model{cfg: base, items: full.items, movies: full.movies, genres: full.genres, genreMask: full.genreMask,
-		seen: vs.train, content: content, extraContent: map[int32]sparseVec{}, overlay: map[int32]*userState{},
+		seen: vs.train, content: content, extraContent: map[int32]sparseVec{},
 		rating: &ratingModel{bu: make([]float32, vs.train.rows)}}
 	tsig := vs.train.signal()
 	tm.popularity = popularityOf(tsig, tm.items.Len())

@@ -20,6 +20,8 @@ const (
 // ranges. The error names the first offending array and position. The
 // trainer's gate calls it before publishing a model.
 func (m *Model) Validate() error {
+	m.overlay.mu.Lock() // before m.mu, as Apply
+	defer m.overlay.mu.Unlock()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.validate()
@@ -105,7 +107,11 @@ func (m *Model) validate() error {
 			return fmt.Errorf("%w: content of folded-in movie %d [%d] = %v", ErrInvalid, i, j, v.val[j])
 		}
 	}
-	for u, st := range m.overlay {
+	var bad error
+	m.overlay.each(m.users.IDs(), func(_ int, id string, st *userState) {
+		if bad != nil {
+			return
+		}
 		for _, a := range []struct {
 			name   string
 			v      []float32
@@ -113,11 +119,12 @@ func (m *Model) validate() error {
 		}{{"ratings", st.values, 0, 5}, {"factors", st.vec, -maxAbsFactor, maxAbsFactor},
 			{"rating factors", st.rvec, -maxAbsFactor, maxAbsFactor}, {"rating bias", []float32{st.rbias}, -maxAbsFactor, maxAbsFactor}} {
 			if j, ok := checkRange(a.v, a.lo, a.hi); !ok {
-				return fmt.Errorf("%w: folded-in user %d: %s[%d] = %v", ErrInvalid, u, a.name, j, a.v[j])
+				bad = fmt.Errorf("%w: folded-in user %q: %s[%d] = %v", ErrInvalid, id, a.name, j, a.v[j])
+				return
 			}
 		}
-	}
-	return nil
+	})
+	return bad
 }
 
 func finiteIn(v, lo, hi float64) bool {
