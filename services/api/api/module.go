@@ -9,6 +9,10 @@ import (
 // Name is the api's module and target name.
 const Name = "api"
 
+// Standalone runs the api module alone, on a fresh config each call: the
+// api command's body.
+var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)
+
 // Module is the api as a module of the process's graph: it serves the
 // models of module bus (the process's one NATS connection), with the
 // settings in cfg (read when the module is built) and its own metrics

@@ -9,6 +9,10 @@ import (
 // Name is the trainer's module and target name.
 const Name = "trainer"
 
+// Standalone runs the trainer module alone, on a fresh config each call: the
+// trainer command's body.
+var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)
+
 // Module is the trainer as a module of the process's graph: it reads the
 // brokers of module kafka, publishes on module bus, registers models in
 // module store and reads movies from module catalog, with the settings in
