@@ -9,10 +9,6 @@ import (
 // Name is the api's module and target name.
 const Name = "api"
 
-// Standalone runs the api module alone, on a fresh config each call: the
-// api command's body.
-var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)
-
 // Module is the api as a module of the process's graph: it serves the
 // models of module bus (the process's one NATS connection), with the
 // settings in cfg (read when the module is built) and its own metrics
@@ -25,3 +21,7 @@ func Module(cfg *Config) modules.Module {
 			return New(*cfg, Deps{Logger: g.Logger(), Registerer: reg, Gatherer: reg, Source: g.Bus()})
 		}}
 }
+
+// Standalone runs the api module alone, on a fresh config each call: the
+// api command's body.
+var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)

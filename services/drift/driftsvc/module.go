@@ -9,10 +9,6 @@ import (
 // Name is the drift service's module and target name.
 const Name = "drift"
 
-// Standalone runs the drift module alone, on a fresh config each call: the
-// drift command's body.
-var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)
-
 // Module is the drift service as a module of the process's graph: it
 // consumes the brokers of module kafka, publishes on the NATS server of
 // module nats, keeps its reports in module store and reads genres from
@@ -35,3 +31,7 @@ func Module(cfg *Config) modules.Module {
 				Store: SQLReports{DB: g.Store()}, Genres: g.Catalog(), NATS: bus.Conn(), Models: bus})
 		}}
 }
+
+// Standalone runs the drift module alone, on a fresh config each call: the
+// drift command's body.
+var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)

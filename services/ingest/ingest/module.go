@@ -9,10 +9,6 @@ import (
 // Name is the ingest service's module and target name.
 const Name = "ingest"
 
-// Standalone runs the ingest module alone, on a fresh config each call: the
-// ingest command's body.
-var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)
-
 // Module is the ingest service as a module of the process's graph: it
 // writes to the Kafka brokers of module kafka, with the settings in cfg
 // (read when the module is built) and its own metrics registry.
@@ -30,3 +26,7 @@ func Module(cfg *Config) modules.Module {
 			return New(c, Deps{Logger: g.Logger(), Registerer: reg, Gatherer: reg})
 		}}
 }
+
+// Standalone runs the ingest module alone, on a fresh config each call: the
+// ingest command's body.
+var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)

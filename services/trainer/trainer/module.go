@@ -9,10 +9,6 @@ import (
 // Name is the trainer's module and target name.
 const Name = "trainer"
 
-// Standalone runs the trainer module alone, on a fresh config each call: the
-// trainer command's body.
-var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)
-
 // Module is the trainer as a module of the process's graph: it reads the
 // brokers of module kafka, publishes on module bus, registers models in
 // module store and reads movies from module catalog, with the settings in
@@ -34,3 +30,7 @@ func Module(cfg *Config) modules.Module {
 				Bus: g.Bus(), Registry: g.Store(), Catalog: g.Catalog()})
 		}}
 }
+
+// Standalone runs the trainer module alone, on a fresh config each call: the
+// trainer command's body.
+var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)
