@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,8 +11,8 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus/modelbustest"
 	"github.com/swipeflix/swipeflix/pkg/modules/modulestest"
-	"github.com/swipeflix/swipeflix/pkg/recommend"
 	"github.com/swipeflix/swipeflix/services/api/api"
 )
 
@@ -48,22 +47,7 @@ func TestRealMainServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bus.Close()
-	var ts recommend.TrainSet
-	for u := range 8 {
-		for m := range 12 {
-			ts.Interactions = append(ts.Interactions, recommend.Interaction{User: fmt.Sprint("u", u), Movie: fmt.Sprint("m", m), Value: float64(1 + (u+m)%5)})
-		}
-	}
-	model, err := recommend.Fit(ts, recommend.Config{Factors: 2, RatingFactors: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	model.Version = 1
-	snap, err := model.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.Publish(ctx, modelbus.Manifest{Version: 1, CreatedAt: time.Now()}, snap); err != nil {
+	if _, err := bus.Publish(ctx, modelbus.Manifest{Version: 1, CreatedAt: time.Now()}, modelbustest.Snapshot(t, 1)); err != nil {
 		t.Fatal(err)
 	}
 
