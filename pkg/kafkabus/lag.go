@@ -9,6 +9,17 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// TotalLag is Lag summed over the topic's partitions: for a group that has
+// committed nothing, how many records the topic holds.
+func TotalLag(ctx context.Context, brokers []string, group, topic string) (int64, error) {
+	lag, err := Lag(ctx, brokers, group, topic)
+	var n int64
+	for _, l := range lag {
+		n += l
+	}
+	return n, err
+}
+
 // Lag returns, per partition of topic, how many records group has not
 // committed yet: the partition's end offset minus the group's committed
 // offset (the whole partition when the group has committed nothing).
