@@ -28,7 +28,7 @@ func Module(cfg *Config) modules.Module {
 			reg := g.Registry()
 			bus := g.Bus()
 			return New(c, Deps{Logger: g.Logger(), Registerer: reg, Gatherer: reg,
-				Store: SQLReports{DB: g.Store()}, Genres: g.Catalog(), NATS: bus.Conn(), Models: bus})
+				Store: SQLReports{DB: g.Store()}, Genres: g.Catalog(), NATS: bus.Conn(), Bus: bus})
 		}}
 }
 
