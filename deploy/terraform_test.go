@@ -110,8 +110,7 @@ func TestTerraformDeclaresTheStack(t *testing.T) {
 		}
 	}
 	// Secrets: required (no default) and sensitive, as in the compose prod profile.
-	for _, v := range []string{"postgres_password", "grafana_admin_password", "ingest_tokens", "admin_token",
-		"nats_trainer_password", "nats_api_password", "nats_drift_password", "nats_ops_password"} {
+	for _, v := range []string{"postgres_password", "grafana_admin_password", "ingest_tokens", "admin_token", "nats_passwords"} {
 		b := m.variables[v]
 		if b == nil {
 			t.Errorf("variable %s missing", v)

@@ -6,14 +6,7 @@ locals {
 
   # In-network addresses; the containers carry the compose service names as network aliases.
   kafka_brokers = "kafka:9092"
-  # Each service talks to NATS as its own user of deploy/nats/nats.conf.
-  nats_passwords = {
-    trainer = var.nats_trainer_password
-    api     = var.nats_api_password
-    drift   = var.nats_drift_password
-    ops     = var.nats_ops_password
-  }
-  database_url = "postgres://swipeflix:${var.postgres_password}@postgres:5432/swipeflix?sslmode=disable"
+  database_url  = "postgres://swipeflix:${var.postgres_password}@postgres:5432/swipeflix?sslmode=disable"
 
   upstream_images = {
     kafka      = var.kafka_image
@@ -42,13 +35,13 @@ locals {
   # Per-service settings, each secret only where it is read; kept out of for_each because
   # they hold secrets.
   service_env = {
-    api    = ["NATS_URL=nats://api:${var.nats_api_password}@nats:4222"]
+    api    = ["NATS_URL=nats://api:${var.nats_passwords.api}@nats:4222"]
     ingest = ["SWIPEFLIX_INGEST_TOKENS=${join(",", var.ingest_tokens)}"]
     trainer = [
-      "NATS_URL=nats://trainer:${var.nats_trainer_password}@nats:4222",
+      "NATS_URL=nats://trainer:${var.nats_passwords.trainer}@nats:4222",
       "DATABASE_URL=${local.database_url}", "SWIPEFLIX_ADMIN_TOKEN=${var.admin_token}", "SWIPEFLIX_REFIT_INTERVAL=${var.refit_interval}",
     ]
-    drift = ["NATS_URL=nats://drift:${var.nats_drift_password}@nats:4222", "DATABASE_URL=${local.database_url}"]
+    drift = ["NATS_URL=nats://drift:${var.nats_passwords.drift}@nats:4222", "DATABASE_URL=${local.database_url}"]
   }
 
   volumes = toset(["kafka", "nats", "postgres", "api", "ingest", "trainer", "drift", "prometheus", "grafana"])
@@ -161,7 +154,7 @@ resource "docker_container" "nats" {
   image = docker_image.upstream["nats"].image_id
   # JetStream in /data, monitoring on 8222, one user per service (deploy/nats/nats.conf).
   command = ["--config", "/etc/nats/nats.conf", "--name", "${var.stack_name}-nats"]
-  env     = [for user, password in local.nats_passwords : "NATS_${upper(user)}_PASSWORD=${password}"]
+  env     = [for user, password in var.nats_passwords : "NATS_${upper(user)}_PASSWORD=${password}"]
   restart = "unless-stopped"
   wait    = true
 

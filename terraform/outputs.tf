@@ -42,7 +42,7 @@ output "client_env" {
   description = "Environment for the swipeflix client commands on the host against this stack."
   value = {
     KAFKA_BROKERS = "localhost:${var.kafka_external_port}"
-    NATS_URL      = "nats://ops:${var.nats_ops_password}@localhost:${var.nats_port}"
+    NATS_URL      = "nats://ops:${var.nats_passwords.ops}@localhost:${var.nats_port}"
   }
   sensitive = true
 }

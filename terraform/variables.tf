@@ -166,47 +166,19 @@ variable "admin_token" {
   }
 }
 
-variable "nats_trainer_password" {
-  description = "NATS password of user trainer (deploy/nats/nats.conf; URL-safe: it goes into NATS_URL)."
-  type        = string
-  sensitive   = true
+variable "nats_passwords" {
+  description = "NATS password of each user of deploy/nats/nats.conf: trainer, api and drift (one per service) and ops (people and tools: reads everything, may ask for a retrain). URL-safe: they go into NATS_URL."
+  type = object({
+    trainer = string
+    api     = string
+    drift   = string
+    ops     = string
+  })
+  sensitive = true
 
   validation {
-    condition     = length(var.nats_trainer_password) >= 12 && can(regex("^[A-Za-z0-9._~-]+$", var.nats_trainer_password))
-    error_message = "nats_trainer_password must be at least 12 URL-safe characters (letters, digits, . _ ~ -)."
-  }
-}
-
-variable "nats_api_password" {
-  description = "NATS password of user api (deploy/nats/nats.conf; URL-safe: it goes into NATS_URL)."
-  type        = string
-  sensitive   = true
-
-  validation {
-    condition     = length(var.nats_api_password) >= 12 && can(regex("^[A-Za-z0-9._~-]+$", var.nats_api_password))
-    error_message = "nats_api_password must be at least 12 URL-safe characters (letters, digits, . _ ~ -)."
-  }
-}
-
-variable "nats_drift_password" {
-  description = "NATS password of user drift (deploy/nats/nats.conf; URL-safe: it goes into NATS_URL)."
-  type        = string
-  sensitive   = true
-
-  validation {
-    condition     = length(var.nats_drift_password) >= 12 && can(regex("^[A-Za-z0-9._~-]+$", var.nats_drift_password))
-    error_message = "nats_drift_password must be at least 12 URL-safe characters (letters, digits, . _ ~ -)."
-  }
-}
-
-variable "nats_ops_password" {
-  description = "NATS password of user ops, for people and tools (reads everything, may ask for a retrain)."
-  type        = string
-  sensitive   = true
-
-  validation {
-    condition     = length(var.nats_ops_password) >= 12 && can(regex("^[A-Za-z0-9._~-]+$", var.nats_ops_password))
-    error_message = "nats_ops_password must be at least 12 URL-safe characters (letters, digits, . _ ~ -)."
+    condition     = alltrue([for p in values(var.nats_passwords) : length(p) >= 12 && can(regex("^[A-Za-z0-9._~-]+$", p))])
+    error_message = "each of nats_passwords must be at least 12 URL-safe characters (letters, digits, . _ ~ -)."
   }
 }
 

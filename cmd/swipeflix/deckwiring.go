@@ -1,8 +1,9 @@
 package main
 
 import (
-	"flag"
 	"net"
+
+	"github.com/swipeflix/swipeflix/pkg/envconfig"
 )
 
 // The swipe deck page is served by the api and posts swipes to ingest,
@@ -10,15 +11,13 @@ import (
 // pageDefaults makes `make run` work with no setup: the page learns
 // ingest's port from the api, and ingest lets the api's page post to it.
 // API_INGEST_URL and INGEST_CORS_ORIGINS (or their flags) override them.
-func (c *Config) pageDefaults(fs *flag.FlagSet, getenv func(string) string) {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if getenv("API_INGEST_URL") == "" && !given["api.ingest-url"] {
+func (c *Config) pageDefaults(s *envconfig.Settings) {
+	if !s.Given("api.ingest-url") {
 		if port := listenPort(c.Ingest.Addr); port != "" {
 			c.API.Deck.IngestURL = ":" + port
 		}
 	}
-	if getenv("INGEST_CORS_ORIGINS") == "" && !given["ingest.cors-origins"] {
+	if !s.Given("ingest.cors-origins") {
 		c.Ingest.CORSOrigins = pageOrigins(c.API.Addr)
 	}
 }

@@ -19,7 +19,7 @@ func parsed(t *testing.T, env map[string]string, args ...string) Config {
 	if err := s.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	cfg.pageDefaults(fs, getenv)
+	cfg.pageDefaults(s)
 	return cfg
 }
 

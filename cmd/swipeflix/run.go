@@ -91,7 +91,7 @@ func runServices(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := cfg.Infra.Validate(); err != nil {
 		return err
 	}
-	cfg.pageDefaults(fs, os.Getenv)
+	cfg.pageDefaults(s)
 	log, err := svcmain.NewLogger(stderr, os.Getenv)
 	if err != nil {
 		return err

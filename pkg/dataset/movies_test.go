@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,11 +22,47 @@ func uItem(id, title, date string, genres ...int) string {
 	return id + "|" + title + "|" + date + "||http://x/" + id + "|" + strings.Join(flags, "|") + "\n"
 }
 
+// readCase is a reader test's row: text read as a file, and what it gives.
+type readCase[T any] struct {
+	name, text string
+	want       T
+}
+
+// testReads reads each case's text with read, as a file named file.
+func testReads[T any](t *testing.T, read func(io.Reader, string) (T, error), file string, cases []readCase[T]) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := read(strings.NewReader(tt.text), file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got\n%#v\nwant\n%#v", got, tt.want)
+			}
+		})
+	}
+}
+
+// testReadErrors reads each case's text with read, as a file named file,
+// and wants an ErrFormat whose message starts with the case's msg.
+func testReadErrors[T any](t *testing.T, read func(io.Reader, string) (T, error), file string, cases []struct{ name, text, msg string }) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := read(strings.NewReader(tt.text), file)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.msg) {
+				t.Fatalf("got %v, want %s", err, tt.msg)
+			}
+			if !errors.Is(err, ErrFormat) {
+				t.Error("not errors.Is ErrFormat")
+			}
+		})
+	}
+}
+
 func TestReadMovies(t *testing.T) {
-	tests := []struct {
-		name, text string
-		want       []Movie
-	}{
+	testReads(t, ReadMoviesFrom, "movies", []readCase[[]Movie]{
 		{
 			"u.item latin-1",
 			uItem("1", "Toy Story (1995)", "01-Jan-1995", 3, 4, 5) +
@@ -65,24 +102,11 @@ func TestReadMovies(t *testing.T) {
 			},
 		},
 		{"empty", "", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadMoviesFrom(strings.NewReader(tt.text), "movies")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got\n%#v\nwant\n%#v", got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestReadMoviesErrors(t *testing.T) {
-	tests := []struct {
-		name, text, msg string
-	}{
+	testReadErrors(t, ReadMoviesFrom, "u.item", []struct{ name, text, msg string }{
 		{"u.item field count", uItem("1", "A (1990)", "") + "2|B (1991)|x||y|0|1\n",
 			`u.item:2: want 24 "|"-separated fields, got 7`},
 		{"u.item bad flag", strings.Replace(uItem("1", "A (1990)", ""), "|0|0\n", "|0|2\n", 1),
@@ -95,18 +119,7 @@ func TestReadMoviesErrors(t *testing.T) {
 		{"dat field count", "1::A (1990)::Drama\n2::B (1991)\n", `u.item:2: want 3 "::"-separated fields (id::title::genres), got 2`},
 		{"duplicate id", "1::A::Drama\n1::B::Drama\n", `bad data file: u.item: movie id "1" appears twice (entries 1 and 2)`},
 		{"unknown layout", "hello world\n", `u.item:1: not a movies file`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ReadMoviesFrom(strings.NewReader(tt.text), "u.item")
-			if err == nil || !strings.HasPrefix(err.Error(), tt.msg) {
-				t.Fatalf("got %v, want %s", err, tt.msg)
-			}
-			if !errors.Is(err, ErrFormat) {
-				t.Error("not errors.Is ErrFormat")
-			}
-		})
-	}
+	})
 }
 
 func TestTitleYear(t *testing.T) {
@@ -135,45 +148,23 @@ func TestTitleYear(t *testing.T) {
 }
 
 func TestReadTags(t *testing.T) {
-	tests := []struct {
-		name, text string
-		want       map[string][]string
-	}{
+	testReads(t, ReadTagsFrom, "tags", []readCase[map[string][]string]{
 		{"csv", "userId,movieId,tag,timestamp\r\n1,10,funny,5\r\n2,10,Funny,6\r\n2,10,\"dark, moody\",7\r\n3,20,  ,8\r\n3,21,pixar,9\r\n",
 			map[string][]string{"10": {"funny", "dark, moody"}, "21": {"pixar"}}},
 		{"dat", "1::10::funny::5\n2::10::FUNNY::6\n2::11::Sci-fi::7\n",
 			map[string][]string{"10": {"funny"}, "11": {"Sci-fi"}}},
 		{"empty", "", map[string][]string{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadTagsFrom(strings.NewReader(tt.text), "tags")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestReadTagsErrors(t *testing.T) {
-	tests := []struct{ name, text, msg string }{
+	testReadErrors(t, ReadTagsFrom, "tags.csv", []struct{ name, text, msg string }{
 		{"csv header", "userId,movieId,label\n1,2,x\n", `tags.csv:1: header: want columns movieId and tag`},
 		{"csv empty movie", "userId,movieId,tag,timestamp\n1,,x,5\n", `tags.csv:2: movie: empty`},
 		{"csv field count", "userId,movieId,tag,timestamp\n1,2,x\n", `tags.csv:2: wrong number of fields`},
 		{"dat field count", "1::2\n", `tags.csv:1: want 4 "::"-separated fields`},
 		{"unknown layout", "what is this\n", `tags.csv:1: not a tags file`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ReadTagsFrom(strings.NewReader(tt.text), "tags.csv")
-			if err == nil || !strings.HasPrefix(err.Error(), tt.msg) {
-				t.Fatalf("got %v, want %s", err, tt.msg)
-			}
-		})
-	}
+	})
 }
 
 func TestReadCatalog(t *testing.T) {

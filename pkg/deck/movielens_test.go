@@ -3,13 +3,12 @@ package deck_test
 import (
 	"cmp"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/dataset/datasettest"
 	"github.com/swipeflix/swipeflix/pkg/deck"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
@@ -30,25 +29,10 @@ type mlSmall struct {
 
 func loadMLSmall(t *testing.T) mlSmall {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "datasets", "ml-latest-small")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("dataset not present: %v", err)
-	}
 	if testing.Short() || raceEnabled {
 		t.Skip("real-data measurement runs without -short and without -race (make test's second pass)")
 	}
-	src, err := dataset.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	movies, err := src.Movies()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ratings, err := src.LoadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	movies, ratings := datasettest.Load(t, "ml-latest-small")
 	d := mlSmall{byUser: map[string][]dataset.Rating{}}
 	for _, m := range movies {
 		d.movies = append(d.movies, recommend.MovieInfo{ID: m.ID, Title: m.Title, Year: m.Year, Genres: m.Genres, Tags: m.Tags, Overview: m.Overview})

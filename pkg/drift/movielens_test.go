@@ -1,14 +1,12 @@
 package drift
 
 import (
-	"errors"
-	"io/fs"
 	"math/rand/v2"
 	"sort"
 	"testing"
 	"time"
 
-	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/dataset/datasettest"
 	"github.com/swipeflix/swipeflix/pkg/events"
 )
 
@@ -20,21 +18,7 @@ func (g movieGenres) Genres(id string) []string { return g[id] }
 // skips the test when the dataset is not there.
 func loadML100K(t *testing.T) ([]events.Event, movieGenres) {
 	t.Helper()
-	src, err := dataset.Open("../../../shared/datasets/ml-100k")
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skip("ml-100k not found at ../shared/datasets/ml-100k")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ratings, err := src.LoadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	movies, err := dataset.ReadMovies(src.MoviesPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	movies, ratings := datasettest.Load(t, "ml-100k")
 	g := movieGenres{}
 	for _, m := range movies {
 		g[m.ID] = m.Genres

@@ -94,12 +94,7 @@ func TestKafkaSeedsTopics(t *testing.T) {
 }
 
 func TestKafkaFallsBackWhenPortTaken(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	taken := ln.Addr().(*net.TCPAddr).Port
+	addr, taken := takenPort(t)
 
 	k, err := embedded.StartKafka(context.Background(), embedded.KafkaConfig{Port: taken})
 	if err != nil {
@@ -109,7 +104,7 @@ func TestKafkaFallsBackWhenPortTaken(t *testing.T) {
 	if !k.FellBack() {
 		t.Error("FellBack() = false with the port taken")
 	}
-	if k.Addr() == ln.Addr().String() {
+	if k.Addr() == addr {
 		t.Errorf("broker reports the taken address %s", k.Addr())
 	}
 }
@@ -145,12 +140,7 @@ func TestNATSJetStreamSurvivesRestart(t *testing.T) {
 }
 
 func TestNATSFallsBackWhenPortTaken(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	taken := ln.Addr().(*net.TCPAddr).Port
+	_, taken := takenPort(t)
 
 	n, err := embedded.StartNATS(embedded.NATSConfig{StoreDir: t.TempDir(), Port: taken})
 	if err != nil {
@@ -221,4 +211,16 @@ func TestBrokersLogThroughSlog(t *testing.T) {
 			t.Errorf("no %s lines in the log:\n%.2000s", want, out)
 		}
 	}
+}
+
+// takenPort listens on a free port until the test ends and returns its
+// address and number.
+func takenPort(t *testing.T) (string, int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String(), ln.Addr().(*net.TCPAddr).Port
 }

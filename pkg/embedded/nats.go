@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -103,21 +104,13 @@ func portFree(port int) bool {
 // natsLogger forwards the server's log lines to slog.
 type natsLogger struct{ l *slog.Logger }
 
-func (n natsLogger) Noticef(format string, v ...any) {
-	n.l.Debug("nats", "text", fmt.Sprintf(format, v...))
-}
-func (n natsLogger) Warnf(format string, v ...any) {
-	n.l.Warn("nats", "text", fmt.Sprintf(format, v...))
-}
-func (n natsLogger) Fatalf(format string, v ...any) {
-	n.l.Error("nats", "text", fmt.Sprintf(format, v...))
-}
-func (n natsLogger) Errorf(format string, v ...any) {
-	n.l.Error("nats", "text", fmt.Sprintf(format, v...))
-}
-func (n natsLogger) Debugf(format string, v ...any) {
-	n.l.Debug("nats", "text", fmt.Sprintf(format, v...))
-}
-func (n natsLogger) Tracef(format string, v ...any) {
-	n.l.Debug("nats", "text", fmt.Sprintf(format, v...))
+func (n natsLogger) Noticef(format string, v ...any) { n.log(slog.LevelDebug, format, v) }
+func (n natsLogger) Warnf(format string, v ...any)   { n.log(slog.LevelWarn, format, v) }
+func (n natsLogger) Fatalf(format string, v ...any)  { n.log(slog.LevelError, format, v) }
+func (n natsLogger) Errorf(format string, v ...any)  { n.log(slog.LevelError, format, v) }
+func (n natsLogger) Debugf(format string, v ...any)  { n.log(slog.LevelDebug, format, v) }
+func (n natsLogger) Tracef(format string, v ...any)  { n.log(slog.LevelDebug, format, v) }
+
+func (n natsLogger) log(level slog.Level, format string, v []any) {
+	n.l.Log(context.Background(), level, "nats", "text", fmt.Sprintf(format, v...))
 }

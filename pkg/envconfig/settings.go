@@ -21,12 +21,25 @@ type Settings struct {
 	fs     *flag.FlagSet
 	getenv func(string) string
 	errs   []error
+	given  map[string]bool // by flag name (else variable): declared, and whether set
 }
 
 // NewSettings declares settings on fs, reading variables through getenv
 // (os.Getenv in a main, a map in tests).
 func NewSettings(fs *flag.FlagSet, getenv func(string) string) *Settings {
-	return &Settings{fs: fs, getenv: getenv}
+	return &Settings{fs: fs, getenv: getenv, given: map[string]bool{}}
+}
+
+// Given reports whether the setting declared under name (its flag name, or
+// its variable for one without a flag) was set by the command line or the
+// environment rather than left at its default. It panics for a name never
+// declared, so a caller cannot silently outlive a rename.
+func (s *Settings) Given(name string) bool {
+	given, ok := s.given[name]
+	if !ok {
+		panic("envconfig: no setting named " + name)
+	}
+	return given
 }
 
 // FlagSet is the flag set the settings are declared on.
@@ -61,16 +74,29 @@ func (v value) String() string {
 // Var declares a setting of any type: set parses a value into the
 // destination, get formats the destination for the usage text.
 func (s *Settings) Var(name, env, help string, set func(string) error, get func() string) {
+	key := name
+	if key == "" {
+		key = env
+	}
+	s.given[key] = false
 	if env != "" {
 		if v := s.getenv(env); v != "" {
 			if err := set(v); err != nil {
 				s.errs = append(s.errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			} else {
+				s.given[key] = true
 			}
 		}
 		help += " [$" + env + "]"
 	}
 	if name != "" {
-		s.fs.Var(value{set: set, get: get}, name, help)
+		s.fs.Var(value{set: func(v string) error {
+			if err := set(v); err != nil {
+				return err
+			}
+			s.given[key] = true
+			return nil
+		}, get: get}, name, help)
 	}
 }
 

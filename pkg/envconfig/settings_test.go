@@ -59,3 +59,29 @@ func TestSettingsNamesTheBadVariable(t *testing.T) {
 		t.Fatalf("got %v, want both variables named", err)
 	}
 }
+
+// Given tells a setting the command line or the environment set from one
+// left at its default, by the name it was declared under.
+func TestGiven(t *testing.T) {
+	env := map[string]string{"A_FROM_ENV": "x", "B_EMPTY": ""}
+	s := NewSettings(flag.NewFlagSet("t", flag.ContinueOnError), func(k string) string { return env[k] })
+	var a, b, c, d string
+	s.String(&a, "a", "A_FROM_ENV", "")
+	s.String(&b, "b", "B_EMPTY", "")
+	s.String(&c, "c", "C_UNSET", "")
+	s.Secret(&d, "A_FROM_ENV")
+	if err := s.Parse([]string{"-c", ""}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"a": true, "b": false, "c": true, "A_FROM_ENV": true} {
+		if got := s.Given(name); got != want {
+			t.Errorf("Given(%q) = %v, want %v", name, got, want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Given of an undeclared name did not panic")
+		}
+	}()
+	s.Given("nope")
+}

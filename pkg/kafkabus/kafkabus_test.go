@@ -35,6 +35,16 @@ func newProducer(t *testing.T, brokers []string) *kafkabus.Producer {
 	return p
 }
 
+// startWith starts a broker holding messages(n, users).
+func startWith(ctx context.Context, t *testing.T, n, users int) *embedded.Kafka {
+	t.Helper()
+	k := embeddedtest.StartTestKafka(t)
+	if err := newProducer(t, k.Brokers()).Publish(ctx, messages(n, users)); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func messages(n, users int) []kafkabus.Message {
 	msgs := make([]kafkabus.Message, n)
 	for i := range msgs {
@@ -204,11 +214,7 @@ func TestPingStoppedBroker(t *testing.T) {
 
 func TestReportLag(t *testing.T) {
 	ctx := testCtx(t)
-	k := embeddedtest.StartTestKafka(t)
-	p := newProducer(t, k.Brokers())
-	if err := p.Publish(ctx, messages(9, 9)); err != nil {
-		t.Fatal(err)
-	}
+	k := startWith(ctx, t, 9, 9)
 	rctx, stop := context.WithCancel(ctx)
 	got := make(chan map[int]int64, 1)
 	seen := map[int]int64{}

@@ -9,51 +9,32 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// TotalLag is Lag summed over the topic's partitions: for a group that has
+// committed nothing, how many records the topic holds.
+func TotalLag(ctx context.Context, brokers []string, group, topic string) (int64, error) {
+	lag, err := Lag(ctx, brokers, group, topic)
+	var n int64
+	for _, l := range lag {
+		n += l
+	}
+	return n, err
+}
+
 // Lag returns, per partition of topic, how many records group has not
 // committed yet: the partition's end offset minus the group's committed
 // offset (the whole partition when the group has committed nothing).
 func Lag(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
-	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	cl := newClient(brokers)
+	b, err := bounds(ctx, cl, topic)
 	if err != nil {
-		return nil, fmt.Errorf("lag of %s on %s: metadata: %w", group, topic, err)
+		return nil, fmt.Errorf("lag of %s on %s: %w", group, topic, err)
 	}
-	var parts []int
-	for _, t := range md.Topics {
-		if t.Name != topic {
-			continue
-		}
-		if t.Error != nil {
-			return nil, fmt.Errorf("lag of %s on %s: metadata: %w", group, topic, t.Error)
-		}
-		for _, p := range t.Partitions {
-			parts = append(parts, p.ID)
-		}
+	parts := make([]int, 0, len(b))
+	lag := make(map[int]int64, len(b))
+	for p, r := range b {
+		parts = append(parts, int(p))
+		lag[int(p)] = r.End - r.First
 	}
-	if len(parts) == 0 {
-		return nil, fmt.Errorf("lag of %s on %s: topic has no partitions", group, topic)
-	}
-
-	// kafka-go fills FirstOffset and LastOffset only for the timestamps
-	// asked for, so ask for both.
-	reqs := make([]kafka.OffsetRequest, 0, 2*len(parts))
-	for _, p := range parts {
-		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
-	}
-	lo, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, fmt.Errorf("lag of %s on %s: list offsets: %w", group, topic, err)
-	}
-	end := map[int]int64{}
-	start := map[int]int64{}
-	for _, po := range lo.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("lag of %s on %s: end offset of partition %d: %w", group, topic, po.Partition, po.Error)
-		}
-		end[po.Partition] = po.LastOffset
-		start[po.Partition] = po.FirstOffset
-	}
-
 	of, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil {
 		return nil, fmt.Errorf("lag of %s on %s: offset fetch: %w", group, topic, err)
@@ -64,16 +45,12 @@ func Lag(ctx context.Context, brokers []string, group, topic string) (map[int]in
 	if of.Error != nil && !errors.Is(of.Error, kafka.GroupIdNotFound) {
 		return nil, fmt.Errorf("lag of %s on %s: offset fetch: %w", group, topic, of.Error)
 	}
-	lag := make(map[int]int64, len(parts))
-	for _, p := range parts {
-		lag[p] = end[p] - start[p]
-	}
 	for _, op := range of.Topics[topic] {
 		if op.Error != nil && !errors.Is(op.Error, kafka.GroupIdNotFound) {
 			return nil, fmt.Errorf("lag of %s on %s: committed offset of partition %d: %w", group, topic, op.Partition, op.Error)
 		}
 		if op.CommittedOffset >= 0 {
-			lag[op.Partition] = max(0, end[op.Partition]-op.CommittedOffset)
+			lag[op.Partition] = max(0, b[int32(op.Partition)].End-op.CommittedOffset)
 		}
 	}
 	return lag, nil

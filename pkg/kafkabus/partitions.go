@@ -71,7 +71,7 @@ func NewPartitionReader(cfg PartitionReaderConfig) *PartitionReader {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &PartitionReader{cfg: cfg, pos: map[int]int64{}, high: map[int]int64{},
-		cl: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}}
+		cl: newClient(cfg.Brokers)}
 	for p, o := range cfg.From {
 		r.pos[p] = o
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 )
 
@@ -40,12 +39,8 @@ func read(ctx context.Context, t *testing.T, r *kafkabus.PartitionReader, n int)
 // group; commits are the group's and Lag sees them.
 func TestPartitionReaderFromOffsets(t *testing.T) {
 	ctx := testCtx(t)
-	k := embeddedtest.StartTestKafka(t)
-	p := newProducer(t, k.Brokers())
 	const n = 90
-	if err := p.Publish(ctx, messages(n, 11)); err != nil {
-		t.Fatal(err)
-	}
+	k := startWith(ctx, t, n, 11)
 	all := read(ctx, t, kafkabus.NewPartitionReader(kafkabus.PartitionReaderConfig{
 		Brokers: k.Brokers(), Topic: kafkabus.Ratings, Group: "g"}), n)
 	perPart := map[int][]int64{}
@@ -98,11 +93,7 @@ func TestPartitionReaderFromOffsets(t *testing.T) {
 // a rebalance or a session timeout before it reads.
 func TestPartitionReaderHoldsNoMembership(t *testing.T) {
 	ctx := testCtx(t)
-	k := embeddedtest.StartTestKafka(t)
-	p := newProducer(t, k.Brokers())
-	if err := p.Publish(ctx, messages(30, 5)); err != nil {
-		t.Fatal(err)
-	}
+	k := startWith(ctx, t, 30, 5)
 	r := kafkabus.NewPartitionReader(kafkabus.PartitionReaderConfig{Brokers: k.Brokers(), Topic: kafkabus.Ratings, Group: "g"})
 	runCtx, cancel := context.WithCancel(ctx)
 	out := make(chan kafkabus.Message)

@@ -9,42 +9,22 @@ import (
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus/modelbustest"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
-
-// snapshot fits a tiny model stamped with version.
-func snapshot(t *testing.T, version int64) []byte {
-	t.Helper()
-	var ts recommend.TrainSet
-	for u := range 6 {
-		for m := range 8 {
-			ts.Interactions = append(ts.Interactions, recommend.Interaction{User: fmt.Sprint("u", u), Movie: fmt.Sprint("m", m), Value: float64(1 + (u+m)%5)})
-		}
-	}
-	model, err := recommend.Fit(ts, recommend.Config{Factors: 2, RatingFactors: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	model.Version = version
-	b, err := model.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // A manifest whose version differs from its snapshot's own is refused by
 // Load, the check both the api and the trainer use (issue 10, defect 3).
 func TestLoadRefusesAVersionMismatch(t *testing.T) {
 	ctx, b, _ := setup(t)
-	good, err := b.Publish(ctx, manifest(1), snapshot(t, 1))
+	good, err := b.Publish(ctx, manifest(1), modelbustest.Snapshot(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m, err := b.Load(ctx, good); err != nil || m.Version != 1 {
 		t.Fatalf("good model: %v", err)
 	}
-	bad, err := b.Publish(ctx, manifest(2), snapshot(t, 7))
+	bad, err := b.Publish(ctx, manifest(2), modelbustest.Snapshot(t, 7))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -292,11 +292,11 @@ func (g *Graph) Registry() *prometheus.Registry {
 
 // Standalone is the work of a service's thin main: each call takes a
 // fresh config from defaults and hands RunService the config's settings
-// (register) and its module, so that
+// (register) and its module. Each service package declares
 //
-//	var realMain = modules.Standalone(api.DefaultConfig, (*api.Config).RegisterSettings, api.Module)
+//	var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)
 //
-// is all a main adds to svcmain.Main.
+// beside its Module, and its main hands that to svcmain.Main.
 func Standalone[C any](defaults func() C, register func(*C, *envconfig.Settings), module func(*C) Module) svcmain.Func {
 	return func(ctx context.Context, args []string, log *slog.Logger) error {
 		cfg := defaults()

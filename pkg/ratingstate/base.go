@@ -142,10 +142,7 @@ func (v *View) eachRaw(fn func(rawEntry) bool) {
 	for u := range v.users {
 		b, n, ord := v.user(u)
 		for j := range n {
-			i := j
-			if ord != nil {
-				i = int(ord[j])
-			}
+			i := slot(ord, j)
 			if !fn(rawEntry{u: int32(u), m: movieOf(b.mv[i]), code: codeOf(b.mv[i]), ts: b.ts[i], eh: b.eh[i]}) {
 				return
 			}

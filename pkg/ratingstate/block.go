@@ -162,6 +162,28 @@ func (b ublock) order(n, sorted int, tail, out []int32) (order, tailBuf, outBuf 
 	return o, t, o
 }
 
+// orderScratch is the reusable scratch of order, one per state and per view.
+type orderScratch struct{ out, tail []int32 }
+
+// entries returns the block blk holds, its entry count n and, when some
+// entries are not in movie order (sorted < n), the order to read them in
+// (nil when they all are; valid until the next call).
+func (o *orderScratch) entries(blk []uint64, n, sorted int32) (ublock, int, []int32) {
+	b := viewBlock(blk)
+	var ord []int32
+	ord, o.tail, o.out = b.order(int(n), int(sorted), o.tail, o.out)
+	return b, int(n), ord
+}
+
+// slot is where in its block a user's j-th entry in movie order is, given
+// the order entries returned.
+func slot(ord []int32, j int) int {
+	if ord == nil {
+		return j
+	}
+	return int(ord[j])
+}
+
 // copyBlock copies the first n entries of src into a new block of capacity
 // at least c.
 func copyBlock(src ublock, n, c int) ([]uint64, ublock) {

@@ -143,9 +143,8 @@ type State struct {
 	savedUsers  int // ids already handed over in a Delta
 	savedMovies int
 
-	tail    []tailEntry // scratch of merge
-	ord     []int32     // scratch of order
-	ordTail []int32
+	tail  []tailEntry // scratch of merge
+	order orderScratch
 }
 
 // New returns an empty state that does not track changes for a checkpoint
@@ -329,24 +328,16 @@ func (s *State) RatedIndex(u int32, dst []MovieValue) []MovieValue {
 	}
 	b, n, ord := s.user(u)
 	for j := range n {
-		i := j
-		if ord != nil {
-			i = int(ord[j])
-		}
+		i := slot(ord, j)
 		dst = append(dst, MovieValue{Movie: movieOf(b.mv[i]), Value: codeValue(codeOf(b.mv[i]))})
 	}
 	return dst
 }
 
-// user returns user u's block, entry count and, when some entries are not
-// in movie order, the order to read them in (nil when they all are; valid
-// until the next call).
+// user is orderScratch.entries of user u.
 func (s *State) user(u int32) (ublock, int, []int32) {
 	ur := &s.users[u]
-	b := viewBlock(ur.blk)
-	var ord []int32
-	ord, s.ordTail, s.ord = b.order(int(ur.n), int(ur.sorted), s.ordTail, s.ord)
-	return b, int(ur.n), ord
+	return s.order.entries(ur.blk, ur.n, ur.sorted)
 }
 
 // Rated returns everything userID rated, sorted by movie id (as strings
@@ -428,10 +419,7 @@ func (s *State) All() iter.Seq[Entry] {
 			b, n, ord := s.user(int32(u))
 			ord = slices.Clone(ord) // yield may call methods that reuse the scratch
 			for j := range n {
-				i := j
-				if ord != nil {
-					i = int(ord[j])
-				}
+				i := slot(ord, j)
 				if !yield(Entry{User: int32(u), Movie: movieOf(b.mv[i]), Value: codeValue(codeOf(b.mv[i])),
 					TS: b.ts[i], EventHash: b.eh[i]}) {
 					return

@@ -20,8 +20,7 @@ type View struct {
 	hash     Hash
 	live     *atomic.Int32
 	release  sync.Once
-	ord      []int32 // scratch of order
-	ordTail  []int32
+	order    orderScratch
 }
 
 // userSnap is one user's block as of the export.
@@ -79,10 +78,7 @@ func (v *View) Each(fn func(e Entry) bool) {
 	for u := range v.users {
 		b, n, ord := v.user(u)
 		for j := range n {
-			i := j
-			if ord != nil {
-				i = int(ord[j])
-			}
+			i := slot(ord, j)
 			if !fn(Entry{User: int32(u), Movie: movieOf(b.mv[i]), Value: codeValue(codeOf(b.mv[i])),
 				TS: b.ts[i], EventHash: b.eh[i]}) {
 				return
@@ -113,10 +109,7 @@ func (v *View) Columns() Columns {
 	for u := range v.users {
 		b, n, ord := v.user(u)
 		for j := range n {
-			i := j
-			if ord != nil {
-				i = int(ord[j])
-			}
+			i := slot(ord, j)
 			mv := b.mv[i]
 			c.User[k], c.Movie[k], c.Value[k], c.TS[k] = int32(u), movieOf(mv), codeValue(codeOf(mv)), b.ts[i]
 			k++
@@ -125,12 +118,8 @@ func (v *View) Columns() Columns {
 	return c
 }
 
-// user returns user u's block, entry count and, when some entries are not
-// in movie order, the order to read them in (nil when they all are).
+// user is orderScratch.entries of user u.
 func (v *View) user(u int) (ublock, int, []int32) {
 	us := &v.users[u]
-	b := viewBlock(us.blk)
-	var ord []int32
-	ord, v.ordTail, v.ord = b.order(int(us.n), int(us.sorted), v.ordTail, v.ord)
-	return b, int(us.n), ord
+	return v.order.entries(us.blk, us.n, us.sorted)
 }

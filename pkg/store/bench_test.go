@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/dataset/datasettest"
 	"github.com/swipeflix/swipeflix/pkg/store"
 	"github.com/swipeflix/swipeflix/pkg/store/storetest"
 )
@@ -19,7 +20,7 @@ var benchEngines = []struct {
 // BenchmarkUpsertMovies loads ml-latest-small's catalog (9,742 movies with
 // their tags): "insert" into an empty database, "update" over a loaded one.
 func BenchmarkUpsertMovies(b *testing.B) {
-	movies, err := dataset.ReadCatalog(storetest.DatasetDir(b, "ml-latest-small"))
+	movies, err := dataset.ReadCatalog(datasettest.Dir(b, "ml-latest-small"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func BenchmarkRegisterPromote(b *testing.B) {
 // ml-latest-small's movies.csv and tags.csv, then upsert (over a loaded
 // catalog after the first iteration).
 func BenchmarkLoadCatalog(b *testing.B) {
-	dir := storetest.DatasetDir(b, "ml-latest-small")
+	dir := datasettest.Dir(b, "ml-latest-small")
 	for _, e := range benchEngines {
 		b.Run(e.name, func(b *testing.B) {
 			s := e.open(b)

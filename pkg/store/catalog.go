@@ -204,21 +204,9 @@ func (s *Store) Movies(ctx context.Context, after string, limit int) ([]dataset.
 	}
 	// On Postgres the id column is COLLATE "C", so both engines order by
 	// bytes and the primary key serves the page.
-	rows, err := s.db.QueryContext(ctx, `SELECT `+movieCols+` FROM movies WHERE id > $1
+	out, err := queryAll(ctx, s.db, scanMovie, `SELECT `+movieCols+` FROM movies WHERE id > $1
 		ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("list movies after %q: %w", after, err)
-	}
-	defer rows.Close()
-	var out []dataset.Movie
-	for rows.Next() {
-		m, err := scanMovie(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list movies after %q: %w", after, err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list movies after %q: %w", after, err)
 	}
 	return out, nil

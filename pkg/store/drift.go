@@ -96,21 +96,9 @@ func (s *Store) DriftHistory(ctx context.Context, since time.Time, limit int) ([
 	if limit <= 0 {
 		return nil, fmt.Errorf("drift history: %w: limit must be positive, got %d", ErrInvalid, limit)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+reportCols+` FROM drift_reports WHERE generated_at >= $1
+	out, err := queryAll(ctx, s.db, scanReport, `SELECT `+reportCols+` FROM drift_reports WHERE generated_at >= $1
 		ORDER BY generated_at DESC, id DESC LIMIT $2`, s.timeArg(since), limit)
 	if err != nil {
-		return nil, fmt.Errorf("drift history: %w", err)
-	}
-	defer rows.Close()
-	var out []DriftReport
-	for rows.Next() {
-		r, err := scanReport(rows)
-		if err != nil {
-			return nil, fmt.Errorf("drift history: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("drift history: %w", err)
 	}
 	return out, nil

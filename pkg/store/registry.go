@@ -170,6 +170,24 @@ type querier interface {
 
 type scanner interface{ Scan(dest ...any) error }
 
+// queryAll runs a query on q and reads every row it returns with scan.
+func queryAll[T any](ctx context.Context, q querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func scanModel(row scanner) (ModelRecord, error) {
 	var (
 		r                    ModelRecord
@@ -265,20 +283,8 @@ func (s *Store) List(ctx context.Context, opt ListOptions) ([]ModelRecord, error
 		q += ` LIMIT $2`
 		args = append(args, opt.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.db, scanModel, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list models: %w", err)
-	}
-	defer rows.Close()
-	var out []ModelRecord
-	for rows.Next() {
-		r, err := scanModel(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list models: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list models: %w", err)
 	}
 	return out, nil
@@ -429,23 +435,15 @@ func (s *Store) StageHistory(ctx context.Context, version int64) ([]StageChange,
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT version, from_stage, to_stage, actor, reason, at
-		FROM model_stage_history WHERE version = $1 ORDER BY id`, version)
-	if err != nil {
-		return nil, fmt.Errorf("stage history of model %d: %w", version, err)
-	}
-	defer rows.Close()
-	var out []StageChange
-	for rows.Next() {
+	out, err := queryAll(ctx, s.db, func(row scanner) (StageChange, error) {
 		var c StageChange
 		var from, to string
-		if err := rows.Scan(&c.Version, &from, &to, &c.Actor, &c.Reason, timeCol{&c.At}); err != nil {
-			return nil, fmt.Errorf("stage history of model %d: %w", version, err)
-		}
+		err := row.Scan(&c.Version, &from, &to, &c.Actor, &c.Reason, timeCol{&c.At})
 		c.From, c.To = Stage(from), Stage(to)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		return c, err
+	}, `SELECT version, from_stage, to_stage, actor, reason, at
+		FROM model_stage_history WHERE version = $1 ORDER BY id`, version)
+	if err != nil {
 		return nil, fmt.Errorf("stage history of model %d: %w", version, err)
 	}
 	return out, nil

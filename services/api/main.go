@@ -5,7 +5,6 @@
 package main
 
 import (
-	"github.com/swipeflix/swipeflix/pkg/modules"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/api/api"
 )
@@ -13,7 +12,4 @@ import (
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-func main() { svcmain.Main(api.Name, version, realMain) }
-
-// realMain runs the api module alone, on a fresh config each call.
-var realMain = modules.Standalone(api.DefaultConfig, (*api.Config).RegisterSettings, api.Module)
+func main() { svcmain.Main(api.Name, version, api.Standalone) }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,22 +11,23 @@ import (
 
 	"github.com/swipeflix/swipeflix/pkg/embedded/embeddedtest"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
+	"github.com/swipeflix/swipeflix/pkg/modelbus/modelbustest"
 	"github.com/swipeflix/swipeflix/pkg/modules/modulestest"
-	"github.com/swipeflix/swipeflix/pkg/recommend"
+	"github.com/swipeflix/swipeflix/services/api/api"
 )
 
 var discard = slog.New(slog.DiscardHandler)
 
 func TestRealMainRejectsBadSettings(t *testing.T) {
 	modulestest.Isolate(t)
-	if err := realMain(context.Background(), []string{"-api.body-limit", "1"}, discard); err == nil || !strings.Contains(err.Error(), "body limit") {
+	if err := api.Standalone(context.Background(), []string{"-api.body-limit", "1"}, discard); err == nil || !strings.Contains(err.Error(), "body limit") {
 		t.Errorf("bad flag value: %v, want an error naming the body limit", err)
 	}
-	if err := realMain(context.Background(), []string{"-no-such-flag"}, discard); err == nil {
+	if err := api.Standalone(context.Background(), []string{"-no-such-flag"}, discard); err == nil {
 		t.Error("unknown flag accepted")
 	}
 	t.Setenv("API_CACHE_ENTRIES", "lots")
-	if err := realMain(context.Background(), nil, discard); err == nil || !strings.Contains(err.Error(), "API_CACHE_ENTRIES") {
+	if err := api.Standalone(context.Background(), nil, discard); err == nil || !strings.Contains(err.Error(), "API_CACHE_ENTRIES") {
 		t.Errorf("bad environment value: %v, want an error naming API_CACHE_ENTRIES", err)
 	}
 }
@@ -47,22 +47,7 @@ func TestRealMainServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bus.Close()
-	var ts recommend.TrainSet
-	for u := range 8 {
-		for m := range 12 {
-			ts.Interactions = append(ts.Interactions, recommend.Interaction{User: fmt.Sprint("u", u), Movie: fmt.Sprint("m", m), Value: float64(1 + (u+m)%5)})
-		}
-	}
-	model, err := recommend.Fit(ts, recommend.Config{Factors: 2, RatingFactors: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	model.Version = 1
-	snap, err := model.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bus.Publish(ctx, modelbus.Manifest{Version: 1, CreatedAt: time.Now()}, snap); err != nil {
+	if _, err := bus.Publish(ctx, modelbus.Manifest{Version: 1, CreatedAt: time.Now()}, modelbustest.Snapshot(t, 1)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -71,11 +56,11 @@ func TestRealMainServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close() // realMain listens itself; another process could take the port meanwhile (unlikely)
+	ln.Close() // api.Standalone listens itself; another process could take the port meanwhile (unlikely)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- realMain(runCtx, []string{"-api.addr", addr, "-nats.url", n.URL(), "-data-dir", t.TempDir()}, discard)
+		done <- api.Standalone(runCtx, []string{"-api.addr", addr, "-nats.url", n.URL(), "-data-dir", t.TempDir()}, discard)
 	}()
 
 	deadline := time.Now().Add(30 * time.Second)
@@ -94,6 +79,6 @@ func TestRealMainServes(t *testing.T) {
 	}
 	stop()
 	if err := <-done; err != nil {
-		t.Fatalf("realMain after shutdown: %v", err)
+		t.Fatalf("api.Standalone after shutdown: %v", err)
 	}
 }

@@ -7,7 +7,6 @@
 package main
 
 import (
-	"github.com/swipeflix/swipeflix/pkg/modules"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/drift/driftsvc"
 )
@@ -15,7 +14,4 @@ import (
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-func main() { svcmain.Main(driftsvc.Name, version, realMain) }
-
-// realMain runs the drift module alone, on a fresh config each call.
-var realMain = modules.Standalone(driftsvc.DefaultConfig, (*driftsvc.Config).RegisterSettings, driftsvc.Module)
+func main() { svcmain.Main(driftsvc.Name, version, driftsvc.Standalone) }

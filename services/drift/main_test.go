@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/swipeflix/swipeflix/pkg/modules/modulestest"
+	"github.com/swipeflix/swipeflix/services/drift/driftsvc"
 )
 
 func TestRealMainRejectsBadConfig(t *testing.T) {
@@ -20,7 +21,7 @@ func TestRealMainRejectsBadConfig(t *testing.T) {
 		{[]string{"-catalog=/nonexistent/folder"}, "load catalog"},
 		{[]string{"stray"}, "unexpected argument"},
 	} {
-		err := realMain(context.Background(), tc.args, slog.New(slog.DiscardHandler))
+		err := driftsvc.Standalone(context.Background(), tc.args, slog.New(slog.DiscardHandler))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want one mentioning %q", tc.args, err, tc.want)
 		}

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"github.com/swipeflix/swipeflix/pkg/modules"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 	"github.com/swipeflix/swipeflix/services/ingest/ingest"
 )
@@ -14,7 +13,4 @@ import (
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-func main() { svcmain.Main(ingest.Name, version, realMain) }
-
-// realMain runs the ingest module alone, on a fresh config each call.
-var realMain = modules.Standalone(ingest.DefaultConfig, (*ingest.Config).RegisterSettings, ingest.Module)
+func main() { svcmain.Main(ingest.Name, version, ingest.Standalone) }

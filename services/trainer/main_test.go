@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/swipeflix/swipeflix/pkg/modules/modulestest"
+	"github.com/swipeflix/swipeflix/services/trainer/trainer"
 )
 
 func TestRealMainRejectsBadSettings(t *testing.T) {
@@ -27,9 +28,9 @@ func TestRealMainRejectsBadSettings(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			err := realMain(context.Background(), tc.args, slog.New(slog.DiscardHandler))
+			err := trainer.Standalone(context.Background(), tc.args, slog.New(slog.DiscardHandler))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("realMain(%v) = %v, want an error naming %q", tc.args, err, tc.want)
+				t.Fatalf("trainer.Standalone(%v) = %v, want an error naming %q", tc.args, err, tc.want)
 			}
 		})
 	}

@@ -120,10 +120,7 @@ func TestRollbackRepublishesCurrent(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	ctx := context.Background()
-	s := storetest.OpenSQLite(t)
-	if err := s.Register(ctx, storetest.Record(1)); err != nil {
-		t.Fatal(err)
-	}
+	s := storeWith(t, 1)
 	c := serve(t, admin.Config{Store: s, Token: token})
 	for _, tok := range []string{"", "wrong"} {
 		bad := *c
@@ -149,10 +146,7 @@ func TestAuth(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	ctx := context.Background()
-	s := storetest.OpenSQLite(t)
-	if err := s.Register(ctx, storetest.Record(1)); err != nil {
-		t.Fatal(err)
-	}
+	s := storeWith(t, 1)
 	c := serve(t, admin.Config{Store: s, Token: token})
 	if _, err := c.Promote(ctx, 9, "alice", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("promote missing: %v, want ErrNotFound", err)
@@ -196,12 +190,7 @@ func TestErrors(t *testing.T) {
 
 func TestListAndHistory(t *testing.T) {
 	ctx := context.Background()
-	s := storetest.OpenSQLite(t)
-	for v := int64(1); v <= 3; v++ {
-		if err := s.Register(ctx, storetest.Record(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := storeWith(t, 3)
 	c := serve(t, admin.Config{Store: s, Token: token})
 	if _, err := c.Promote(ctx, 2, "alice", "best ndcg"); err != nil {
 		t.Fatal(err)
@@ -241,10 +230,7 @@ func TestListAndHistory(t *testing.T) {
 
 func TestPublishFailureReported(t *testing.T) {
 	ctx := context.Background()
-	s := storetest.OpenSQLite(t)
-	if err := s.Register(ctx, storetest.Record(1)); err != nil {
-		t.Fatal(err)
-	}
+	s := storeWith(t, 1)
 	c := serve(t, admin.Config{Store: s, Token: token, OnChange: func(context.Context, store.ModelRecord) error {
 		return errors.New("nats: no servers available")
 	}})
@@ -255,4 +241,17 @@ func TestPublishFailureReported(t *testing.T) {
 	if m.Version != 1 || m.Stage != store.StageProduction {
 		t.Errorf("the response must still carry the new production model, got %+v", m)
 	}
+}
+
+// storeWith opens a SQLite store holding the models storetest.Record makes
+// for versions 1 to n.
+func storeWith(t *testing.T, n int64) *store.Store {
+	t.Helper()
+	s := storetest.OpenSQLite(t)
+	for v := int64(1); v <= n; v++ {
+		if err := s.Register(context.Background(), storetest.Record(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/dataset/datasettest"
 	"github.com/swipeflix/swipeflix/pkg/store"
 )
 
@@ -537,33 +538,8 @@ func testMoviesInvalid(t *testing.T, s *store.Store) {
 	}
 }
 
-// DatasetDir finds ../shared/datasets/<name> relative to the repository
-// root (the folder holding go.work) or skips the test.
-func DatasetDir(t testing.TB, name string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.work) not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "datasets", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("dataset %s absent: %v", name, err)
-	}
-	return p
-}
-
 func testLoadCatalog(t *testing.T, s *store.Store) {
-	dir := DatasetDir(t, "ml-latest-small")
+	dir := datasettest.Dir(t, "ml-latest-small")
 	ctx := context.Background()
 	want, err := dataset.ReadCatalog(dir)
 	if err != nil {

@@ -2,8 +2,6 @@ package api
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -11,12 +9,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/dataset/datasettest"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
-
-// datasetsDir is ../shared/datasets from the repository root.
-var datasetsDir = filepath.Join("..", "..", "..", "..", "shared", "datasets")
 
 var (
 	fitMu  sync.Mutex
@@ -27,15 +23,8 @@ var (
 // binary; it skips when the dataset is absent.
 func fitDataset(b *testing.B, name string) (*recommend.Model, []string) {
 	b.Helper()
-	dir := filepath.Join(datasetsDir, name)
-	if _, err := os.Stat(dir); err != nil {
-		b.Skipf("dataset %s not present: %v", dir, err)
-	}
-	src, err := dataset.Open(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ratings, err := dataset.LoadRatings(src.RatingsPath)
+	src := datasettest.Open(b, name)
+	ratings, err := src.LoadAll()
 	if err != nil {
 		b.Fatal(err)
 	}

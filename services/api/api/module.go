@@ -21,3 +21,7 @@ func Module(cfg *Config) modules.Module {
 			return New(*cfg, Deps{Logger: g.Logger(), Registerer: reg, Gatherer: reg, Source: g.Bus()})
 		}}
 }
+
+// Standalone runs the api module alone, on a fresh config each call: the
+// api command's body.
+var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)

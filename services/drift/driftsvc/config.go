@@ -14,6 +14,7 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/drift"
 	"github.com/swipeflix/swipeflix/pkg/envconfig"
 	"github.com/swipeflix/swipeflix/pkg/events"
+	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/svcmain"
 )
 
@@ -84,7 +85,7 @@ func DefaultConfig() Config {
 	return Config{
 		Addr:            ":8003",
 		Brokers:         []string{"127.0.0.1:9092"},
-		Topic:           "swipeflix.ratings",
+		Topic:           kafkabus.Ratings,
 		GroupID:         "swipeflix-drift",
 		NATSURL:         "nats://127.0.0.1:4222",
 		MaxClockSkew:    events.DefaultMaxSkew,

@@ -28,6 +28,10 @@ func Module(cfg *Config) modules.Module {
 			reg := g.Registry()
 			bus := g.Bus()
 			return New(c, Deps{Logger: g.Logger(), Registerer: reg, Gatherer: reg,
-				Store: SQLReports{DB: g.Store()}, Genres: g.Catalog(), NATS: bus.Conn(), Models: bus})
+				Store: SQLReports{DB: g.Store()}, Genres: g.Catalog(), NATS: bus.Conn(), Bus: bus})
 		}}
 }
+
+// Standalone runs the drift module alone, on a fresh config each call: the
+// drift command's body.
+var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)

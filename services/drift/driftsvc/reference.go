@@ -178,16 +178,9 @@ func (s *Service) watchModels(ctx context.Context, updates chan modelbus.Manifes
 		}
 	}
 	for ctx.Err() == nil {
-		w := s.models
-		var err error
-		if w == nil {
-			var bus *modelbus.Bus
-			if bus, err = modelbus.New(ctx, s.nc, s.log); err == nil {
-				w = bus
-			}
-		}
+		bus, err := s.modelBus(ctx)
 		if err == nil {
-			err = w.Watch(ctx, offer)
+			err = bus.Watch(ctx, offer)
 		}
 		if ctx.Err() != nil {
 			return

@@ -100,7 +100,7 @@ func TestReferenceFollowsTheModel(t *testing.T) {
 	cfg.Brokers, cfg.NATSURL, cfg.Interval = []string{broker}, natsURL, 100*time.Millisecond
 	cfg.ReferenceEvents = 400
 	nc := embeddedtest.Connect(t, natsURL)
-	svc, err := New(cfg, Deps{Store: &MemoryStore{}, Genres: lookupCatalog{synth}, NATS: nc, Models: bus})
+	svc, err := New(cfg, Deps{Store: &MemoryStore{}, Genres: lookupCatalog{synth}, NATS: nc, Bus: bus})
 	if err != nil {
 		t.Fatal(err)
 	}

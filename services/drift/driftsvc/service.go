@@ -23,14 +23,20 @@ import (
 	"github.com/swipeflix/swipeflix/pkg/telemetry"
 )
 
-// ModelWatcher follows the serving model's manifest (the NATS KV key
-// `current`): Watch calls fn with the current manifest, if any, then with
-// every new one, until ctx ends. *modelbus.Bus implements it.
-type ModelWatcher interface {
+// ModelBus is the model bus as the service uses it. *modelbus.Bus
+// implements it.
+type ModelBus interface {
+	// Watch follows the serving model's manifest (the NATS KV key
+	// `current`): it calls fn with the current manifest, if any, then with
+	// every new one, until ctx ends.
 	Watch(ctx context.Context, fn func(modelbus.Manifest)) error
+	// PublishDriftReport announces a report (JSON).
+	PublishDriftReport(ctx context.Context, report []byte) error
+	// RequestRetrain asks the trainer for a refit.
+	RequestRetrain(ctx context.Context, r modelbus.RetrainRequest) error
 }
 
-var _ ModelWatcher = (*modelbus.Bus)(nil)
+var _ ModelBus = (*modelbus.Bus)(nil)
 
 // Deps are what the caller hands the service. Store and Genres are
 // required: without them the service would keep its reports in memory
@@ -50,13 +56,12 @@ type Deps struct {
 	// Genres is the catalog genre_mix reads (required): a StoreCatalog
 	// over *store.Store, or a GenreMap from a movies file.
 	Genres Catalog
-	// NATS is the process's shared connection, for reports and retrain
-	// requests; nil: the service dials Config.NATSURL and closes it at
-	// the end.
+	// NATS is the process's shared connection; nil: the service dials
+	// Config.NATSURL and closes it at the end.
 	NATS *nats.Conn
-	// Models follows the serving model (RefModel); nil: a modelbus.Bus on
-	// the NATS connection.
-	Models ModelWatcher
+	// Bus follows the serving model (RefModel) and carries reports and
+	// retrain requests; nil: a modelbus.Bus on the NATS connection.
+	Bus ModelBus
 	// Log reads the ratings topic by offset to derive the reference; nil:
 	// KafkaLog on Config.Brokers and Config.Topic.
 	Log Log
@@ -75,12 +80,13 @@ type Service struct {
 	now     func() time.Time
 	store   ReportStore
 	genres  Catalog
-	models  ModelWatcher
 	events  Log
 	metrics *metrics
 	gather  prometheus.Gatherer
 
 	nc    *nats.Conn
+	busMu sync.Mutex
+	bus   ModelBus // Deps.Bus, else made by modelBus
 	dlq   *kafkabus.Producer
 	ready atomic.Bool
 
@@ -124,7 +130,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, ErrNoCatalog
 	}
 	s := &Service{cfg: cfg, log: deps.Logger, now: deps.Now, store: deps.Store, genres: deps.Genres, seen: map[int32]int64{},
-		models: deps.Models, events: deps.Log, nc: deps.NATS}
+		bus: deps.Bus, events: deps.Log, nc: deps.NATS}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -429,11 +435,18 @@ func (s *Service) Report(ctx context.Context) (drift.Report, error) {
 	s.genreMisses = countsLabel(rep, drift.FeatureGenreMix, drift.LabelNoGenres)
 	s.mu.Unlock()
 
-	if err := s.nc.Publish(modelbus.SubjectDriftReport, body); err != nil {
-		errs = append(errs, fmt.Errorf("publish %s: %w", modelbus.SubjectDriftReport, err))
+	// Announced under a bound of its own too, as the write above.
+	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer pcancel()
+	bus, err := s.modelBus(pctx)
+	if err == nil {
+		err = bus.PublishDriftReport(pctx, body)
 	}
-	if startDrift && s.cfg.RetrainOnDrift {
-		if err := s.requestRetrain(rep); err != nil {
+	if err != nil {
+		errs = append(errs, fmt.Errorf("publish drift report: %w", err))
+	}
+	if startDrift && s.cfg.RetrainOnDrift && bus != nil {
+		if err := s.requestRetrain(pctx, bus, rep); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -472,7 +485,7 @@ func countsLabel(rep drift.Report, feature, label string) bool {
 	return false
 }
 
-func (s *Service) requestRetrain(rep drift.Report) error {
+func (s *Service) requestRetrain(ctx context.Context, bus ModelBus, rep drift.Report) error {
 	req := modelbus.RetrainRequest{Reason: "dataset drift: share " + strconv.FormatFloat(rep.Share, 'f', 3, 64),
 		Requester: serviceName, Token: s.cfg.RetrainToken, Time: rep.Time, Share: rep.Share}
 	for _, f := range rep.Features {
@@ -480,15 +493,26 @@ func (s *Service) requestRetrain(rep drift.Report) error {
 			req.Drifted = append(req.Drifted, f.Name)
 		}
 	}
-	body, err := req.Encode()
-	if err != nil {
-		return err
-	}
-	if err := s.nc.Publish(modelbus.SubjectRetrain, body); err != nil {
-		return fmt.Errorf("publish %s: %w", modelbus.SubjectRetrain, err)
+	if err := bus.RequestRetrain(ctx, req); err != nil {
+		return fmt.Errorf("request retrain: %w", err)
 	}
 	s.log.Info("retrain requested", "subject", modelbus.SubjectRetrain, "share", rep.Share)
 	return nil
+}
+
+// modelBus returns Deps.Bus, else a modelbus.Bus on the service's NATS
+// connection, made by the first call that succeeds.
+func (s *Service) modelBus(ctx context.Context) (ModelBus, error) {
+	s.busMu.Lock()
+	defer s.busMu.Unlock()
+	if s.bus == nil {
+		b, err := modelbus.New(ctx, s.nc, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.bus = b
+	}
+	return s.bus, nil
 }
 
 // status is the /health body.

@@ -217,3 +217,57 @@ func TestEndToEndShiftedStream(t *testing.T) {
 		t.Errorf("Run returned %v after cancel, want nil", err)
 	}
 }
+
+// recordingBus is a ModelBus that keeps what the service announces (Report
+// calls it in the caller's goroutine).
+type recordingBus struct {
+	reports  [][]byte
+	retrains []modelbus.RetrainRequest
+}
+
+func (b *recordingBus) Watch(ctx context.Context, _ func(modelbus.Manifest)) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (b *recordingBus) PublishDriftReport(_ context.Context, report []byte) error {
+	b.reports = append(b.reports, report)
+	return nil
+}
+
+func (b *recordingBus) RequestRetrain(_ context.Context, r modelbus.RetrainRequest) error {
+	b.retrains = append(b.retrains, r)
+	return nil
+}
+
+// Reports and retrain requests go out through Deps.Bus, the process's model
+// bus (issue 9: they were published on the bare connection, and the bus's
+// PublishDriftReport and RequestRetrain served only tests).
+func TestReportsGoThroughTheBus(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ReferenceEvents, cfg.CurrentEvents, cfg.MinCurrent, cfg.RetrainOnDrift = 200, 200, 50, true
+	synth := drift.NewSynth(rand.New(rand.NewPCG(9, 9)), 200, 100, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	bus := &recordingBus{}
+	s, err := New(cfg, Deps{Store: &MemoryStore{}, Genres: lookupCatalog{synth}, NATS: embeddedtest.Connect(t, startNATS(t)), Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := synth.Events(200, drift.Shift{})
+	feed(s, 0, evs)
+	s.install(drift.NewReference(evs, 10, 1), drift.Coverage{0: 200}, 1)
+	feed(s, 200, synth.Events(200, drift.Shift{RatingDelta: -0.53, BoostGenre: "Drama", BoostFactor: 2, NewUserShare: 0.25}))
+	rep, err := s.Report(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.DatasetDrift {
+		t.Fatalf("the shifted window raised no dataset drift (share %.3f): the test needs one", rep.Share)
+	}
+	var got drift.Report
+	if len(bus.reports) != 1 || json.Unmarshal(bus.reports[0], &got) != nil || !got.Time.Equal(rep.Time) {
+		t.Errorf("reports on the bus: %d, want this report", len(bus.reports))
+	}
+	if len(bus.retrains) != 1 || bus.retrains[0].Requester != serviceName || bus.retrains[0].Share != rep.Share {
+		t.Errorf("retrain requests on the bus: %+v, want one from %s", bus.retrains, serviceName)
+	}
+}

@@ -171,7 +171,7 @@ func TestStarterDataAcrossRestart(t *testing.T) {
 		if err := first.stop(); err != nil {
 			t.Fatalf("first run: %v", err)
 		}
-		svc2 := newService(t, cfg, Deps{Store: SQLReports{DB: st}, Genres: NewStoreCatalog(st), NATS: nc, Models: bus})
+		svc2 := newService(t, cfg, Deps{Store: SQLReports{DB: st}, Genres: NewStoreCatalog(st), NATS: nc, Bus: bus})
 		if latest := getLatest(t, svc2); !reflect.DeepEqual(latest, stored) {
 			t.Errorf("after a restart /v1/drift/latest = %v report of %s, want the stored one of %s", latest.Share, latest.Time, stored.Time)
 		}
@@ -260,7 +260,7 @@ func TestModelFittedMidLoadIsNoReference(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Addr, cfg.Brokers, cfg.NATSURL = "127.0.0.1:0", []string{broker}, natsURL
 	cfg.Interval = 100 * time.Millisecond
-	svc := run(t, ctx, newService(t, cfg, Deps{Store: &MemoryStore{}, Genres: lookupCatalog{synth}, Models: bus})).svc
+	svc := run(t, ctx, newService(t, cfg, Deps{Store: &MemoryStore{}, Genres: lookupCatalog{synth}, Bus: bus})).svc
 	waitFor(t, ctx, "the whole load read", func() bool { return svc.status().Consumed == int64(len(load)) })
 
 	publish := func(version int64, cov drift.Coverage, phase string) {

@@ -26,3 +26,7 @@ func Module(cfg *Config) modules.Module {
 			return New(c, Deps{Logger: g.Logger(), Registerer: reg, Gatherer: reg})
 		}}
 }
+
+// Standalone runs the ingest module alone, on a fresh config each call: the
+// ingest command's body.
+var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)

@@ -30,3 +30,7 @@ func Module(cfg *Config) modules.Module {
 				Bus: g.Bus(), Registry: g.Store(), Catalog: g.Catalog()})
 		}}
 }
+
+// Standalone runs the trainer module alone, on a fresh config each call: the
+// trainer command's body.
+var Standalone = modules.Standalone(DefaultConfig, (*Config).RegisterSettings, Module)

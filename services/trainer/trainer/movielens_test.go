@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/dataset/datasettest"
 	"github.com/swipeflix/swipeflix/pkg/events"
 	"github.com/swipeflix/swipeflix/pkg/kafkabus"
 	"github.com/swipeflix/swipeflix/pkg/modelbus"
@@ -20,37 +19,23 @@ import (
 // fit and publish. It needs the dataset and SWIPEFLIX_MEASURE=1 (it takes
 // about a minute on two cores).
 func TestMovieLensStream(t *testing.T) {
-	dir := "../../../../shared/datasets/ml-latest-small"
-	if _, err := os.Stat(filepath.Join(dir, "ratings.csv")); err != nil {
-		t.Skipf("ml-latest-small not present: %v", err)
-	}
 	if os.Getenv("SWIPEFLIX_MEASURE") != "1" {
 		t.Skip("set SWIPEFLIX_MEASURE=1 to stream ml-latest-small through the trainer")
 	}
+	movies, ratings := datasettest.Load(t, "ml-latest-small")
 	e := newEnv(t)
-	src, err := dataset.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	movies, err := src.Movies()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	if err := e.store.UpsertMovies(ctx, movies); err != nil {
 		t.Fatal(err)
 	}
-	var msgs []kafkabus.Message
-	if err := src.Ratings(func(r dataset.Rating) error {
-		ev := events.NewRating(fmt.Sprintf("ml-%d", len(msgs)), r.User, r.Movie, r.Value, time.Unix(r.Time, 0).UTC(), "ml-latest-small")
+	msgs := make([]kafkabus.Message, len(ratings))
+	for i, r := range ratings {
+		ev := events.NewRating(fmt.Sprintf("ml-%d", i), r.User, r.Movie, r.Value, time.Unix(r.Time, 0).UTC(), "ml-latest-small")
 		b, err := events.Encode(ev)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		msgs = append(msgs, kafkabus.Message{Key: []byte(r.User), Value: b})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+		msgs[i] = kafkabus.Message{Key: []byte(r.User), Value: b}
 	}
 	start := time.Now()
 	e.publishRaw(t, msgs)

@@ -3,7 +3,6 @@ package trainer
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/swipeflix/swipeflix/pkg/dataset"
+	"github.com/swipeflix/swipeflix/pkg/dataset/datasettest"
 	"github.com/swipeflix/swipeflix/pkg/ratingstate"
 	"github.com/swipeflix/swipeflix/pkg/recommend"
 )
@@ -65,17 +65,10 @@ func TestTrainDatasetPublishesAndRegisters(t *testing.T) {
 // TestTrainMovieLens fits ml-100k as the one-shot path does and checks the
 // model beats the global mean on the holdout; it logs the figures.
 func TestTrainMovieLens(t *testing.T) {
-	dir := "../../../../shared/datasets/ml-100k"
-	if _, err := os.Stat(filepath.Join(dir, "u.data")); err != nil {
-		t.Skipf("ml-100k not present: %v", err)
-	}
 	if testing.Short() {
 		t.Skip("fits ml-100k")
 	}
-	src, err := dataset.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := datasettest.Open(t, "ml-100k")
 	st := ratingstate.New()
 	n := 0
 	if err := src.Ratings(func(r dataset.Rating) error {
