@@ -92,11 +92,18 @@ func TestDriftInTheOneBinary(t *testing.T) {
 		t.Errorf("genre_mix without the catalog's genres: %+v", mix.Reference)
 	}
 
-	// A restart on the same data: the report is still there.
-	s.stop()
-	s = startStack(ctx, t, env, "-target", "all")
-	rep, ok := driftLatest(ctx, t, s, driftAddr)
-	if !ok || !rep.Time.Equal(first.Time) && rep.Time.Before(first.Time) {
-		t.Fatalf("after a restart /v1/drift/latest: %v (found %v), want the report of %s or a later one", rep.Time, ok, first.Time)
+	// A restart on the same data, of everything and then of drift alone
+	// (with only the modules it depends on): the report is still there,
+	// and drift knows the catalog.
+	for _, target := range []string{"all", "drift"} {
+		s.stop()
+		s = startStack(ctx, t, env, "-target", target)
+		rep, ok := driftLatest(ctx, t, s, driftAddr)
+		if !ok || !rep.Time.Equal(first.Time) && rep.Time.Before(first.Time) {
+			t.Fatalf("-target %s after a restart: /v1/drift/latest %v (found %v), want the report of %s or a later one", target, rep.Time, ok, first.Time)
+		}
+		if err := s.getJSON(ctx, driftAddr, "/health", &h); err != nil || h.CatalogMovies != len(syn.Catalog) || h.ReportsInMemory {
+			t.Errorf("-target %s after a restart: drift health %+v (%v), want the catalog's %d movies and reports in the store", target, h, err, len(syn.Catalog))
+		}
 	}
 }
