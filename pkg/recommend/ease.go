@@ -1,17 +1,15 @@
 package recommend
 
 import (
-	"math"
 	"sort"
 
 	"gonum.org/v1/gonum/mat"
 )
 
 // easeModel is EASE (Steck 2019): B = I - P diag(1/diag(P)) with
-// P = (X^T X + lambda I)^-1 over the weighted user x item matrix X restricted
-// to the modelled movies, and a user's scores x_u B. The diagonal of B is
-// zero, so a movie never recommends itself. With a popularity exponent beta,
-// column j of B is divided by (X^T X)_jj^beta, movie j's weighted count.
+// P = (X^T X + lambda I)^-1 over the binary user x item matrix X restricted to
+// the modelled movies, and a user's scores x_u B. The diagonal of B is zero,
+// so a movie never recommends itself.
 type easeModel struct {
 	n    int
 	ids  []int32   // row -> item index
@@ -75,17 +73,17 @@ func easeGram(sig *csr, ids []int32) ([]float64, []int32) {
 	return g, pos
 }
 
-// fitEASE fits EASE with cfg's regularisation and popularity exponent on
-// at most cfg.EASEMaxItems movies of the weighted input sig.
-func fitEASE(sig *csr, cfg Config) *easeModel {
-	ids := easeItems(sig, cfg.EASEMaxItems)
+// fitEASE fits EASE with regularisation lambda on at most maxItems movies
+// of the weighted input sig.
+func fitEASE(sig *csr, lambda float64, maxItems int) *easeModel {
+	ids := easeItems(sig, maxItems)
 	g, pos := easeGram(sig, ids)
-	return easeFromGram(g, ids, pos, cfg.EASEReg, cfg.EASEPopExp)
+	return easeFromGram(g, ids, pos, lambda)
 }
 
-// easeFromGram solves EASE for one lambda and popularity exponent beta from
-// a precomputed Gram matrix (which it does not modify).
-func easeFromGram(g []float64, ids, pos []int32, lambda, beta float64) *easeModel {
+// easeFromGram solves EASE for one lambda from a precomputed Gram matrix
+// (which it does not modify).
+func easeFromGram(g []float64, ids, pos []int32, lambda float64) *easeModel {
 	n := len(ids)
 	e := &easeModel{n: n, ids: ids, pos: pos, lmbd: lambda, b: make([]float32, n*n)}
 	if n == 0 {
@@ -111,17 +109,10 @@ func easeFromGram(g []float64, ids, pos []int32, lambda, beta float64) *easeMode
 	if err := ch.InverseTo(&p); err != nil {
 		return e
 	}
-	scale := make([]float64, n)
-	for j := range scale {
-		scale[j] = 1
-		if beta > 0 && g[j*n+j] > 0 {
-			scale[j] = math.Pow(g[j*n+j], -beta)
-		}
-	}
 	for i := 0; i < n; i++ {
 		for j := 0; j < n; j++ {
 			if i != j {
-				e.b[i*n+j] = float32(-p.At(i, j) / p.At(j, j) * scale[j])
+				e.b[i*n+j] = float32(-p.At(i, j) / p.At(j, j))
 			}
 		}
 	}

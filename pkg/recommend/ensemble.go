@@ -99,7 +99,7 @@ func (m *Model) fitEnsemble(sig *csr, cfg Config) {
 		place(svdK)
 	}
 	if cfg.EnsembleWeights[ensEASE] > 0 {
-		m.ease = fitEASE(m.seen.implicit(cfg.member(ensEASE)), cfg)
+		m.ease = fitEASE(m.seen.implicit(cfg.member(ensEASE)), cfg.EASEReg, cfg.EASEMaxItems)
 	}
 	m.k = k
 	m.deriveGrams()

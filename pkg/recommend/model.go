@@ -96,10 +96,6 @@ type Config struct {
 	// the others get no collaborative score.
 	EASEReg      float64 `json:"ease_reg,omitempty"`
 	EASEMaxItems int     `json:"ease_max_items,omitempty"`
-	// EASEPopExp (beta) divides column j of EASE's B by movie j's weighted
-	// count to the power beta: a popularity penalty on the scores, folded
-	// into B at the fit (0, the default, means none).
-	EASEPopExp float64 `json:"ease_pop_exp,omitempty"`
 	// IALSReg is iALS's lambda, scaled per row by (n_u + IALSUnobserved *
 	// movies) as in Rendle et al. 2021; IALSUnobserved (alpha_0) is the
 	// weight of every unobserved pair; IALSIters the number of sweeps.
@@ -181,9 +177,6 @@ func (c Config) withDefaults() Config {
 		c.ItemNorm = 0
 	}
 	posf(&c.EASEReg, d.EASEReg)
-	if !(c.EASEPopExp >= 0) || math.IsInf(c.EASEPopExp, 0) {
-		c.EASEPopExp = 0
-	}
 	pos(&c.EASEMaxItems, d.EASEMaxItems)
 	posf(&c.IALSReg, d.IALSReg)
 	posf(&c.IALSUnobserved, d.IALSUnobserved)
@@ -485,7 +478,7 @@ func (m *Model) fitRanking(sig, imp *csr, cfg Config) {
 	case FamilyIALS:
 		m.fitIALS(imp, cfg)
 	case FamilyEASE:
-		m.ease = fitEASE(imp, cfg)
+		m.ease = fitEASE(imp, cfg.EASEReg, cfg.EASEMaxItems)
 	case FamilyKNN:
 		m.knn = fitKNN(imp, cfg.Neighbors, cfg.Shrink, cfg.Workers)
 	case FamilyPopularity:

@@ -365,9 +365,6 @@ func overlay(base, c Config, f Family) Config {
 	if c.EASEMaxItems > 0 {
 		out.EASEMaxItems = c.EASEMaxItems
 	}
-	if c.EASEPopExp > 0 {
-		out.EASEPopExp = c.EASEPopExp
-	}
 	if c.IALSReg > 0 {
 		out.IALSReg = c.IALSReg
 	}
@@ -393,22 +390,22 @@ func Settings(c Config) string {
 	case FamilyPureSVD:
 		return fmt.Sprintf("rank=%d item_norm=%g", c.Factors, c.ItemNorm)
 	case FamilyEASE:
-		return fmt.Sprintf("lambda=%g low_weight=%g pop_exp=%g max_items=%d", c.EASEReg, c.LowWeight, c.EASEPopExp, c.EASEMaxItems)
+		return fmt.Sprintf("lambda=%g low_weight=%g max_items=%d", c.EASEReg, c.LowWeight, c.EASEMaxItems)
 	case FamilyIALS:
 		return fmt.Sprintf("rank=%d lambda=%g alpha0=%g iters=%d low_weight=%g", c.Factors, c.IALSReg, c.IALSUnobserved, c.IALSIters, c.LowWeight)
 	case FamilyKNN:
 		return fmt.Sprintf("neighbors=%d shrink=%g low_weight=%g", c.Neighbors, c.Shrink, c.LowWeight)
 	case FamilyEnsemble:
 		w := c.EnsembleWeights
-		return fmt.Sprintf("weights puresvd=%g ease=%g ials=%g; puresvd rank=%d item_norm=%g; ease lambda=%g low_weight=%g pop_exp=%g; ials rank=%d lambda=%g low_weight=%g",
-			w[ensSVD], w[ensEASE], w[ensIALS], c.SVDFactors, c.ItemNorm, c.EASEReg, c.EASELowWeight, c.EASEPopExp, c.Factors, c.IALSReg, c.LowWeight)
+		return fmt.Sprintf("weights puresvd=%g ease=%g ials=%g; puresvd rank=%d item_norm=%g; ease lambda=%g low_weight=%g; ials rank=%d lambda=%g low_weight=%g",
+			w[ensSVD], w[ensEASE], w[ensIALS], c.SVDFactors, c.ItemNorm, c.EASEReg, c.EASELowWeight, c.Factors, c.IALSReg, c.LowWeight)
 	}
 	return ""
 }
 
 // family searches one family's grid, then its low-rating weight at the best
-// settings (implicit families; for EASE then half and twice its lambda, then
-// popularity exponents), then content weights. iALS candidates are
+// settings (implicit families; for EASE then half and twice its lambda),
+// then content weights. iALS candidates are
 // fitted with half their sweeps; the best is then refitted with all of
 // them, as it will be served, before its content weights and the ensemble
 // are searched on it.
@@ -447,12 +444,6 @@ func (s *searcher) family(f Family) {
 			for _, l := range []float64{at.EASEReg / 2, at.EASEReg * 2} {
 				c := at
 				c.EASEReg = l
-				try(c)
-			}
-			at = best.cfg
-			for _, beta := range []float64{0.1, 0.2} {
-				c := at
-				c.EASEPopExp = beta
 				try(c)
 			}
 		}
@@ -525,7 +516,7 @@ func (s *searcher) fitRank(c Config) {
 			s.gramCache, s.gramKey, s.easeIDs, s.easePos = g, key, ids, pos
 		}
 		tm.k, tm.v, tm.userVec, tm.sigma, tm.knn, tm.itemGram, tm.userGram = 0, nil, nil, nil, nil, nil, nil
-		tm.ease = easeFromGram(s.gramCache, s.easeIDs, s.easePos, c.EASEReg, c.EASEPopExp)
+		tm.ease = easeFromGram(s.gramCache, s.easeIDs, s.easePos, c.EASEReg)
 	case FamilyKNN:
 		key := fmt.Sprintf("knn %g %g", c.LowWeight, c.Shrink)
 		if s.knnKey != key {

@@ -95,7 +95,7 @@ func (s *searcher) ensembleConfig(have [ensMembers]bool, w [ensMembers]float64) 
 	}
 	if have[ensEASE] && w[ensEASE] > 0 {
 		b := s.best[FamilyEASE].cfg
-		c.EASEReg, c.EASEMaxItems, c.EASELowWeight, c.EASEPopExp = b.EASEReg, b.EASEMaxItems, b.LowWeight, b.EASEPopExp
+		c.EASEReg, c.EASEMaxItems, c.EASELowWeight = b.EASEReg, b.EASEMaxItems, b.LowWeight
 	}
 	if have[ensSVD] && w[ensSVD] > 0 {
 		b := s.best[FamilyPureSVD].cfg
