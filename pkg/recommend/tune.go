@@ -404,8 +404,7 @@ func Settings(c Config) string {
 }
 
 // family searches one family's grid, then its low-rating weight at the best
-// settings (implicit families; for EASE then half and twice its lambda),
-// then content weights. iALS candidates are
+// settings (implicit families), then content weights. iALS candidates are
 // fitted with half their sweeps; the best is then refitted with all of
 // them, as it will be served, before its content weights and the ensemble
 // are searched on it.
@@ -438,14 +437,6 @@ func (s *searcher) family(f Family) {
 			c := at
 			c.LowWeight = w
 			try(c)
-		}
-		if f == FamilyEASE { // the best lambda moves with the low weight
-			at := best.cfg
-			for _, l := range []float64{at.EASEReg / 2, at.EASEReg * 2} {
-				c := at
-				c.EASEReg = l
-				try(c)
-			}
 		}
 	}
 	s.gramCache, s.gramKey, s.knnLists, s.knnKey, s.svdKey = nil, "", nil, "", ""
