@@ -54,9 +54,6 @@ func TestValidationExplore(t *testing.T) {
 		if e := rep.Ensemble; e != nil {
 			t.Logf("u%d ensemble %s %.4f, alpha=%g %.4f", f+1, e.Best.Settings, e.Best.NDCG, e.WithContent.Alpha, e.WithContent.NDCG)
 		}
-		for _, n := range rep.Notes {
-			t.Logf("u%d note %s", f+1, n)
-		}
 		t.Logf("u%d winner %s %s alpha=%g validation NDCG@10 %.4f", f+1, rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha, rep.Winner.NDCG)
 		sum += rep.Winner.NDCG
 	}

@@ -5,8 +5,7 @@ import "math"
 // The ensemble family ranks by a weighted sum of its members' per-user
 // z-scored collaborative scores: PureSVD, EASE and iALS, with the weights
 // of Config.EnsembleWeights (in that order; a member of weight 0 is not
-// fitted). EASE weighs low ratings by EASELowWeight, iALS by LowWeight:
-// each member keeps the weight its family's search chose. Each family alone lands within 0.005 NDCG@10 of the others on
+// fitted). Each family alone lands within 0.005 NDCG@10 of the others on
 // ml-100k, but they err on different movies: the sum beats each on every
 // fold (docs/model.md).
 //
@@ -48,21 +47,11 @@ func (c Config) member(f int) Config {
 	case ensSVD:
 		out.Family, out.Factors = FamilyPureSVD, c.SVDFactors
 	case ensEASE:
-		out.Family, out.LowWeight = FamilyEASE, c.EASELowWeight
+		out.Family = FamilyEASE
 	case ensIALS:
 		out.Family = FamilyIALS
 	}
 	return out
-}
-
-// easeWeight is the weight of a rating of value v in the user's row that
-// EASE's B multiplies: the ensemble's EASE member has its own low-rating
-// weight.
-func (c Config) easeWeight(v float32) float32 {
-	if c.Family == FamilyEnsemble {
-		c.LowWeight = c.EASELowWeight
-	}
-	return c.implicitWeight(v)
 }
 
 // ensembleStats holds, per factor part, the Gram matrix and the sum of the
@@ -99,7 +88,7 @@ func (m *Model) fitEnsemble(sig *csr, cfg Config) {
 		place(svdK)
 	}
 	if cfg.EnsembleWeights[ensEASE] > 0 {
-		m.ease = fitEASE(m.seen.implicit(cfg.member(ensEASE)), cfg.EASEReg, cfg.EASEMaxItems)
+		m.ease = fitEASE(m.seen.implicit(cfg), cfg.EASEReg, cfg.EASEMaxItems)
 	}
 	m.k = k
 	m.deriveGrams()

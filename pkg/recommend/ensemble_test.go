@@ -142,8 +142,7 @@ func TestEnsembleDeterministic(t *testing.T) {
 	}
 }
 
-// Formats 3 and 4 are still read; an ensemble is format 4 or later, and
-// one whose EASE member has a low-rating weight of its own is format 5.
+// Format 3 is still read; an ensemble is format 4 only.
 func TestSnapshotFormats(t *testing.T) {
 	ts := world(20, 10, 1)
 	m, err := Fit(ts, familyConfig(FamilyIALS))
@@ -157,33 +156,11 @@ func TestSnapshotFormats(t *testing.T) {
 	if _, err := Decode(b); err != nil {
 		t.Errorf("format 3: %v", err)
 	}
-	own, err := Fit(ts, familyConfig(FamilyEnsemble))
+	e, err := Fit(ts, familyConfig(FamilyEnsemble))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := own.marshal(4); err == nil {
-		t.Error("an ensemble with EASE's own low weight encoded in format 4")
-	}
-	if b, err = own.MarshalBinary(); err != nil {
-		t.Fatal(err)
-	}
-	if d, err := Decode(b); err != nil || d.cfg.EASELowWeight != 0.5 {
-		t.Fatalf("format 5: %v, EASE low weight %v", err, d.cfg.EASELowWeight)
-	}
-	// Format 4 has no EASE low weight: its EASE member had LowWeight.
-	cfg := familyConfig(FamilyEnsemble)
-	cfg.LowWeight, cfg.EASELowWeight = 1, 1
-	shared, err := Fit(ts, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, err = shared.marshal(4); err != nil {
-		t.Fatal(err)
-	}
-	if d, err := Decode(b); err != nil || d.cfg.EASELowWeight != 1 {
-		t.Errorf("format 4: %v, EASE low weight %v", err, d.cfg.EASELowWeight)
-	}
-	if b, err = shared.marshal(3); err != nil {
+	if b, err = e.marshal(3); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Decode(b); !errors.Is(err, ErrCorrupt) {

@@ -18,9 +18,7 @@ import (
 func familyConfig(f Family) Config {
 	c := Config{Family: f, Factors: 4, RatingFactors: 4, EASEReg: 10, Neighbors: 20, Shrink: 1, IALSReg: 0.01, IALSUnobserved: 0.1}
 	if f == FamilyEnsemble {
-		// EASE with its own low-rating weight: the tests see that every
-		// path (fit, serving kernel, snapshot) gives it its own.
-		c.SVDFactors, c.EnsembleWeights, c.EASELowWeight = 3, [3]float64{0.3, 0.3, 0.4}, 0.5
+		c.SVDFactors, c.EnsembleWeights = 3, [3]float64{0.3, 0.3, 0.4}
 	}
 	return c
 }

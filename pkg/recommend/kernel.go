@@ -406,7 +406,7 @@ func (m *Model) easeRows(st *userState, s *scratch) {
 	n := e.n
 	s.rowOff, s.rowW = s.rowOff[:0], s.rowW[:0]
 	for p, i := range st.items {
-		w := m.cfg.easeWeight(st.values[p])
+		w := m.cfg.implicitWeight(st.values[p])
 		if w == 0 {
 			continue
 		}

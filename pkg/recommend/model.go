@@ -106,10 +106,7 @@ type Config struct {
 	// item-kNN), of a rating at or below Neutral; a rating above Neutral
 	// weighs 1. 0 (the default) means only likes are evidence of taste, so
 	// a dislike never pulls similar movies up; 1 means every rating is
-	// (MovieLens users rate what they chose to watch); between them, a
-	// dislike is weaker evidence than a like. iALS is binary: any weight
-	// above 0 counts as observed. Tune tries 0 and 1, and 0.25 and 0.5 for
-	// EASE.
+	// (MovieLens users rate what they chose to watch). Tune tries both.
 	LowWeight float64 `json:"low_weight,omitempty"`
 	// Neighbors is item-kNN's neighbourhood size and Shrink its shrinkage.
 	Neighbors int     `json:"neighbors,omitempty"`
@@ -117,11 +114,9 @@ type Config struct {
 	// EnsembleWeights are the ensemble family's weights of PureSVD, EASE
 	// and iALS (a member of weight 0 is left out). Its PureSVD member has
 	// rank SVDFactors and the family's ItemNorm; its iALS member has rank
-	// Factors and LowWeight; its EASE member has EASELowWeight in place of
-	// LowWeight.
+	// Factors; EASE and iALS share LowWeight.
 	EnsembleWeights [3]float64 `json:"ensemble_weights,omitzero"`
 	SVDFactors      int        `json:"svd_factors,omitempty"`
-	EASELowWeight   float64    `json:"ease_low_weight,omitempty"`
 	// Seed makes fits deterministic.
 	Seed uint64 `json:"seed"`
 	// Workers bounds parallelism; 0 means GOMAXPROCS.
@@ -184,9 +179,6 @@ func (c Config) withDefaults() Config {
 	pos(&c.Neighbors, d.Neighbors)
 	if !(c.LowWeight >= 0 && c.LowWeight <= 1) {
 		c.LowWeight = 0
-	}
-	if !(c.EASELowWeight >= 0 && c.EASELowWeight <= 1) {
-		c.EASELowWeight = 0
 	}
 	if !(c.Shrink >= 0) || math.IsInf(c.Shrink, 0) {
 		c.Shrink = 0

@@ -9,7 +9,7 @@ import (
 	"math"
 )
 
-// Snapshot layout, format 5 (all integers little-endian):
+// Snapshot layout, format 4 (all integers little-endian):
 //
 //	magic "SWFXSNAP" | uint16 format | body | sha256(magic..body)
 //
@@ -22,16 +22,13 @@ import (
 // state. Every length is checked against the bytes that remain before
 // anything is allocated, and every number is validated (finite, in range)
 // before a model is returned. Format 1 (PureSVD only, before the families)
-// is refused with ErrFormat1: a trainer refits and publishes format 5.
+// is refused with ErrFormat1: a trainer refits and publishes format 4.
 // Format 2 (no rating blend) is read: its rating estimate is biased MF.
 // Format 4 has the layout of format 3 and may name the ensemble family,
-// which a format-3 reader could not serve; 3 is read as it was. Format 5
-// has the layout of format 4 and gives the ensemble's EASE member its own
-// low-rating weight (Config.EASELowWeight), which a format-4 reader would
-// ignore; in format 4 that member has LowWeight, as it had then.
+// which a format-3 reader could not serve; 3 is read as it was.
 const (
 	snapshotMagic  = "SWFXSNAP"
-	snapshotFormat = 5
+	snapshotFormat = 4
 )
 
 // ErrFormat1 is returned by Decode for a snapshot of format 1.
@@ -42,27 +39,20 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	return m.marshal(snapshotFormat)
 }
 
-// marshal encodes the model in a snapshot format: the current one, or an
-// older one that can hold it (the tests' check that older formats are
-// still read).
+// marshal encodes the model in a snapshot format: the current one, or 2
+// (the tests' check that format 2 is still read) for a model without a
+// rating blend.
 func (m *Model) marshal(format uint16) ([]byte, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if format < 3 && m.rating.nbr != nil {
 		return nil, fmt.Errorf("encode: format %d has no rating blend", format)
 	}
-	if format < 5 && m.cfg.Family == FamilyEnsemble && m.cfg.EASELowWeight != m.cfg.LowWeight {
-		return nil, fmt.Errorf("encode: format %d has no low-rating weight of its own for EASE", format)
-	}
 	var b bytes.Buffer
 	w := &writer{buf: &b}
 	b.WriteString(snapshotMagic)
 	w.u16(format)
-	c := m.cfg
-	if format < 5 {
-		c.EASELowWeight = 0 // as a format-4 writer: no such field
-	}
-	cfg, err := json.Marshal(c)
+	cfg, err := json.Marshal(m.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
@@ -157,7 +147,7 @@ func Decode(data []byte) (*Model, error) {
 	r := &reader{b: body[len(snapshotMagic):]}
 	format := r.u16()
 	switch format {
-	case snapshotFormat, 4, 3, 2:
+	case snapshotFormat, 3, 2:
 	case 1:
 		return nil, ErrFormat1
 	default:
@@ -170,9 +160,6 @@ func Decode(data []byte) (*Model, error) {
 	}
 	if r.err == nil && (!m.cfg.Family.valid() || (m.cfg.Family == FamilyEnsemble && format < 4)) {
 		r.fail("unknown family %q in format %d", m.cfg.Family, format)
-	}
-	if format < 5 {
-		m.cfg.EASELowWeight = m.cfg.LowWeight
 	}
 	m.users = NewIndex(r.strings())
 	itemIDs := r.strings()

@@ -397,17 +397,14 @@ func Settings(c Config) string {
 		return fmt.Sprintf("neighbors=%d shrink=%g low_weight=%g", c.Neighbors, c.Shrink, c.LowWeight)
 	case FamilyEnsemble:
 		w := c.EnsembleWeights
-		return fmt.Sprintf("weights puresvd=%g ease=%g ials=%g; puresvd rank=%d item_norm=%g; ease lambda=%g low_weight=%g; ials rank=%d lambda=%g low_weight=%g",
-			w[ensSVD], w[ensEASE], w[ensIALS], c.SVDFactors, c.ItemNorm, c.EASEReg, c.EASELowWeight, c.Factors, c.IALSReg, c.LowWeight)
+		return fmt.Sprintf("weights puresvd=%g ease=%g ials=%g; puresvd rank=%d item_norm=%g; ease lambda=%g; ials rank=%d lambda=%g; low_weight=%g",
+			w[ensSVD], w[ensEASE], w[ensIALS], c.SVDFactors, c.ItemNorm, c.EASEReg, c.Factors, c.IALSReg, c.LowWeight)
 	}
 	return ""
 }
 
 // family searches one family's grid, then its low-rating weight at the best
-// settings (implicit families), then content weights. iALS candidates are
-// fitted with half their sweeps; the best is then refitted with all of
-// them, as it will be served, before its content weights and the ensemble
-// are searched on it.
+// settings (implicit families), then content weights.
 func (s *searcher) family(f Family) {
 	if s.best == nil {
 		s.best = map[Family]rankState{}
@@ -431,25 +428,12 @@ func (s *searcher) family(f Family) {
 	for _, c := range grid {
 		try(c)
 	}
-	if _, fixed := s.opt.Grid[f]; !fixed {
-		at := best.cfg
-		for _, w := range lowWeights(f, at.LowWeight) {
-			c := at
-			c.LowWeight = w
-			try(c)
-		}
+	if _, fixed := s.opt.Grid[f]; !fixed && (f == FamilyEASE || f == FamilyIALS || f == FamilyKNN) {
+		c := best.cfg
+		c.LowWeight = 1 - c.LowWeight
+		try(c)
 	}
 	s.gramCache, s.gramKey, s.knnLists, s.knnKey, s.svdKey = nil, "", nil, "", ""
-	if f == FamilyIALS {
-		s.tm.cfg = best.cfg
-		s.tm.fitRanking(s.sig, s.tm.seen.implicit(best.cfg), best.cfg)
-		nd, rc := s.tm.validationNDCG(s.vs, []float64{1})
-		best.trial.NDCG, best.trial.Recall = nd[0], rc[0]
-		st := s.tm.rankState()
-		st.trial = best.trial
-		best = st
-		s.rep.Notes = append(s.rep.Notes, fmt.Sprintf("iALS candidates fitted with half their sweeps; the best refitted with all %d: validation NDCG@10 %.4f", best.cfg.IALSIters, nd[0]))
-	}
 	s.tm.setRank(best)
 	nd, rc := s.tm.validationNDCG(s.vs, s.opt.Alphas)
 	fr := FamilyResult{Family: f, Best: best.trial, Config: best.cfg, WithContent: Trial{NDCG: math.Inf(-1)}}
@@ -470,25 +454,6 @@ func (s *searcher) family(f Family) {
 	if f == FamilyPopularity {
 		s.rep.PopularityNDCG = fr.Best.NDCG
 	}
-}
-
-// lowWeights are the low-rating weights tried at a family's best settings
-// besides the grid's w: the other of 0 and 1 for iALS (binary: any weight
-// above 0 counts) and kNN, and also a dislike as weak evidence for EASE.
-func lowWeights(f Family, w float64) []float64 {
-	switch f {
-	case FamilyIALS, FamilyKNN:
-		return []float64{1 - w}
-	case FamilyEASE:
-		var out []float64
-		for _, x := range []float64{0, 0.25, 0.5, 1} {
-			if x != w {
-				out = append(out, x)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 // fitRank fits c's ranking family on the training part, reusing work that

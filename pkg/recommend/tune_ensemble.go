@@ -25,6 +25,12 @@ func (s *searcher) ensemble() {
 			n++
 		}
 	}
+	// EASE and iALS share LowWeight in the ensemble's configuration.
+	if have[ensEASE] && have[ensIALS] && s.best[FamilyEASE].cfg.LowWeight != s.best[FamilyIALS].cfg.LowWeight {
+		s.rep.Notes = append(s.rep.Notes, "ensemble without EASE: its best low_weight differs from iALS's")
+		have[ensEASE] = false
+		n--
+	}
 	if n < 2 {
 		return
 	}
@@ -95,7 +101,7 @@ func (s *searcher) ensembleConfig(have [ensMembers]bool, w [ensMembers]float64) 
 	}
 	if have[ensEASE] && w[ensEASE] > 0 {
 		b := s.best[FamilyEASE].cfg
-		c.EASEReg, c.EASEMaxItems, c.EASELowWeight = b.EASEReg, b.EASEMaxItems, b.LowWeight
+		c.EASEReg, c.EASEMaxItems, c.LowWeight = b.EASEReg, b.EASEMaxItems, b.LowWeight
 	}
 	if have[ensSVD] && w[ensSVD] > 0 {
 		b := s.best[FamilyPureSVD].cfg
