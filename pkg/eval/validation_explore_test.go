@@ -11,9 +11,10 @@ import (
 // TestValidationExplore prints, for each ml-100k fold in the folder named by
 // SWIPEFLIX_VALIDATION_DIR, the inner-validation NDCG@10 of the search's
 // winner and of each family, as make eval's nested protocol runs the search
-// (random inner split, seed 1), and their mean over the folds. It reads only
-// the folds' training parts: variants of the search are compared on this
-// figure, never on the test folds (a developer's tool; skipped otherwise).
+// (random inner split, seed 1), the report's notes, and their mean over the
+// folds. It reads only the folds' training parts: variants of the search are
+// compared on this figure, never on the test folds (a developer's tool;
+// skipped otherwise).
 func TestValidationExplore(t *testing.T) {
 	dir := os.Getenv("SWIPEFLIX_VALIDATION_DIR")
 	if dir == "" {
@@ -53,6 +54,9 @@ func TestValidationExplore(t *testing.T) {
 		}
 		if e := rep.Ensemble; e != nil {
 			t.Logf("u%d ensemble %s %.4f, alpha=%g %.4f", f+1, e.Best.Settings, e.Best.NDCG, e.WithContent.Alpha, e.WithContent.NDCG)
+		}
+		for _, n := range rep.Notes {
+			t.Logf("u%d note %s", f+1, n)
 		}
 		t.Logf("u%d winner %s %s alpha=%g validation NDCG@10 %.4f", f+1, rep.Winner.Family, rep.Winner.Settings, rep.Winner.Alpha, rep.Winner.NDCG)
 		sum += rep.Winner.NDCG
