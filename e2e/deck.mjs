@@ -113,6 +113,9 @@ try {
   const undone = swiped[swiped.length - 1];
   await page.keyboard.press("u");
   await page.waitForFunction((id) => document.querySelector("#deck .card.top")?.dataset.movieId === id, undone, { timeout: TIMEOUT });
+  // The card comes back at once; the compensating event follows once the
+  // undone swipe's own POST has answered (slow on a loaded machine).
+  await page.waitForFunction(() => window.swipeflix.sent.at(-1).note === "undo", null, { timeout: TIMEOUT }).catch(() => {});
   const undoEvent = await page.evaluate(() => window.swipeflix.sent[window.swipeflix.sent.length - 1]);
   check(undoEvent.movie_id === undone && undoEvent.swipe === "skip" && undoEvent.note === "undo", `undo sent ${JSON.stringify(undoEvent)}`);
   await page.keyboard.press("ArrowRight");
