@@ -307,19 +307,6 @@ func Decode(data []byte) (*Model, error) {
 	return m, nil
 }
 
-// checksum is the sha256 of b, hashed a MiB at a time: one call over a
-// snapshot of hundreds of MiB cannot be preempted, and a garbage
-// collection that waits for it stalls every request of the api meanwhile.
-func checksum(b []byte) []byte {
-	h := sha256.New()
-	for len(b) > 0 {
-		n := min(len(b), 1<<20)
-		h.Write(b[:n])
-		b = b[n:]
-	}
-	return h.Sum(nil)
-}
-
 // increasing reports whether ids are strictly increasing and within 0..n-1.
 func increasing(ids []int32, n int) bool {
 	for j, i := range ids {

@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"unsafe"
 )
@@ -22,17 +23,25 @@ func asBytes[T number](v []T) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(v[0])))
 }
 
-// moveStep bounds one copy of an array's bytes: a memmove cannot be
-// preempted, and a garbage collection that waits for a copy of hundreds of
-// MiB stalls every other goroutine.
-const moveStep = 1 << 20
+// byteStep bounds one call over an array's bytes (a copy, a write, a hash):
+// such calls cannot be preempted, and a garbage collection that waits for
+// one over hundreds of MiB stalls every other goroutine.
+const byteStep = 1 << 20
 
-// copyStepped copies src into dst a step at a time.
-func copyStepped(dst, src []byte) {
-	for len(src) > 0 {
-		n := copy(dst, src[:min(len(src), moveStep)])
-		dst, src = dst[n:], src[n:]
+// inSteps calls fn with b a step at a time, in order.
+func inSteps(b []byte, fn func([]byte)) {
+	for len(b) > 0 {
+		n := min(len(b), byteStep)
+		fn(b[:n])
+		b = b[n:]
 	}
+}
+
+// checksum is the sha256 of b.
+func checksum(b []byte) []byte {
+	h := sha256.New()
+	inSteps(b, func(p []byte) { h.Write(p) })
+	return h.Sum(nil)
 }
 
 // writeArray appends v's length and elements: as one block of bytes on a
@@ -40,12 +49,7 @@ func copyStepped(dst, src []byte) {
 func writeArray[T number](w *writer, v []T, one func(T)) {
 	w.uv(uint64(len(v)))
 	if nativeLittleEndian && !w.elementwise {
-		b := asBytes(v)
-		for len(b) > 0 {
-			n := min(len(b), moveStep)
-			w.buf.Write(b[:n])
-			b = b[n:]
-		}
+		inSteps(asBytes(v), func(p []byte) { w.buf.Write(p) })
 		return
 	}
 	for _, x := range v {
@@ -62,7 +66,8 @@ func readArray[T number](r *reader, size uint64, one func() T) []T {
 	out := make([]T, n)
 	if nativeLittleEndian && !r.elementwise {
 		if b := r.take(n * size); b != nil {
-			copyStepped(asBytes(out), b)
+			dst := asBytes(out)
+			inSteps(b, func(p []byte) { dst = dst[copy(dst, p):] })
 		}
 		return out
 	}

@@ -17,7 +17,7 @@ func TestArraysAsBlocksMatchElementwise(t *testing.T) {
 	f64 := []float64{math.NaN(), math.Inf(-1), math.SmallestNonzeroFloat64}
 	i32 := []int32{math.MinInt32, -1, 0, math.MaxInt32}
 	i64 := []int64{math.MinInt64, -1, math.MaxInt64}
-	for range 3*moveStep/4 + 7 { // more than one step of every type
+	for range 3*byteStep/4 + 7 { // more than one step of every type
 		f32 = append(f32, math.Float32frombits(rng.Uint32()))
 		f64 = append(f64, math.Float64frombits(rng.Uint64()))
 		i32 = append(i32, int32(rng.Uint32()))
