@@ -281,15 +281,18 @@ type candidate struct {
 // holds out each user's latest ratings (what a served model predicts) when
 // every one has a time; the report in the manifest says which split ran.
 func tuneCandidate(cols ratingstate.Columns, movies []recommend.MovieInfo, base recommend.Config,
-	serving *recommend.Model, version int64) (candidate, error) {
+	serving *recommend.Model, version int64, now func() time.Time) (candidate, error) {
+	// Nothing here reads cols after Tune: the search drops the columns
+	// once it has split them (20 bytes a pair the final fit does without).
+	n := len(cols.Value)
 	ts := recommend.TrainSet{Movies: movies, Ratings: recommend.Ratings{UserIDs: cols.UserIDs, MovieIDs: cols.MovieIDs,
 		User: cols.User, Movie: cols.Movie, Value: cols.Value, Time: cols.TS}}
 	start := time.Now()
-	m, rep, err := recommend.Tune(ts, recommend.TuneOptions{Base: base, Previous: serving, Now: time.Now})
+	m, rep, err := recommend.Tune(ts, recommend.TuneOptions{Base: base, Previous: serving, Now: now})
 	if err != nil {
-		return candidate{}, fmt.Errorf("tune model %d on %d pairs: %w", version, len(cols.Value), err)
+		return candidate{}, fmt.Errorf("tune model %d on %d pairs: %w", version, n, err)
 	}
-	c := candidate{model: m, fitTime: time.Since(start), trainN: len(cols.Value), tune: &rep}
+	c := candidate{model: m, fitTime: time.Since(start), trainN: n, tune: &rep}
 	c.scores = Scores{NDCG10: rep.Winner.NDCG, RMSE: rep.BiasesRMSE, Pairs: rep.ValidationRatings, Users: rep.ValidationUsers}
 	for _, rt := range rep.RatingTrials {
 		if rt.Settings == rep.RatingChoice {
@@ -401,7 +404,7 @@ func (s *Service) refit(ctx context.Context, job refitJob) refitResult {
 	var holdoutUsers map[string]struct{}
 	var err error
 	if s.cfg.Tune {
-		c, err = tuneCandidate(cols, movies, s.cfg.Model, job.base, job.version)
+		c, err = tuneCandidate(cols, movies, s.cfg.Model, job.base, job.version, s.now)
 	} else {
 		var train, hold []recommend.Interaction
 		train, hold, holdoutUsers = split(cols, s.cfg.holdout())

@@ -102,7 +102,7 @@ func TrainDataset(ctx context.Context, opt TrainOptions) (TrainResult, error) {
 	var c candidate
 	if opt.Tune {
 		opt.HoldoutPercent = 0
-		c, err = tuneCandidate(cols, movies, opt.Model, nil, version)
+		c, err = tuneCandidate(cols, movies, opt.Model, nil, version, opt.Now)
 	} else {
 		train, hold, _ := split(cols, opt.HoldoutPercent)
 		c, err = fitCandidate(train, hold, movies, opt.Model, Gate{}, nil, version)
