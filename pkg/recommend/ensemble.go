@@ -48,9 +48,6 @@ func (c Config) member(f int) Config {
 		out.Family, out.Factors = FamilyPureSVD, c.SVDFactors
 	case ensEASE:
 		out.Family = FamilyEASE
-		if c.EnsembleItemItem == FamilyRP3Beta {
-			out.Family = FamilyRP3Beta
-		}
 	case ensIALS:
 		out.Family = FamilyIALS
 	}
@@ -91,9 +88,7 @@ func (m *Model) fitEnsemble(sig *csr, cfg Config) {
 		place(svdK)
 	}
 	if cfg.EnsembleWeights[ensEASE] > 0 {
-		c := cfg.member(ensEASE)
-		sub.fitRanking(sig, m.seen.implicit(c), c)
-		m.ease = sub.ease
+		m.ease = fitEASE(m.seen.implicit(cfg), cfg.EASEReg, cfg.EASEMaxItems)
 	}
 	m.k = k
 	m.deriveGrams()

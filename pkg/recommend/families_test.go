@@ -29,7 +29,7 @@ var testFamilies = append(append([]Family(nil), Families...), FamilyEnsemble)
 // Every family follows the two taste groups of world (popularity cannot).
 func TestFamiliesFollowTaste(t *testing.T) {
 	ts := world(40, 30, 1)
-	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyRP3Beta, FamilyEnsemble} {
+	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyEnsemble} {
 		t.Run(string(f), func(t *testing.T) {
 			cfg := familyConfig(f)
 			cfg.Alpha = 1 // collaborative only: content alone would also follow the genres
@@ -153,91 +153,6 @@ func TestEASEMatchesDenseInverse(t *testing.T) {
 		}
 		if math.Abs(float64(s.collab[j])-want) > 1e-4 {
 			t.Errorf("score of movie %d = %v, want %v", j, s.collab[j], want)
-		}
-	}
-}
-
-// RP3beta's W against the walk written with dense matrices: P_ui and P_iu
-// the row-normalised X and X^T raised to alpha, W = P_iu P_ui with column j
-// divided by its degree^beta, the diagonal zero, each row's k largest kept.
-// Low ratings weigh 0.5, so the degrees and the powers are not counts.
-func TestRP3BetaMatchesDenseWalk(t *testing.T) {
-	ts := randomBinary(30, 12, 0.3, 3)
-	const alpha, beta, k = 0.7, 0.4, 5
-	cfg := Config{Family: FamilyRP3Beta, RP3Alpha: alpha, RP3Beta: beta, RP3Neighbors: k, LowWeight: 0.5}
-	m, err := Fit(ts, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, nu := m.items.Len(), m.users.Len()
-	x := mat.NewDense(nu, n, nil)
-	for _, it := range ts.Interactions {
-		u, _ := m.users.Lookup(it.User)
-		i, _ := m.items.Lookup(it.Movie)
-		w := 1.0
-		if it.Value <= 3 {
-			w = 0.5
-		}
-		x.Set(int(u), int(i), w)
-	}
-	pui, piu := mat.NewDense(nu, n, nil), mat.NewDense(n, nu, nil)
-	deg := make([]float64, n)
-	for u := 0; u < nu; u++ {
-		s := mat.Sum(x.RowView(u))
-		for i := 0; i < n; i++ {
-			pui.Set(u, i, math.Pow(x.At(u, i)/s, alpha))
-			deg[i] += x.At(u, i)
-		}
-	}
-	for i := 0; i < n; i++ {
-		for u := 0; u < nu; u++ {
-			piu.Set(i, u, math.Pow(x.At(u, i)/deg[i], alpha))
-		}
-	}
-	var w mat.Dense
-	w.Mul(piu, pui)
-	want := make([]float64, n*n)
-	for i := 0; i < n; i++ {
-		row := make([]float64, n)
-		for j := 0; j < n; j++ {
-			if i != j {
-				row[j] = w.At(i, j) / math.Pow(deg[j], beta)
-			}
-		}
-		// Keep the k largest: drop every entry with k others above it.
-		for j := 0; j < n; j++ {
-			above := 0
-			for l := 0; l < n; l++ {
-				if row[l] > row[j] || (row[l] == row[j] && l < j) {
-					above++
-				}
-			}
-			if above < k {
-				want[i*n+j] = row[j]
-			}
-		}
-	}
-	if m.ease == nil || m.ease.n != n {
-		t.Fatalf("RP3beta models %v movies, want %d", m.Stats().EASEItems, n)
-	}
-	for i := 0; i < n; i++ {
-		for j := 0; j < n; j++ {
-			if got := float64(m.ease.b[i*n+j]); math.Abs(got-want[i*n+j]) > 1e-4 {
-				t.Fatalf("W[%d,%d] = %v, want %v", i, j, got, want[i*n+j])
-			}
-		}
-	}
-	// Scores are x_u W.
-	st := m.user("u05")
-	s := m.getScratch()
-	m.collabScores(st, s)
-	for j := 0; j < n; j++ {
-		var sc float64
-		for i := 0; i < n; i++ {
-			sc += x.At(5, i) * want[i*n+j]
-		}
-		if math.Abs(float64(s.collab[j])-sc) > 1e-4 {
-			t.Errorf("score of movie %d = %v, want %v", j, s.collab[j], sc)
 		}
 	}
 }
@@ -408,7 +323,7 @@ func ratedOf(m *Model, user string) []Rated {
 // user folded in again gets what the fit gave them.
 func TestFoldInEveryFamily(t *testing.T) {
 	ts := world(40, 30, 1)
-	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyRP3Beta, FamilyEnsemble} {
+	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyEnsemble} {
 		cfg := familyConfig(f)
 		cfg.Alpha = 1
 		m, err := Fit(ts, cfg)
@@ -443,7 +358,7 @@ func TestFoldInEveryFamily(t *testing.T) {
 
 func TestBecause(t *testing.T) {
 	ts := world(40, 30, 1)
-	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyRP3Beta, FamilyEnsemble} {
+	for _, f := range []Family{FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyEnsemble} {
 		m, err := Fit(ts, familyConfig(f))
 		if err != nil {
 			t.Fatal(err)

@@ -6,7 +6,6 @@
 //   - EASE (Steck 2019): a closed-form item-item model on the active catalog;
 //   - iALS (Hu, Koren and Volinsky 2008), tuned as in Rendle et al. 2021;
 //   - item-kNN: cosine similarity with shrinkage over co-ratings;
-//   - RP3beta (Paudel et al. 2017): an item-item random walk held as EASE's is;
 //   - popularity.
 //
 // Whatever family ranks, a model also carries TF-IDF content vectors blended
@@ -43,9 +42,6 @@ const (
 	FamilyIALS Family = "ials"
 	// FamilyKNN is item-based nearest neighbours.
 	FamilyKNN Family = "knn"
-	// FamilyRP3Beta is the RP3beta item-item random walk (rp3.go), held and
-	// served in EASE's state, on the same movies.
-	FamilyRP3Beta Family = "rp3beta"
 	// FamilyPopularity ranks by the number of users who rated a movie.
 	FamilyPopularity Family = "popularity"
 	// FamilyEnsemble is a weighted sum of z-scored PureSVD, EASE and iALS
@@ -54,11 +50,11 @@ const (
 )
 
 // Families lists every family, in the order reports print them.
-var Families = []Family{FamilyPopularity, FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyRP3Beta}
+var Families = []Family{FamilyPopularity, FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN}
 
 func (f Family) valid() bool {
 	switch f {
-	case FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyPopularity, FamilyEnsemble, FamilyRP3Beta:
+	case FamilyPureSVD, FamilyEASE, FamilyIALS, FamilyKNN, FamilyPopularity, FamilyEnsemble:
 		return true
 	}
 	return false
@@ -114,24 +110,15 @@ type Config struct {
 	// a dislike never pulls similar movies up; 1 means every rating is
 	// (MovieLens users rate what they chose to watch). Tune tries both.
 	LowWeight float64 `json:"low_weight,omitempty"`
-	// RP3Alpha, RP3Beta and RP3Neighbors are RP3beta's exponent of the walk's
-	// probabilities, popularity exponent and neighbours kept per movie (0:
-	// alpha 1, beta 0, 100 neighbours); its catalog is EASEMaxItems'.
-	RP3Alpha     float64 `json:"rp3_alpha,omitempty"`
-	RP3Beta      float64 `json:"rp3_beta,omitempty"`
-	RP3Neighbors int     `json:"rp3_neighbors,omitempty"`
 	// Neighbors is item-kNN's neighbourhood size and Shrink its shrinkage.
 	Neighbors int     `json:"neighbors,omitempty"`
 	Shrink    float64 `json:"shrink,omitempty"`
 	// EnsembleWeights are the ensemble family's weights of PureSVD, EASE
 	// and iALS (a member of weight 0 is left out). Its PureSVD member has
 	// rank SVDFactors and the family's ItemNorm; its iALS member has rank
-	// Factors; EASE and iALS share LowWeight. EnsembleItemItem names the
-	// item-item member: "" or FamilyEASE for EASE, FamilyRP3Beta for
-	// RP3beta (its settings in the RP3 fields), in the same state.
-	EnsembleWeights  [3]float64 `json:"ensemble_weights,omitzero"`
-	SVDFactors       int        `json:"svd_factors,omitempty"`
-	EnsembleItemItem Family     `json:"ensemble_item_item,omitempty"`
+	// Factors; EASE and iALS share LowWeight.
+	EnsembleWeights [3]float64 `json:"ensemble_weights,omitzero"`
+	SVDFactors      int        `json:"svd_factors,omitempty"`
 	// Seed makes fits deterministic.
 	Seed uint64 `json:"seed"`
 	// Workers bounds parallelism; 0 means GOMAXPROCS.
@@ -491,8 +478,6 @@ func (m *Model) fitRanking(sig, imp *csr, cfg Config) {
 		m.fitIALS(imp, cfg)
 	case FamilyEASE:
 		m.ease = fitEASE(imp, cfg.EASEReg, cfg.EASEMaxItems)
-	case FamilyRP3Beta:
-		m.ease = fitRP3(imp, cfg, cfg.EASEMaxItems)
 	case FamilyKNN:
 		m.knn = fitKNN(imp, cfg.Neighbors, cfg.Shrink, cfg.Workers)
 	case FamilyPopularity:

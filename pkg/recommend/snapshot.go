@@ -243,7 +243,7 @@ func Decode(data []byte) (*Model, error) {
 	k, rk := m.k, rm.k
 	fam := m.cfg.Family
 	factorFam := fam == FamilyPureSVD || fam == FamilyIALS
-	wantK, wantSigma, wantEASE := -1, 0, fam == FamilyEASE || fam == FamilyRP3Beta
+	wantK, wantSigma, wantEASE := -1, 0, fam == FamilyEASE
 	switch fam {
 	case FamilyPureSVD:
 		wantSigma = k

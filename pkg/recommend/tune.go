@@ -225,7 +225,7 @@ func Tune(ts TrainSet, opt TuneOptions) (*Model, TuneReport, error) {
 		if f == FamilyPopularity && s.did(f) {
 			continue
 		}
-		if (f == FamilyEASE || f == FamilyKNN || f == FamilyRP3Beta) && cooc > opt.CoocBudget {
+		if (f == FamilyEASE || f == FamilyKNN) && cooc > opt.CoocBudget {
 			rep.Skipped = append(rep.Skipped, Skipped{f, fmt.Sprintf("co-occurrence work sum n_u^2 = %.3g over the budget %.3g", cooc, opt.CoocBudget)})
 			continue
 		}
@@ -277,8 +277,6 @@ type searcher struct {
 	knnKey           string
 	svd              rankState // PureSVD at maxSVDRank for svdKey
 	svdKey           string
-	rp3              *rp3Walk // RP3beta's walk weights for rp3Key
-	rp3Key           string
 }
 
 // rankState is a fitted ranking family, kept to try content weights on.
@@ -347,16 +345,6 @@ func (s *searcher) grid(f Family) []Config {
 			c.Neighbors, c.Shrink, c.LowWeight = k, 10, 0
 			out = append(out, c)
 		}
-	case FamilyRP3Beta:
-		// Coarse: family() then tries beta +-0.1 and 50 or 200 neighbours
-		// at the best of these.
-		for _, a := range []float64{0.5, 0.8, 1} {
-			for _, beta := range []float64{0.2, 0.4, 0.6} {
-				c := b
-				c.RP3Alpha, c.RP3Beta, c.RP3Neighbors, c.LowWeight = a, beta, 100, 0
-				out = append(out, c)
-			}
-		}
 	}
 	return out
 }
@@ -392,15 +380,6 @@ func overlay(base, c Config, f Family) Config {
 	if c.Shrink > 0 {
 		out.Shrink = c.Shrink
 	}
-	if c.RP3Alpha > 0 {
-		out.RP3Alpha = c.RP3Alpha
-	}
-	if c.RP3Beta > 0 {
-		out.RP3Beta = c.RP3Beta
-	}
-	if c.RP3Neighbors > 0 {
-		out.RP3Neighbors = c.RP3Neighbors
-	}
 	out.LowWeight = c.LowWeight
 	return out.withDefaults()
 }
@@ -416,16 +395,8 @@ func Settings(c Config) string {
 		return fmt.Sprintf("rank=%d lambda=%g alpha0=%g iters=%d low_weight=%g", c.Factors, c.IALSReg, c.IALSUnobserved, c.IALSIters, c.LowWeight)
 	case FamilyKNN:
 		return fmt.Sprintf("neighbors=%d shrink=%g low_weight=%g", c.Neighbors, c.Shrink, c.LowWeight)
-	case FamilyRP3Beta:
-		a, b, k := c.rp3Settings()
-		return fmt.Sprintf("alpha=%g beta=%g neighbors=%d low_weight=%g max_items=%d", a, b, k, c.LowWeight, c.EASEMaxItems)
 	case FamilyEnsemble:
 		w := c.EnsembleWeights
-		if c.EnsembleItemItem == FamilyRP3Beta {
-			a, b, k := c.rp3Settings()
-			return fmt.Sprintf("weights puresvd=%g rp3beta=%g ials=%g; puresvd rank=%d item_norm=%g; rp3beta alpha=%g beta=%g neighbors=%d; ials rank=%d lambda=%g; low_weight=%g",
-				w[ensSVD], w[ensEASE], w[ensIALS], c.SVDFactors, c.ItemNorm, a, b, k, c.Factors, c.IALSReg, c.LowWeight)
-		}
 		return fmt.Sprintf("weights puresvd=%g ease=%g ials=%g; puresvd rank=%d item_norm=%g; ease lambda=%g; ials rank=%d lambda=%g; low_weight=%g",
 			w[ensSVD], w[ensEASE], w[ensIALS], c.SVDFactors, c.ItemNorm, c.EASEReg, c.Factors, c.IALSReg, c.LowWeight)
 	}
@@ -453,31 +424,16 @@ func (s *searcher) family(f Family) {
 			best.trial = tr
 		}
 	}
-	s.gramCache, s.gramKey, s.knnLists, s.knnKey, s.svdKey, s.rp3, s.rp3Key = nil, "", nil, "", "", nil, ""
+	s.gramCache, s.gramKey, s.knnLists, s.knnKey, s.svdKey = nil, "", nil, "", ""
 	for _, c := range grid {
 		try(c)
 	}
-	_, fixed := s.opt.Grid[f]
-	if !fixed && f == FamilyRP3Beta {
-		b := best.cfg
-		for _, d := range []float64{-0.1, 0.1} {
-			c := b
-			c.RP3Beta = math.Round((b.RP3Beta+d)*10) / 10
-			try(c)
-		}
-		b = best.cfg
-		for _, k := range []int{50, 200, 400, 800} {
-			c := b
-			c.RP3Neighbors = k
-			try(c)
-		}
-	}
-	if !fixed && (f == FamilyEASE || f == FamilyIALS || f == FamilyKNN || f == FamilyRP3Beta) {
+	if _, fixed := s.opt.Grid[f]; !fixed && (f == FamilyEASE || f == FamilyIALS || f == FamilyKNN) {
 		c := best.cfg
 		c.LowWeight = 1 - c.LowWeight
 		try(c)
 	}
-	s.gramCache, s.gramKey, s.knnLists, s.knnKey, s.svdKey, s.rp3, s.rp3Key = nil, "", nil, "", "", nil, ""
+	s.gramCache, s.gramKey, s.knnLists, s.knnKey, s.svdKey = nil, "", nil, "", ""
 	s.tm.setRank(best)
 	nd, rc := s.tm.validationNDCG(s.vs, s.opt.Alphas)
 	fr := FamilyResult{Family: f, Best: best.trial, Config: best.cfg, WithContent: Trial{NDCG: math.Inf(-1)}}
@@ -517,14 +473,6 @@ func (s *searcher) fitRank(c Config) {
 		}
 		tm.k, tm.v, tm.userVec, tm.sigma, tm.knn, tm.itemGram, tm.userGram = 0, nil, nil, nil, nil, nil, nil
 		tm.ease = easeFromGram(s.gramCache, s.easeIDs, s.easePos, c.EASEReg)
-	case FamilyRP3Beta:
-		alpha, beta, k := c.rp3Settings()
-		key := fmt.Sprintf("rp3 %g %g %d", c.LowWeight, alpha, c.EASEMaxItems)
-		if s.rp3Key != key {
-			s.rp3, s.rp3Key = rp3WalkOf(tm.seen.implicit(c), alpha, c.EASEMaxItems), key
-		}
-		tm.k, tm.v, tm.userVec, tm.sigma, tm.knn, tm.itemGram, tm.userGram = 0, nil, nil, nil, nil, nil, nil
-		tm.ease = s.rp3.model(beta, k)
 	case FamilyKNN:
 		key := fmt.Sprintf("knn %g %g", c.LowWeight, c.Shrink)
 		if s.knnKey != key {

@@ -11,97 +11,29 @@ import (
 // weight is a multiple of 1/ensembleSteps, and they sum to 1.
 const ensembleSteps = 10
 
-// ensemble searches the weights of a sum of the z-scored PureSVD, item-item
-// (EASE or RP3beta, whichever scores better in the sum) and iALS scores
-// (each member at its family's best settings) on the validation split, then
-// the content weight at the best of them, and records the result in the
-// report. It needs two members at least.
+// ensemble searches the weights of a sum of the z-scored PureSVD, EASE and
+// iALS scores (each member at its family's best settings) on the validation
+// split, then the content weight at the best of them, and records the
+// result in the report. It needs two members at least.
 func (s *searcher) ensemble() {
+	fams := [ensMembers]Family{FamilyPureSVD, FamilyEASE, FamilyIALS}
 	var have [ensMembers]bool
-	_, have[ensSVD] = s.best[FamilyPureSVD]
-	_, have[ensIALS] = s.best[FamilyIALS]
-	// The item-item member shares LowWeight with iALS in the ensemble's
-	// configuration.
-	var items []Family
-	for _, f := range []Family{FamilyEASE, FamilyRP3Beta} {
-		b, ok := s.best[f]
-		switch {
-		case !ok:
-		case have[ensIALS] && b.cfg.LowWeight != s.best[FamilyIALS].cfg.LowWeight:
-			s.rep.Notes = append(s.rep.Notes, fmt.Sprintf("ensemble without %s: its best low_weight differs from iALS's", f))
-		default:
-			items = append(items, f)
+	n := 0
+	for f, fam := range fams {
+		if _, ok := s.best[fam]; ok {
+			have[f] = true
+			n++
 		}
 	}
-	if len(items) == 0 {
-		items = []Family{""}
+	// EASE and iALS share LowWeight in the ensemble's configuration.
+	if have[ensEASE] && have[ensIALS] && s.best[FamilyEASE].cfg.LowWeight != s.best[FamilyIALS].cfg.LowWeight {
+		s.rep.Notes = append(s.rep.Notes, "ensemble without EASE: its best low_weight differs from iALS's")
+		have[ensEASE] = false
+		n--
 	}
-	var (
-		bestND   = math.Inf(-1)
-		bestW    [ensMembers]float64
-		bestHave [ensMembers]bool
-		bestItem Family
-		tried    int
-		n        int
-	)
-	t0 := s.clock()
-	for _, item := range items {
-		h := have
-		h[ensEASE] = item != ""
-		m := 0
-		for _, ok := range h {
-			if ok {
-				m++
-			}
-		}
-		if m < 2 {
-			continue
-		}
-		multi := ensembleGrid(h)
-		nd := s.ensembleNDCG(item, h, multi)
-		tried += len(multi)
-		itemND := math.Inf(-1)
-		for j := range multi {
-			itemND = max(itemND, nd[j])
-			if nd[j] > bestND {
-				bestND, bestW, bestHave, bestItem, n = nd[j], multi[j], h, item, m
-			}
-		}
-		if item != "" && len(items) > 1 {
-			s.rep.Notes = append(s.rep.Notes, fmt.Sprintf("ensemble with %s as its item-item member: best validation NDCG@10 %.4f", item, itemND))
-		}
-	}
-	if tried == 0 {
+	if n < 2 {
 		return
 	}
-	cfg := s.ensembleConfig(bestHave, bestItem, bestW)
-	s.tm.setRank(s.ensembleState(cfg, bestItem))
-	tr := Trial{Family: FamilyEnsemble, Settings: Settings(cfg), Alpha: 1, NDCG: bestND, Seconds: s.clock().Sub(t0).Seconds(), Config: cfg}
-	tr.Config.Alpha = 1
-	ndA, rcA := s.tm.validationNDCG(s.vs, s.opt.Alphas)
-	fr := FamilyResult{Family: FamilyEnsemble, Best: tr, Config: tr.Config, WithContent: Trial{NDCG: math.Inf(-1)}}
-	for j, a := range s.opt.Alphas {
-		t := Trial{Family: FamilyEnsemble, Settings: tr.Settings, Alpha: a, NDCG: ndA[j], Recall: rcA[j], Config: cfg}
-		t.Config.Alpha = a
-		if a == 1 {
-			fr.Best.Recall = t.Recall
-			s.rep.Trials = append(s.rep.Trials, fr.Best)
-		} else {
-			s.rep.Trials = append(s.rep.Trials, t)
-		}
-		if t.NDCG > fr.WithContent.NDCG {
-			fr.WithContent = t
-		}
-	}
-	s.rep.Ensemble = &fr
-	s.rep.Notes = append(s.rep.Notes, fmt.Sprintf("ensemble: %d weightings of up to %d members searched, best %s validation NDCG@10 %.4f",
-		tried, n, tr.Settings, tr.NDCG))
-}
-
-// ensembleGrid returns the weightings of the members in have on a grid of
-// 1/ensembleSteps that sum to 1, with two members or more (single members
-// were tried as families).
-func ensembleGrid(have [ensMembers]bool) [][ensMembers]float64 {
 	var grid [][ensMembers]float64
 	var rec func(f, left int, w [ensMembers]float64)
 	rec = func(f, left int, w [ensMembers]float64) {
@@ -120,18 +52,47 @@ func ensembleGrid(have [ensMembers]bool) [][ensMembers]float64 {
 		}
 	}
 	rec(0, ensembleSteps, [ensMembers]float64{})
-	var multi [][ensMembers]float64
+	var multi [][ensMembers]float64 // two members or more: singles were tried
 	for _, w := range grid {
 		if w[0] < 1 && w[1] < 1 && w[2] < 1 {
 			multi = append(multi, w)
 		}
 	}
-	return multi
+	t0 := s.clock()
+	nd := s.ensembleNDCG(fams, have, multi)
+	best := 0
+	for j := range multi {
+		if nd[j] > nd[best] {
+			best = j
+		}
+	}
+	cfg := s.ensembleConfig(have, multi[best])
+	s.tm.setRank(s.ensembleState(cfg))
+	tr := Trial{Family: FamilyEnsemble, Settings: Settings(cfg), Alpha: 1, NDCG: nd[best], Seconds: s.clock().Sub(t0).Seconds(), Config: cfg}
+	tr.Config.Alpha = 1
+	ndA, rcA := s.tm.validationNDCG(s.vs, s.opt.Alphas)
+	fr := FamilyResult{Family: FamilyEnsemble, Best: tr, Config: tr.Config, WithContent: Trial{NDCG: math.Inf(-1)}}
+	for j, a := range s.opt.Alphas {
+		t := Trial{Family: FamilyEnsemble, Settings: tr.Settings, Alpha: a, NDCG: ndA[j], Recall: rcA[j], Config: cfg}
+		t.Config.Alpha = a
+		if a == 1 {
+			fr.Best.Recall = t.Recall
+			s.rep.Trials = append(s.rep.Trials, fr.Best)
+		} else {
+			s.rep.Trials = append(s.rep.Trials, t)
+		}
+		if t.NDCG > fr.WithContent.NDCG {
+			fr.WithContent = t
+		}
+	}
+	s.rep.Ensemble = &fr
+	s.rep.Notes = append(s.rep.Notes, fmt.Sprintf("ensemble: %d weightings of %d members searched, best %s validation NDCG@10 %.4f",
+		len(multi), n, tr.Settings, tr.NDCG))
 }
 
 // ensembleConfig is the ensemble's configuration for weights w: each
 // member's searched settings on the base.
-func (s *searcher) ensembleConfig(have [ensMembers]bool, item Family, w [ensMembers]float64) Config {
+func (s *searcher) ensembleConfig(have [ensMembers]bool, w [ensMembers]float64) Config {
 	c := s.base
 	c.Family, c.EnsembleWeights = FamilyEnsemble, w
 	if have[ensIALS] && w[ensIALS] > 0 {
@@ -139,11 +100,8 @@ func (s *searcher) ensembleConfig(have [ensMembers]bool, item Family, w [ensMemb
 		c.Factors, c.IALSReg, c.IALSUnobserved, c.IALSIters, c.LowWeight = b.Factors, b.IALSReg, b.IALSUnobserved, b.IALSIters, b.LowWeight
 	}
 	if have[ensEASE] && w[ensEASE] > 0 {
-		b := s.best[item].cfg
+		b := s.best[FamilyEASE].cfg
 		c.EASEReg, c.EASEMaxItems, c.LowWeight = b.EASEReg, b.EASEMaxItems, b.LowWeight
-		if item == FamilyRP3Beta {
-			c.EnsembleItemItem, c.RP3Alpha, c.RP3Beta, c.RP3Neighbors = item, b.RP3Alpha, b.RP3Beta, b.RP3Neighbors
-		}
 	}
 	if have[ensSVD] && w[ensSVD] > 0 {
 		b := s.best[FamilyPureSVD].cfg
@@ -154,7 +112,7 @@ func (s *searcher) ensembleConfig(have [ensMembers]bool, item Family, w [ensMemb
 
 // ensembleState assembles the ensemble of cfg from the members' fitted
 // states on the training part.
-func (s *searcher) ensembleState(cfg Config, item Family) rankState {
+func (s *searcher) ensembleState(cfg Config) rankState {
 	_, svdK, ialsOff, ialsK := cfg.ensembleParts()
 	k := svdK + ialsK
 	ni, nu := s.tm.items.Len(), s.tm.seen.rows
@@ -173,7 +131,7 @@ func (s *searcher) ensembleState(cfg Config, item Family) rankState {
 		place(s.best[FamilyIALS], ialsOff)
 	}
 	if cfg.EnsembleWeights[ensEASE] > 0 {
-		r.ease = s.best[item].ease
+		r.ease = s.best[FamilyEASE].ease
 	}
 	tmp := &Model{cfg: cfg, items: s.tm.items, k: k, v: r.v, userVec: r.userVec}
 	tmp.deriveEnsemble()
@@ -181,12 +139,10 @@ func (s *searcher) ensembleState(cfg Config, item Family) rankState {
 	return r
 }
 
-// ensembleNDCG scores each weighting of the members' z-scored scores (the
-// item-item member of family item) on the validation users and returns the
-// mean NDCG@10 of each.
-func (s *searcher) ensembleNDCG(item Family, have [ensMembers]bool, grid [][ensMembers]float64) []float64 {
+// ensembleNDCG scores each weighting of the members' z-scored scores on the
+// validation users and returns the mean NDCG@10 of each.
+func (s *searcher) ensembleNDCG(fams [ensMembers]Family, have [ensMembers]bool, grid [][ensMembers]float64) []float64 {
 	tm := s.tm
-	fams := [ensMembers]Family{FamilyPureSVD, item, FamilyIALS}
 	var members [ensMembers]*Model
 	for f, fam := range fams {
 		if have[f] {

@@ -34,12 +34,9 @@ func (m *Model) validate() error {
 		return fmt.Errorf("%w: config: unknown family %q", ErrInvalid, c.Family)
 	case !finiteIn(c.Alpha, 0, 1):
 		return fmt.Errorf("%w: config: alpha %v outside 0..1", ErrInvalid, c.Alpha)
-	case c.EnsembleItemItem != "" && c.EnsembleItemItem != FamilyEASE && c.EnsembleItemItem != FamilyRP3Beta:
-		return fmt.Errorf("%w: config: unknown ensemble item-item member %q", ErrInvalid, c.EnsembleItemItem)
 	case !finiteIn(c.Neutral, 0, 5), !finiteIn(c.ItemNorm, 0, 10), !finiteIn(c.RatingReg, 0, maxAbsFactor),
 		!finiteIn(c.BiasReg, 0, maxAbsFactor), !finiteIn(c.EASEReg, 0, math.MaxFloat64), !finiteIn(c.IALSReg, 0, maxAbsFactor),
-		!finiteIn(c.IALSUnobserved, 0, maxAbsFactor), !finiteIn(c.Shrink, 0, math.MaxFloat64),
-		!finiteIn(c.RP3Alpha, 0, 10), !finiteIn(c.RP3Beta, 0, 10), c.RP3Neighbors < 0:
+		!finiteIn(c.IALSUnobserved, 0, maxAbsFactor), !finiteIn(c.Shrink, 0, math.MaxFloat64):
 		return fmt.Errorf("%w: config: a setting is not finite or out of range: %+v", ErrInvalid, c)
 	}
 	checks := []struct {
