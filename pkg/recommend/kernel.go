@@ -99,8 +99,8 @@ type kblock struct {
 }
 
 // kernelFor returns the model's kernel, building it when the model's item
-// side changed since. The caller holds the read or the write lock; two
-// readers racing to build store equal kernels.
+// side changed since. m is an item side (Model.current), which no delta
+// changes; two readers racing to build store equal kernels.
 func (m *Model) kernelFor() *kernel {
 	kn := m.kern.Load()
 	if kn != nil && kn.fits(m) {
