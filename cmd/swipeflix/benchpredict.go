@@ -33,6 +33,7 @@ type predictBenchConfig struct {
 	Data     string // MovieLens folder; absent: a generated dataset
 	Ratings  int    // ratings of the generated dataset
 	Rates    []int  // user deltas per second, one phase each
+	Movies   int    // new movies each delta carries besides its user
 	Runs     int
 	Clients  int
 	Duration time.Duration // measured, per phase
@@ -57,6 +58,9 @@ type predictPhase struct {
 	ApplyP50Ms      float64 `json:"apply_p50_ms"`
 	ApplyP99Ms      float64 `json:"apply_p99_ms"`
 	LoadAverageLate string  `json:"load_average_at_end"`
+	// MoviesAtEnd is the model's catalog when the phase ended: deltas
+	// with new movies grow it.
+	MoviesAtEnd int `json:"movies_at_end"`
 }
 
 // predictBench is bench-predict's report.
@@ -65,6 +69,7 @@ type predictBench struct {
 	Ratings     int            `json:"ratings"`
 	Users       int            `json:"users"`
 	Movies      int            `json:"movies"`
+	MoviesPer   int            `json:"new_movies_per_delta"`
 	Family      string         `json:"family"`
 	Clients     int            `json:"clients"`
 	DurationSec float64        `json:"duration_seconds"`
@@ -75,14 +80,15 @@ type predictBench struct {
 }
 
 // runBenchPredict is `swipeflix bench-predict`: uncached /predict through
-// a real listener while user deltas arrive through the api's delta path
-// (issue 12's tail latency).
+// a real listener while user deltas, each with -movies new movies, arrive
+// through the api's delta path (issue 12's tail latency).
 func runBenchPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := commandFlags("bench-predict", "bench-predict [-data DIR] [-rates 0,1000] [-runs N] [-json] [flags]", stderr)
 	cfg := predictBenchConfig{}
 	fs.StringVar(&cfg.Data, "data", filepath.Join("..", "shared", "datasets", "ml-latest-small"), "MovieLens folder; when absent, a generated dataset of -ratings")
 	fs.IntVar(&cfg.Ratings, "ratings", 100_000, "ratings of the generated dataset used when -data is absent")
 	rates := fs.String("rates", "0,1000", "user deltas per second, comma separated: one phase each")
+	fs.IntVar(&cfg.Movies, "movies", 0, "new movies each delta carries besides its user, as the trainer sends a movie new since the fit with its raters")
 	fs.IntVar(&cfg.Runs, "runs", 1, "times to run every phase, in turn")
 	fs.IntVar(&cfg.Clients, "clients", 32, "closed-loop HTTP clients")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time of a phase")
@@ -98,8 +104,8 @@ func runBenchPredict(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		cfg.Rates = append(cfg.Rates, r)
 	}
-	if cfg.Runs < 1 || cfg.Clients < 1 || cfg.Duration <= 0 || cfg.Warmup < 0 || cfg.Ratings < 1 {
-		return errors.New("bench-predict: -runs, -clients and -ratings must be >= 1, -duration > 0, -warmup >= 0")
+	if cfg.Runs < 1 || cfg.Clients < 1 || cfg.Duration <= 0 || cfg.Warmup < 0 || cfg.Ratings < 1 || cfg.Movies < 0 {
+		return errors.New("bench-predict: -runs, -clients and -ratings must be >= 1, -duration > 0, -warmup >= 0, -movies >= 0")
 	}
 	res, err := benchPredictLoad(ctx, cfg, stderr)
 	if err != nil {
@@ -137,11 +143,23 @@ func benchPredictLoad(ctx context.Context, cfg predictBenchConfig, stderr io.Wri
 	model.Version = 1
 	st := model.Stats()
 	res.Ratings, res.Users, res.Movies, res.Family = len(ratings), st.Users, st.Movies, string(st.Family)
+	res.MoviesPer = cfg.Movies
 	src, err := newBenchSource(model)
 	if err != nil {
 		return nil, err
 	}
-	deltas, users, err := benchDeltas(model, ratings, 2000)
+	// A movie is new once: deltas with movies are not reused, so there
+	// are as many as the phases can apply.
+	n := 2000
+	if cfg.Movies > 0 {
+		n = 0
+		for _, r := range cfg.Rates {
+			n += int(float64(r)*(cfg.Warmup+cfg.Duration).Seconds()) + r
+		}
+		n *= cfg.Runs
+		fmt.Fprintf(stderr, "bench-predict: folding in %d deltas of %d new movies each\n", n, cfg.Movies)
+	}
+	deltas, users, err := benchDeltas(model, ratings, movies, n, cfg.Movies)
 	if err != nil {
 		return nil, err
 	}
@@ -180,11 +198,16 @@ func benchPredictLoad(ctx context.Context, cfg predictBenchConfig, stderr io.Wri
 	if err != nil {
 		return nil, err
 	}
+	sent := 0
 	for run := 1; run <= cfg.Runs; run++ {
 		for _, rate := range cfg.Rates {
 			fmt.Fprintf(stderr, "bench-predict: run %d, %d deltas/s\n", run, rate)
-			ph := runPredictPhase(ctx, cfg, hc, url, bodies, rate, func(j int) { apply(1, deltas[j%len(deltas)]) })
+			ph := runPredictPhase(ctx, cfg, hc, url, bodies, rate, func(int) {
+				apply(1, deltas[sent%len(deltas)])
+				sent++
+			})
 			ph.Run = run
+			ph.MoviesAtEnd = res.Movies + min(sent, len(deltas))*cfg.Movies
 			res.Phases = append(res.Phases, ph)
 		}
 	}
@@ -216,8 +239,11 @@ func benchDataset(cfg predictBenchConfig, res *predictBench) ([]dataset.Rating, 
 
 // benchDeltas encodes n one-user deltas as the trainer would send them: a
 // random user's ratings plus a swipe on a random movie, folded in by
-// FoldUser. It also returns every user id, in order of first rating.
-func benchDeltas(m *recommend.Model, ratings []dataset.Rating, n int) ([][]byte, []string, error) {
+// FoldUser; with perDelta > 0, the delta also carries that many movies new
+// to the model (FoldMovie, each with the genres and tags of a catalog
+// movie, rated by the user, whose swipe is on the first of them, and two
+// other users). It also returns every user id, in order of first rating.
+func benchDeltas(m *recommend.Model, ratings []dataset.Rating, catalog []dataset.Movie, n, perDelta int) ([][]byte, []string, error) {
 	rated := map[string][]recommend.Rated{}
 	var users []string
 	for _, r := range ratings {
@@ -231,8 +257,22 @@ func benchDeltas(m *recommend.Model, ratings []dataset.Rating, n int) ([][]byte,
 	for j := range out {
 		u := users[rng.IntN(len(users))]
 		swipe := recommend.Rated{Movie: ratings[rng.IntN(len(ratings))].Movie, Value: float32(1 + rng.IntN(5))}
+		var mds []recommend.MovieDelta
+		for q := range perDelta {
+			like := catalog[rng.IntN(len(catalog))]
+			info := recommend.MovieInfo{ID: fmt.Sprintf("bench-new-%d-%d", j, q), Title: "New " + like.Title,
+				Year: like.Year, Genres: like.Genres, Tags: like.Tags, Overview: like.Overview}
+			raters := []recommend.Rater{{User: u, Value: swipe.Value}}
+			for range 2 {
+				raters = append(raters, recommend.Rater{User: users[rng.IntN(len(users))], Value: float32(1 + rng.IntN(5))})
+			}
+			mds = append(mds, m.FoldMovie(info, raters))
+			if q == 0 {
+				swipe.Movie = info.ID
+			}
+		}
 		ud := m.FoldUser(u, append(rated[u][:len(rated[u]):len(rated[u])], swipe))
-		b, err := recommend.EncodeDelta(recommend.Delta{BaseVersion: m.Version, Seq: int64(j + 1), Users: []recommend.UserDelta{ud}})
+		b, err := recommend.EncodeDelta(recommend.Delta{BaseVersion: m.Version, Seq: int64(j + 1), Movies: mds, Users: []recommend.UserDelta{ud}})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -345,14 +385,15 @@ func runPredictPhase(ctx context.Context, cfg predictBenchConfig, hc *http.Clien
 }
 
 func printPredictBench(w io.Writer, r *predictBench) {
-	fmt.Fprintf(w, "bench-predict: %s, %d ratings, %d users, %d movies, %s; answer cache off\n", r.Dataset, r.Ratings, r.Users, r.Movies, r.Family)
+	fmt.Fprintf(w, "bench-predict: %s, %d ratings, %d users, %d movies, %s; answer cache off; %d new movies per delta\n",
+		r.Dataset, r.Ratings, r.Users, r.Movies, r.Family, r.MoviesPer)
 	fmt.Fprintf(w, "%d closed-loop clients over loopback HTTP, %.0f s measured per phase; %d CPUs, %s; load average %s at start\n\n",
 		r.Clients, r.DurationSec, r.CPUs, r.Go, r.LoadStart)
-	fmt.Fprintln(w, "| run | deltas/s asked | applied | req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | apply p50 / p99 ms | load average at end |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| run | deltas/s asked | applied | req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | apply p50 / p99 ms | movies at end | load average at end |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, p := range r.Phases {
-		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %.3f / %.3f | %s |\n", p.Run, p.DeltasAsked, p.DeltasPerSec,
-			p.RequestsPerSec, p.P50Ms, p.P99Ms, p.P999Ms, p.MaxMs, p.Errors, p.ApplyP50Ms, p.ApplyP99Ms, p.LoadAverageLate)
+		fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %.3f / %.3f | %d | %s |\n", p.Run, p.DeltasAsked, p.DeltasPerSec,
+			p.RequestsPerSec, p.P50Ms, p.P99Ms, p.P999Ms, p.MaxMs, p.Errors, p.ApplyP50Ms, p.ApplyP99Ms, p.MoviesAtEnd, p.LoadAverageLate)
 	}
 }
 

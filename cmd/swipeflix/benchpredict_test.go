@@ -18,7 +18,7 @@ func TestBenchPredict(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	args := []string{"bench-predict", "-data", filepath.Join(t.TempDir(), "absent"), "-ratings", "3000",
-		"-rates", "0,200", "-clients", "2", "-duration", "300ms", "-warmup", "100ms"}
+		"-rates", "0,200", "-movies", "1", "-clients", "2", "-duration", "300ms", "-warmup", "100ms"}
 	var stdout, stderr bytes.Buffer
 	if err := realMain(ctx, append(args, "-json"), nil, &stdout, &stderr); err != nil {
 		t.Fatalf("bench-predict: %v\n%s", err, stderr.String())

@@ -80,7 +80,7 @@ const usage = `usage:
   swipeflix generate -ratings N [-users U -movies M -seed S] -out DIR
                                                    write a seeded synthetic dataset in the MovieLens CSV layout
   swipeflix bench-scale [-size 1M|10M|25M] [-json] the whole loop at scale on embedded brokers, one table
-  swipeflix bench-predict [-rates 0,1000] [-json]  uncached /predict latency while user deltas arrive, one table
+  swipeflix bench-predict [-rates 0,1000] [-movies N] [-json]  uncached /predict latency while user deltas (with N new movies each) arrive, one table
   swipeflix migrate                                apply the store's schema migrations (DATABASE_URL or embedded)
   swipeflix catalog load DIR | get ID              load MovieLens movies into the catalog, or show one
   swipeflix models list|current|get|history|promote|rollback   the model registry (admin token for changes)

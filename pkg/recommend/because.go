@@ -10,12 +10,10 @@ import "math"
 // unknown or cold user, an unknown movie, the popularity family, or no rated
 // movie that pulls movie up. It costs O(rated movies x factors).
 func (m *Model) Because(user, movie string) (because string, ok bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m, st := m.load(user)
 	if m.cfg.Family == FamilyPopularity {
 		return "", false
 	}
-	st := m.user(user)
 	i, known := m.items.Lookup(movie)
 	if st == nil || !known {
 		return "", false

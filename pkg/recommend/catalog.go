@@ -13,8 +13,7 @@ type CatalogItem struct {
 // the caller may keep it). Readers such as a catalog search build their
 // own index from it once per model.
 func (m *Model) Catalog() []CatalogItem {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m = m.current()
 	out := make([]CatalogItem, len(m.movies))
 	for i, mv := range m.movies {
 		if mv.Title == "" {
@@ -32,9 +31,7 @@ func (m *Model) Catalog() []CatalogItem {
 // model knows them (nil for an unknown user). Recommendations never
 // include them.
 func (m *Model) Seen(user string) []string {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	st := m.user(user)
+	m, st := m.load(user)
 	if st == nil {
 		return nil
 	}

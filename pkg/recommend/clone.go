@@ -5,11 +5,11 @@ import "maps"
 // Clone returns a deep copy of the model, folded-in state included, without
 // a marshal and decode round trip. The copy shares nothing mutable with m.
 func (m *Model) Clone() *Model {
-	m.overlay.mu.Lock() // before m.mu, as Apply
+	m.overlay.mu.Lock() // no delta meanwhile
 	defer m.overlay.mu.Unlock()
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	c := &Model{Version: m.Version, cfg: m.cfg,
+	version := m.Version
+	m = m.current()
+	c := &Model{Version: version, cfg: m.cfg,
 		users: m.users.clone(), items: m.items.clone(), genres: m.genres.clone(),
 		movies:    cloneMovies(m.movies),
 		genreMask: append([]uint64(nil), m.genreMask...),
@@ -21,18 +21,23 @@ func (m *Model) Clone() *Model {
 		ease: m.ease.clone(), knn: m.knn.clone(), ens: m.ens.clone(),
 		rating:       m.rating.clone(),
 		content:      m.content.clone(),
-		extraContent: make(map[int32]sparseVec, len(m.extraContent)),
+		extraContent: make(map[int32]sparseVec, m.extraCount()),
 		popularity:   append([]float32(nil), m.popularity...),
 		overlay:      m.overlay.clone(m.users.IDs()),
 	}
-	for i, v := range m.extraContent {
-		c.extraContent[i] = sparseVec{append([]int32(nil), v.idx...), append([]float32(nil), v.val...)}
+	for i := int32(m.content.vecs.rows); int(i) < m.items.Len(); i++ {
+		if v, ok := m.extraVec(i); ok {
+			c.extraContent[i] = sparseVec{append([]int32(nil), v.idx...), append([]float32(nil), v.val...)}
+		}
 	}
 	return c
 }
 
 func (x *Index) clone() *Index {
-	return &Index{ids: append([]string(nil), x.ids...), pos: maps.Clone(x.pos)}
+	if x.later == nil {
+		return &Index{ids: append([]string(nil), x.ids...), pos: maps.Clone(x.pos)}
+	}
+	return NewIndex(x.ids)
 }
 
 func cloneMovies(ms []MovieInfo) []MovieInfo {

@@ -66,8 +66,7 @@ type Delta struct {
 // carry no weight; a Value of 0 marks a movie seen or skipped: excluded
 // from recommendations, no signal. The model is not changed.
 func (m *Model) FoldUser(id string, rated []Rated) UserDelta {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m = m.current()
 	idx := make([]int32, 0, len(rated))
 	val := make([]float32, 0, len(rated))
 	for _, r := range rated {
@@ -145,8 +144,7 @@ const foldTolerance = 1e-12
 // vector in the model's vocabulary. Raters the model does not know, and
 // seen-only raters (Value 0), carry no weight. The model is not changed.
 func (m *Model) FoldMovie(info MovieInfo, raters []Rater) MovieDelta {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m = m.current()
 	d := MovieDelta{Info: info, Factors: make([]float32, m.k), RatingFactors: make([]float32, m.rating.k)}
 	rm := m.rating
 	fixedP := make([]float32, 0, len(raters)*rm.k)
@@ -216,40 +214,55 @@ func (m *Model) FoldMovie(info MovieInfo, raters []Rater) MovieDelta {
 }
 
 // Apply folds d into the model: movies first, then users. It fails without
-// changing anything when d is for another version or malformed. A delta
-// of users only publishes each user's new state whole, so a request in
-// flight or starting meanwhile reads a user as before or as after it, and
-// never waits for it. A delta with movies changes the item side in place
-// under the write lock, users included, so no request sees half of it.
+// changing anything when d is for another version or malformed. A request
+// in flight or starting meanwhile never waits for it, and sees d wholly or
+// not at all: a delta of users only publishes each user's new state whole;
+// a delta with movies builds the next item side beside the current one and
+// publishes it whole, its users with it (itemside.go).
 func (m *Model) Apply(d Delta) error {
 	m.overlay.mu.Lock()
 	defer m.overlay.mu.Unlock()
 	if err := m.checkApply(d); err != nil {
 		return err
 	}
-	if len(d.Movies) > 0 {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		for _, md := range d.Movies {
-			m.applyMovie(md)
+	cur := m.current()
+	if len(d.Movies) == 0 {
+		for _, ud := range d.Users {
+			st, indexed := cur.userState(ud)
+			m.overlay.store(ud.ID, st, indexed)
 		}
-	} else {
-		// Only to read the item index: requests read it alongside.
-		m.mu.RLock()
-		defer m.mu.RUnlock()
+		return nil
 	}
-	for _, ud := range d.Users {
-		st := &userState{vec: ud.Factors, rvec: ud.RatingFactors, rbias: ud.RatingBias}
-		for _, r := range ud.Rated {
-			if i, ok := m.items.Lookup(r.Movie); ok {
-				st.items = append(st.items, i)
-				st.values = append(st.values, r.Value)
-			}
+	next := cur.withMovies(d.Movies)
+	states := make([]*userState, len(d.Users))
+	for j, ud := range d.Users {
+		st, indexed := next.userState(ud)
+		states[j] = st
+		pending := *st
+		pending.pending, pending.prev = true, m.overlay.load(ud.ID)
+		if p := pending.prev; p != nil && p.pending { // the same user twice in d
+			pending.prev = p.prev
 		}
-		_, indexed := m.users.Lookup(ud.ID)
-		m.overlay.store(ud.ID, st, indexed)
+		m.overlay.store(ud.ID, &pending, indexed)
+	}
+	m.live.Store(next)
+	for j, ud := range d.Users {
+		m.overlay.states.Store(ud.ID, states[j])
 	}
 	return nil
+}
+
+// userState is ud's state on item side m.
+func (m *Model) userState(ud UserDelta) (st *userState, indexed bool) {
+	st = &userState{vec: ud.Factors, rvec: ud.RatingFactors, rbias: ud.RatingBias, gen: m.gen}
+	for _, r := range ud.Rated {
+		if i, ok := m.items.Lookup(r.Movie); ok {
+			st.items = append(st.items, i)
+			st.values = append(st.values, r.Value)
+		}
+	}
+	_, indexed = m.users.Lookup(ud.ID)
+	return st, indexed
 }
 
 // checkApply checks that d fits the model. The caller holds
@@ -281,40 +294,4 @@ func (m *Model) checkApply(d Delta) error {
 		}
 	}
 	return nil
-}
-
-func (m *Model) applyMovie(md MovieDelta) {
-	rm := m.rating
-	i, known := m.items.Lookup(md.Info.ID)
-	if m.ens != nil {
-		var old []float32
-		if known {
-			old = m.v[int(i)*m.k : int(i)*m.k+m.k]
-		}
-		m.updateEnsembleStats(old, md.Factors)
-	}
-	if !known {
-		i = m.addMovie(md.Info)
-		m.v = append(m.v, md.Factors...)
-		rm.q = append(rm.q, md.RatingFactors...)
-		rm.bi = append(rm.bi, md.RatingBias)
-		m.popularity = append(m.popularity, float32(math.Log1p(float64(md.Count))))
-	} else {
-		if md.Info.Title != "" {
-			m.movies[i] = md.Info
-			m.genreMask[i] = m.maskOf(md.Info.Genres)
-		}
-		copy(m.v[int(i)*m.k:], md.Factors)
-		copy(rm.q[int(i)*rm.k:], md.RatingFactors)
-		rm.bi[i] = md.RatingBias
-		m.popularity[i] = float32(math.Log1p(float64(md.Count)))
-	}
-	if int(i) >= m.content.vecs.rows {
-		m.extraContent[i] = sparseVec{md.ContentTerms, md.ContentValues}
-	}
-	// The kernel is patched, not dropped: rebuilding it would cost the
-	// next request a copy of every movie's factors.
-	if kn := m.kern.Load(); kn != nil && kn.content == m.content {
-		kn.setItem(m, i)
-	}
 }

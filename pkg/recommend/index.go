@@ -1,9 +1,14 @@
 package recommend
 
+import "sync"
+
 // Index maps external string ids to dense int32 indices and back.
 type Index struct {
 	ids []string
 	pos map[string]int32
+	// later holds the ids added by with (movie deltas) since pos was
+	// shared, for every index of the chain; each reads it below its length.
+	later *sync.Map
 }
 
 // NewIndex returns an index over ids, in order; duplicates keep their first position.
@@ -15,7 +20,8 @@ func NewIndex(ids []string) *Index {
 	return x
 }
 
-// Add returns the index of id, adding it at the end when new.
+// Add returns the index of id, adding it at the end when new. An index
+// that with extended is shared: it is never added to.
 func (x *Index) Add(id string) int32 {
 	if i, ok := x.pos[id]; ok {
 		return i
@@ -28,8 +34,13 @@ func (x *Index) Add(id string) int32 {
 
 // Lookup returns the index of id.
 func (x *Index) Lookup(id string) (int32, bool) {
-	i, ok := x.pos[id]
-	return i, ok
+	if i, ok := x.pos[id]; ok || x.later == nil {
+		return i, ok
+	}
+	if v, ok := x.later.Load(id); ok && int(v.(int32)) < len(x.ids) {
+		return v.(int32), true
+	}
+	return 0, false
 }
 
 // ID returns the id at index i.

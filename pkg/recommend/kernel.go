@@ -39,36 +39,27 @@ import (
 // kernelBlock is how many movies share one load of a factor of p.
 const kernelBlock = 64
 
-// kernel is the serving layout derived from a model's item side. Apply
-// patches it under the write lock when a delta moves or adds a movie
-// (setItem); any other change of the factors or the content model (a fit,
-// the tuner) is seen by fits, and the next request builds it again.
+// kernel is the serving layout derived from a model's item side. A movie
+// delta patches a copy of it for the next item side (next, then setItem);
+// any other change of the factors or the content model (a fit, the tuner)
+// is seen by fits, and the next request builds it again.
 type kernel struct {
 	// factors is the item-factor matrix it was built from (identity only),
 	// items its item count and k the rank.
 	factors *float32
 	items   int
 	k       int
-	// blocks holds the factors in blocks of kernelBlock movies, factor-major,
-	// in the order of perm: blocks[(b*k+f)*kernelBlock+j] =
-	// v[perm[b*kernelBlock+j]*k+f], zero padded.
-	blocks []float32
-	// perm lists the movies in layout order (-1 pads the last block), pos
-	// is its inverse. The movies EASE models come first when the ensemble
-	// adds EASE's scores (the head blocks, always scored), then every
-	// other movie by decreasing norm of its factors.
-	perm, pos []int32
-	head      int
-	// lo and hi are, per block and factor, the least and greatest factor
-	// of the block's movies, and norm per block the greatest norm of a
-	// movie's factors (rounded up): bounds of a block's scores that cost a
-	// request k operations instead of k*kernelBlock. A delta only widens
-	// them, so they stay bounds.
-	lo, hi, norm []float32
-	// mid and half are (hi+lo)/2 and (hi-lo)/2 in float64 (exact): the box
-	// bound, the sum over f of the larger of p_f*lo and p_f*hi, is then
-	// p.mid + |p|.half, two products without a branch.
-	mid, half []float64
+	// gen is the item side the kernel serves: it owns the blocks of its
+	// gen, and shares the others with older kernels.
+	gen uint64
+	// blocks holds the movies in blocks of kernelBlock, in layout order.
+	// The movies EASE models come first when the ensemble adds EASE's
+	// scores (the head blocks, always scored), then every other movie by
+	// decreasing norm of its factors, then the movies deltas added. pos is
+	// each movie's position in the layout (block pos/kernelBlock).
+	blocks []*kblock
+	pos    []int32
+	head   int
 	// sum and gram are the column sums and the Gram matrix (k x k) of the
 	// factors of the movies past the head blocks, in float64: a user's
 	// score mean and spread over them without scoring them.
@@ -87,9 +78,29 @@ type kernel struct {
 	lightNNZ    int64
 }
 
+// kblock is kernelBlock movies of the layout.
+type kblock struct {
+	// f holds their factors, factor-major: f[f*kernelBlock+j] is factor f
+	// of movie perm[j] (-1 pads, with zeros).
+	f    []float32
+	perm [kernelBlock]int32
+	// lo and hi are, per factor, the least and greatest factor of the
+	// block's movies, and norm the greatest norm of a movie's factors
+	// (rounded up): bounds of the block's scores that cost a request k
+	// operations instead of k*kernelBlock. A delta only widens them, so
+	// they stay bounds.
+	lo, hi []float32
+	norm   float32
+	// mid and half are (hi+lo)/2 and (hi-lo)/2 in float64 (exact): the box
+	// bound, the sum over f of the larger of p_f*lo and p_f*hi, is then
+	// p.mid + |p|.half, two products without a branch.
+	mid, half []float64
+	gen       uint64
+}
+
 // kernelFor returns the model's kernel, building it when the model's item
-// side changed since. The caller holds the read or the write lock; two
-// readers racing to build store equal kernels.
+// side changed since. m is an item side (Model.current), which no delta
+// changes; two readers racing to build store equal kernels.
 func (m *Model) kernelFor() *kernel {
 	kn := m.kern.Load()
 	if kn != nil && kn.fits(m) {
@@ -112,7 +123,7 @@ func first(v []float32) *float32 {
 }
 
 func (m *Model) buildKernel() *kernel {
-	kn := &kernel{content: m.content, byTerm: m.content.vecs.transpose(), k: m.k, factors: first(m.v)}
+	kn := &kernel{content: m.content, byTerm: m.content.vecs.transpose(), k: m.k, factors: first(m.v), gen: m.gen}
 	if m.k > 0 {
 		kn.items = len(m.v) / m.k
 		kn.buildFactors(m)
@@ -177,9 +188,9 @@ func padded(n int) int { return (n + kernelBlock - 1) / kernelBlock * kernelBloc
 func (kn *kernel) factorScores(m *Model, p []float32, out []float32) (mean, sd float64) {
 	n, k := len(out), kn.k
 	var buf [kernelBlock]float32
-	for b := range len(kn.perm) / kernelBlock {
-		dotBlocks(p[:k], kn.blocks[b*k*kernelBlock:(b+1)*k*kernelBlock], buf[:])
-		for j, i := range kn.perm[b*kernelBlock : (b+1)*kernelBlock] {
+	for _, blk := range kn.blocks {
+		dotBlocks(p[:k], blk.f, buf[:])
+		for j, i := range blk.perm {
 			if i >= 0 && int(i) < n {
 				out[i] = buf[j]
 			}

@@ -104,11 +104,9 @@ func cpuTime() time.Duration {
 // a top-k query and returns how many blocks it scored and skipped; ok is
 // false when the pruned path does not apply to the user.
 func (m *Model) pruneStatsOf(user string, k int) (pruneStats, bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m, st := m.load(user)
 	s := m.getScratch()
-	defer m.scratch.Put(s)
-	st := m.user(user)
+	defer m.pool().Put(s)
 	if st == nil || !st.hasSignal() {
 		return pruneStats{}, false
 	}

@@ -69,8 +69,22 @@ func (kn *kernel) buildFactors(m *Model) {
 		return cmp.Compare(norms[b], norms[a])
 	})
 	kn.head = (head + kernelBlock - 1) / kernelBlock
-	kn.perm, kn.pos = nil, make([]int32, n)
-	kn.blocks, kn.lo, kn.hi, kn.norm, kn.mid, kn.half = nil, nil, nil, nil, nil, nil
+	kn.pos = make([]int32, n)
+	// One allocation for every block's arrays: the blocks lie in memory in
+	// layout order, as a request reads them.
+	nb := (n + kernelBlock - 1) / kernelBlock
+	f, lo, hi := make([]float32, nb*k*kernelBlock), make([]float32, nb*k), make([]float32, nb*k)
+	mid, half := make([]float64, nb*k), make([]float64, nb*k)
+	blks := make([]kblock, nb)
+	kn.blocks = make([]*kblock, nb)
+	for b := range blks {
+		blk := &blks[b]
+		blk.f = f[b*k*kernelBlock : (b+1)*k*kernelBlock : (b+1)*k*kernelBlock]
+		blk.lo, blk.hi = lo[b*k:(b+1)*k:(b+1)*k], hi[b*k:(b+1)*k:(b+1)*k]
+		blk.mid, blk.half = mid[b*k:(b+1)*k:(b+1)*k], half[b*k:(b+1)*k:(b+1)*k]
+		blk.init(kn.gen)
+		kn.blocks[b] = blk
+	}
 	for p, i := range order {
 		kn.pos[i] = int32(p)
 		kn.place(p, i, m.v[int(i)*k:int(i)*k+k])
@@ -82,38 +96,65 @@ func (kn *kernel) buildFactors(m *Model) {
 	}
 }
 
+// init makes blk an empty block of the kernel of item side gen.
+func (blk *kblock) init(gen uint64) {
+	for j := range blk.perm {
+		blk.perm[j] = -1
+	}
+	for f := range blk.lo {
+		blk.lo[f], blk.hi[f] = float32(math.Inf(1)), float32(math.Inf(-1))
+	}
+	blk.gen = gen
+}
+
+// next returns a copy of kn for item side gen, which shares kn's blocks
+// until setItem changes one.
+func (kn *kernel) next(gen uint64) *kernel {
+	c := *kn
+	c.gen = gen
+	c.blocks = slices.Clone(kn.blocks)
+	c.sum, c.gram = slices.Clone(kn.sum), slices.Clone(kn.gram)
+	return &c
+}
+
+// own returns block b, first copied when an older kernel shares it.
+func (kn *kernel) own(b int) *kblock {
+	blk := kn.blocks[b]
+	if blk.gen == kn.gen {
+		return blk
+	}
+	c := &kblock{f: slices.Clone(blk.f), perm: blk.perm, lo: slices.Clone(blk.lo), hi: slices.Clone(blk.hi),
+		norm: blk.norm, mid: slices.Clone(blk.mid), half: slices.Clone(blk.half), gen: kn.gen}
+	kn.blocks[b] = c
+	return c
+}
+
 // place puts movie i, with factors x, at layout position p, growing the
 // layout by a block when p is past its end, and widens its block's bounds.
 func (kn *kernel) place(p int, i int32, x []float32) {
 	k := kn.k
-	for p >= len(kn.perm) {
-		for range kernelBlock {
-			kn.perm = append(kn.perm, -1)
-		}
-		kn.blocks = append(kn.blocks, make([]float32, k*kernelBlock)...)
-		for range k {
-			kn.lo = append(kn.lo, float32(math.Inf(1)))
-			kn.hi = append(kn.hi, float32(math.Inf(-1)))
-		}
-		kn.mid = append(kn.mid, make([]float64, k)...)
-		kn.half = append(kn.half, make([]float64, k)...)
-		kn.norm = append(kn.norm, 0)
+	for p >= len(kn.blocks)*kernelBlock {
+		blk := &kblock{f: make([]float32, k*kernelBlock), lo: make([]float32, k), hi: make([]float32, k),
+			mid: make([]float64, k), half: make([]float64, k)}
+		blk.init(kn.gen)
+		kn.blocks = append(kn.blocks, blk)
 	}
-	kn.perm[p] = i
-	b, j := p/kernelBlock, p%kernelBlock
-	lo, hi := kn.lo[b*k:b*k+k], kn.hi[b*k:b*k+k]
+	blk := kn.own(p / kernelBlock)
+	j := p % kernelBlock
+	blk.perm[j] = i
+	lo, hi := blk.lo, blk.hi
 	for f, v := range x {
-		kn.blocks[(b*k+f)*kernelBlock+j] = v
+		blk.f[f*kernelBlock+j] = v
 		lo[f] = min(lo[f], v)
 		hi[f] = max(hi[f], v)
-		kn.mid[b*k+f] = (float64(hi[f]) + float64(lo[f])) / 2
-		kn.half[b*k+f] = (float64(hi[f]) - float64(lo[f])) / 2
+		blk.mid[f] = (float64(hi[f]) + float64(lo[f])) / 2
+		blk.half[f] = (float64(hi[f]) - float64(lo[f])) / 2
 	}
 	nf := float32(norm64(x))
 	if float64(nf) < norm64(x) {
 		nf = math.Nextafter32(nf, float32(math.Inf(1)))
 	}
-	kn.norm[b] = max(kn.norm[b], nf)
+	blk.norm = max(blk.norm, nf)
 }
 
 // addGram adds sign times x's outer product to the Gram matrix and x to
@@ -129,11 +170,12 @@ func (kn *kernel) addGram(x []float32, sign float64, x64 []float64) {
 	}
 }
 
-// setItem copies movie i's factors from m.v into the layout: in place for
-// a known movie (its block's bounds widen to hold them, the Gram matrix
-// trades the old factors for the new), in the next free position for a
-// new one. Apply calls it under the write lock, so no request reads the
-// kernel meanwhile. New movies' content vectors live in the model's extra
+// setItem copies movie i's factors from m.v into the layout: at its
+// position for a known movie (its block's bounds widen to hold them, the
+// Gram matrix trades the old factors for the new), in the next free
+// position for a new one. The kernel is a copy not yet published (next),
+// and the blocks it changes are copied first (own), so no request reads
+// what it changes. New movies' content vectors live in the model's extra
 // content, which the kernel reads from there.
 func (kn *kernel) setItem(m *Model, i int32) {
 	k := m.k
@@ -148,14 +190,15 @@ func (kn *kernel) setItem(m *Model, i int32) {
 	case int(i) < len(kn.pos):
 		p = int(kn.pos[i])
 		if p >= kn.head*kernelBlock {
-			b, j := p/kernelBlock, p%kernelBlock
+			blk, j := kn.blocks[p/kernelBlock], p%kernelBlock
 			old := make([]float32, k)
 			for f := range old {
-				old[f] = kn.blocks[(b*k+f)*kernelBlock+j]
+				old[f] = blk.f[f*kernelBlock+j]
 			}
 			kn.addGram(old, -1, x64)
 		}
 	case int(i) == len(kn.pos):
+		// Appended past the end older kernels read.
 		kn.pos = append(kn.pos, int32(p))
 	default: // not the next movie: leave it to a rebuild
 		kn.factors = nil
@@ -221,8 +264,8 @@ func (m *Model) selectFactors(kn *kernel, st *userState, s *scratch, h *topK, ma
 	hn := kn.head * kernelBlock
 	s.headScores = resize(s.headScores, hn)
 	hb := s.headScores
-	if hn > 0 {
-		dotBlocks(p, kn.blocks[:kn.head*k*kernelBlock], hb)
+	for b, blk := range kn.blocks[:kn.head] {
+		dotBlocks(p, blk.f, hb[b*kernelBlock:(b+1)*kernelBlock])
 	}
 	if w := m.cfg.EnsembleWeights[ensEASE]; m.ens != nil && w > 0 && m.ease != nil {
 		// As ensembleScores: EASE's spread over the catalog, in float32
@@ -250,11 +293,13 @@ func (m *Model) selectFactors(kn *kernel, st *userState, s *scratch, h *topK, ma
 	// The moments: the head's scores summed as the plain path sums them,
 	// the other movies' from the Gram matrix of their factors.
 	var sum, sq float64
-	for q, i := range kn.perm[:hn] {
-		if i >= 0 {
-			x := float64(hb[q])
-			sum += x
-			sq += x * x
+	for b, blk := range kn.blocks[:kn.head] {
+		for j, i := range blk.perm {
+			if i >= 0 {
+				x := float64(hb[b*kernelBlock+j])
+				sum += x
+				sq += x * x
+			}
 		}
 	}
 	p64 := s.p64[:0]
@@ -277,9 +322,11 @@ func (m *Model) selectFactors(kn *kernel, st *userState, s *scratch, h *topK, ma
 			h.push(candidate{i, x})
 		}
 	}
-	for q, i := range kn.perm[:hn] {
-		if i >= 0 {
-			offer(i, ca*hb[q]+ta*content[i]+shift)
+	for b, blk := range kn.blocks[:kn.head] {
+		for j, i := range blk.perm {
+			if i >= 0 {
+				offer(i, ca*hb[b*kernelBlock+j]+ta*content[i]+shift)
+			}
 		}
 	}
 
@@ -302,12 +349,11 @@ func (m *Model) selectFactors(kn *kernel, st *userState, s *scratch, h *topK, ma
 	s.pabs = pabs
 	rel := float64(k+4) * 0x1p-22
 	var buf [kernelBlock]float32
-	nb := len(kn.perm) / kernelBlock
-	for b := kn.head; b < nb; b++ {
-		perm := kn.perm[b*kernelBlock : (b+1)*kernelBlock]
+	for _, blk := range kn.blocks[kn.head:] {
+		perm := &blk.perm
 		if prune && len(h.h) == h.n {
 			thr := float64(h.h[0].score)
-			bm := pn * float64(kn.norm[b])
+			bm := pn * float64(blk.norm)
 			margin := ca64*bm*rel + 1e-6*(ca64*bm+ta64*cabs+math.Abs(sh64)) + 1e-30
 			base := sh64 + margin
 			if base+ca64*bm+ta64*cmax < thr {
@@ -325,14 +371,14 @@ func (m *Model) selectFactors(kn *kernel, st *userState, s *scratch, h *topK, ma
 				st0.skipped++
 				continue
 			}
-			box := floats.Dot(p64, kn.mid[b*k:b*k+k]) + floats.Dot(pabs, kn.half[b*k:b*k+k])
+			box := floats.Dot(p64, blk.mid) + floats.Dot(pabs, blk.half)
 			if base+ca64*min(box, bm)+ta64*cb < thr {
 				st0.skipped++
 				continue
 			}
 		}
 		st0.scored++
-		dotBlocks(p, kn.blocks[b*k*kernelBlock:(b+1)*k*kernelBlock], buf[:])
+		dotBlocks(p, blk.f, buf[:])
 		for j, i := range perm {
 			if i >= 0 {
 				offer(i, ca*buf[j]+ta*content[i]+shift)

@@ -32,40 +32,44 @@ var pruneFamilies = []Family{FamilyPureSVD, FamilyIALS, FamilyEnsemble}
 // those of the factors of the movies past the head blocks.
 func checkBounds(t *testing.T, m *Model) {
 	t.Helper()
+	m = m.current()
 	kn := m.kernelFor()
 	k := m.k
 	for i := range len(m.v) / k {
 		p := int(kn.pos[i])
-		if kn.perm[p] != int32(i) {
-			t.Fatalf("movie %d at position %d, which holds %d", i, p, kn.perm[p])
+		blk, j := kn.blocks[p/kernelBlock], p%kernelBlock
+		if blk.perm[j] != int32(i) {
+			t.Fatalf("movie %d at position %d, which holds %d", i, p, blk.perm[j])
 		}
 		b := p / kernelBlock
 		x := m.v[i*k : i*k+k]
 		for f, v := range x {
-			if lo, hi := float64(kn.lo[b*k+f]), float64(kn.hi[b*k+f]); kn.mid[b*k+f] != (hi+lo)/2 || kn.half[b*k+f] != (hi-lo)/2 {
-				t.Fatalf("block %d factor %d: mid %v half %v for [%v, %v]", b, f, kn.mid[b*k+f], kn.half[b*k+f], lo, hi)
+			if lo, hi := float64(blk.lo[f]), float64(blk.hi[f]); blk.mid[f] != (hi+lo)/2 || blk.half[f] != (hi-lo)/2 {
+				t.Fatalf("block %d factor %d: mid %v half %v for [%v, %v]", b, f, blk.mid[f], blk.half[f], lo, hi)
 			}
-			if v < kn.lo[b*k+f] || v > kn.hi[b*k+f] {
-				t.Fatalf("movie %d factor %d = %v outside its block's [%v, %v]", i, f, v, kn.lo[b*k+f], kn.hi[b*k+f])
+			if v < blk.lo[f] || v > blk.hi[f] {
+				t.Fatalf("movie %d factor %d = %v outside its block's [%v, %v]", i, f, v, blk.lo[f], blk.hi[f])
 			}
-			if got := kn.blocks[(b*k+f)*kernelBlock+p%kernelBlock]; got != v {
+			if got := blk.f[f*kernelBlock+j]; got != v {
 				t.Fatalf("movie %d factor %d is %v in the blocks, %v in the model", i, f, got, v)
 			}
 		}
-		if n := norm64(x); n > float64(kn.norm[b]) {
-			t.Fatalf("movie %d has norm %v above its block's %v", i, n, kn.norm[b])
+		if n := norm64(x); n > float64(blk.norm) {
+			t.Fatalf("movie %d has norm %v above its block's %v", i, n, blk.norm)
 		}
 	}
 	sum, gram := make([]float64, k), make([]float64, k*k)
-	for _, i := range kn.perm[kn.head*kernelBlock:] {
-		if i < 0 {
-			continue
-		}
-		x := m.v[int(i)*k : int(i)*k+k]
-		for a := range k {
-			sum[a] += float64(x[a])
-			for b := range k {
-				gram[a*k+b] += float64(x[a]) * float64(x[b])
+	for _, blk := range kn.blocks[kn.head:] {
+		for _, i := range blk.perm {
+			if i < 0 {
+				continue
+			}
+			x := m.v[int(i)*k : int(i)*k+k]
+			for a := range k {
+				sum[a] += float64(x[a])
+				for b := range k {
+					gram[a*k+b] += float64(x[a]) * float64(x[b])
+				}
 			}
 		}
 	}
@@ -141,9 +145,11 @@ func TestPruningMatchesPlainPath(t *testing.T) {
 			// direction, so it must enter every top 10 that keeps it.
 			kn := m.kernelFor()
 			var last int32 = -1
-			for _, i := range kn.perm {
-				if i >= 0 {
-					last = i
+			for _, blk := range kn.blocks {
+				for _, i := range blk.perm {
+					if i >= 0 {
+						last = i
+					}
 				}
 			}
 			id := m.items.ID(last)

@@ -12,13 +12,12 @@ import (
 // plain scoring path (componentScores, blendMap, offer for every kept
 // movie). The kernel must give its answers.
 func (m *Model) recommendPlain(q Query) (Result, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	mask, s, st, cold, err := m.begin(q)
+	m, st := m.load(q.User)
+	mask, s, cold, err := m.begin(q, st)
 	if err != nil {
 		return Result{}, err
 	}
-	defer m.scratch.Put(s)
+	defer m.pool().Put(s)
 	var h topK
 	h.reset(q.K + q.Offset)
 	keep := func(i int) bool { return !s.excluded[i] && (mask == 0 || m.genreMask[i]&mask != 0) }
@@ -127,9 +126,10 @@ func TestKernelMatchesPlainPath(t *testing.T) {
 					t.Fatal(err)
 				}
 				compareKernel(t, m, 80, 2)
-				// Enough new movies to need a new block: the kernel grows in
-				// place instead of being rebuilt.
-				built := m.kern.Load()
+				// Enough new movies to need a new block: the kernel is
+				// patched on a copy, sharing the blocks it does not change,
+				// instead of being rebuilt.
+				built := m.current().kern.Load()
 				var many []MovieDelta
 				for j := range 60 {
 					many = append(many, m.FoldMovie(MovieInfo{ID: fmt.Sprintf("new%d", j), Title: fmt.Sprintf("star road %d", j),
@@ -138,7 +138,8 @@ func TestKernelMatchesPlainPath(t *testing.T) {
 				if err := m.Apply(Delta{BaseVersion: m.Version, Movies: many}); err != nil {
 					t.Fatal(err)
 				}
-				if kn := m.kern.Load(); kn != built || !kn.fits(m) {
+				if cur := m.current(); cur.kern.Load() == nil || !cur.kern.Load().fits(cur) ||
+					len(built.blocks) > 0 && cur.kern.Load().blocks[0] != built.blocks[0] {
 					t.Error("the kernel was not patched for the new movies")
 				}
 				compareKernel(t, m, 80, 3)

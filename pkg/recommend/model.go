@@ -14,9 +14,9 @@
 // a validation split carved from the training data.
 //
 // The package is pure: no I/O, no clocks, no globals. A Model is safe for
-// concurrent use. A user delta never makes a reader wait: each user's state
-// is published whole (userOverlay). A movie delta changes the item side in
-// place under a write lock, which readers share.
+// concurrent use. No delta makes a reader wait: each user's state is
+// published whole (userOverlay), and a delta with movies publishes a new
+// item side whole (itemside.go).
 package recommend
 
 import (
@@ -258,10 +258,19 @@ type Model struct {
 	Version int64
 	cfg     Config
 
-	// mu guards the item side (the index, catalog and item arrays, the
-	// kernel) against movie deltas, which change it in place; requests
-	// hold it for reading. User deltas do not take it for writing.
+	// mu is held for reading by code that reads a model's item side
+	// directly (the tuner's working models); no delta takes it: a movie
+	// delta publishes a new item side in live instead.
 	mu sync.RWMutex
+
+	// live is the item side that requests read once a movie delta
+	// replaced it: a copy of the model that shares every array it did not
+	// change (itemside.go); nil before. gen counts the item sides since
+	// the fit, and handle is the model whose live a copy is (nil in the
+	// model itself).
+	live   atomic.Pointer[Model]
+	gen    uint64
+	handle *Model
 
 	users, items *Index
 	movies       []MovieInfo
@@ -290,6 +299,10 @@ type Model struct {
 
 	content      *contentModel
 	extraContent map[int32]sparseVec // movies folded in after the fit
+	// newContent holds the content vectors of movies newFrom, newFrom+1,
+	// ... that deltas added to this item side's chain (extraVec).
+	newContent []sparseVec
+	newFrom    int32
 
 	popularity []float32 // log(1 + number of users with a signal), per item
 
@@ -314,6 +327,12 @@ type userState struct {
 	vec    []float32 // ranking vector, k (factor families)
 	rvec   []float32 // rating model factors
 	rbias  float32
+	// gen is the item side the state's movies need. A pending state is
+	// stored before its item side is published; prev is then the user's
+	// state before (nil: the fitted one, or none), for older item sides.
+	gen     uint64
+	pending bool
+	prev    *userState
 }
 
 // Fit learns a model of the family cfg.Family from ts.
@@ -575,8 +594,7 @@ type Stats struct {
 
 // Stats returns the model's size.
 func (m *Model) Stats() Stats {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m = m.current()
 	s := Stats{Users: m.users.Len() + m.overlay.newUsers(), Movies: m.items.Len(), Interactions: m.seen.nnz(),
 		Factors: m.k, RatingFactors: m.rating.k, Terms: len(m.content.terms), Family: m.cfg.Family}
 	if m.knn != nil {
@@ -590,8 +608,7 @@ func (m *Model) Stats() Stats {
 
 // Movie returns what the model knows of a movie.
 func (m *Model) Movie(id string) (MovieInfo, bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m = m.current()
 	i, ok := m.items.Lookup(id)
 	if !ok {
 		return MovieInfo{}, false
@@ -599,18 +616,12 @@ func (m *Model) Movie(id string) (MovieInfo, bool) {
 	return m.movies[i], true
 }
 
-// user returns the serving state of user id, or nil when unknown: the
-// state a delta published last, else the fitted one. Slices alias the
-// model's arrays: read only.
+// user returns the serving state of user id as of item side m, or nil
+// when unknown: the state a delta published last, else the fitted one.
+// Slices alias the model's arrays: read only. Requests take the item side
+// and the user together (load).
 func (m *Model) user(id string) *userState {
-	if st := m.overlay.load(id); st != nil {
-		return st
-	}
-	u, ok := m.users.Lookup(id)
-	if !ok {
-		return nil
-	}
-	return m.userAt(u)
+	return m.userOf(id, m.overlay.load(id))
 }
 
 // userAt returns the fitted state of user u (deltas are looked up by id,
@@ -641,14 +652,13 @@ func (st *userState) hasSignal() bool {
 // Predict estimates the rating user would give movie, on the 0.5..5 scale.
 // Unknown users or movies get the biases that are known.
 func (m *Model) Predict(user, movie string) float64 {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m, st := m.load(user)
 	i, ok := m.items.Lookup(movie)
 	if !ok {
 		i = -1
 	}
 	var ku knnUser
-	return m.estimator(m.user(user), &ku).predict(i)
+	return m.estimator(st, &ku).predict(i)
 }
 
 // estimator estimates one user's ratings.

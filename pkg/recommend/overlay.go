@@ -15,8 +15,8 @@ type userOverlay struct {
 	states sync.Map // user id -> *userState; lock-free loads
 
 	// mu orders the writers (Apply) and those that read the whole overlay
-	// (MarshalBinary, Clone, Validate); requests never take it. Whoever
-	// also takes Model.mu takes mu first. added lists, in order of
+	// (MarshalBinary, Clone, Validate); requests never take it. added
+	// lists, in order of
 	// arrival, the users that the model's index does not hold, and nAdded
 	// counts them for Stats.
 	mu     sync.Mutex

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// TestUserDeltaDoesNotWaitForRequests holds the model as a request in
-// flight does and applies a user delta: Apply must finish, and a second
+// TestUserDeltaDoesNotWaitForRequests holds the model's read lock as a
+// request in flight did and applies a user delta: Apply must finish, and a second
 // request must see the delta, while the first still holds the model. With
 // a write lock on user deltas, Apply waits for the first request and every
 // request that starts meanwhile waits behind it (issue 12).

@@ -85,13 +85,15 @@ type scratch struct {
 func (s *scratch) reset(items, terms int) {
 	s.collab = resize(s.collab, padded(items))[:items]
 	s.content = resize(s.content, padded(items))[:items]
+	// Rounded up to blocks, as the score vectors: a delta that adds a
+	// movie then reallocates once per kernelBlock movies.
 	if cap(s.excluded) < items {
-		s.excluded = make([]bool, items)
+		s.excluded = make([]bool, padded(items))
 	}
 	s.excluded = s.excluded[:items]
 	clear(s.excluded)
 	if cap(s.kpos) < items {
-		s.kpos = make([]int32, items)
+		s.kpos = make([]int32, padded(items))
 	}
 	s.kpos = s.kpos[:items]
 	s.profile = resize(s.profile, terms)
@@ -111,7 +113,7 @@ func resize(b []float32, n int) []float32 {
 }
 
 func (m *Model) getScratch() *scratch {
-	s, ok := m.scratch.Get().(*scratch)
+	s, ok := m.pool().Get().(*scratch)
 	if !ok {
 		s = new(scratch)
 	}
@@ -119,13 +121,13 @@ func (m *Model) getScratch() *scratch {
 	return s
 }
 
-// begin starts answering q under m.mu's read lock: q's genre mask, a
-// scratch (to go back to m.scratch) with q's exclusions and the user's
-// movies marked excluded, the user's state (nil if unknown) and whether
-// they are a cold start.
-func (m *Model) begin(q Query) (mask uint64, s *scratch, st *userState, cold bool, err error) {
+// begin starts answering q on item side m for the user's state st (nil
+// if unknown): q's genre mask, a scratch (to go back to m.pool()) with
+// q's exclusions and the user's movies marked excluded, and whether they
+// are a cold start.
+func (m *Model) begin(q Query, st *userState) (mask uint64, s *scratch, cold bool, err error) {
 	if mask, err = m.genreMaskOf(q.Genres); err != nil {
-		return 0, nil, nil, false, err
+		return 0, nil, false, err
 	}
 	s = m.getScratch()
 	for _, id := range q.Exclude {
@@ -133,13 +135,12 @@ func (m *Model) begin(q Query) (mask uint64, s *scratch, st *userState, cold boo
 			s.excluded[i] = true
 		}
 	}
-	st = m.user(q.User)
 	if st != nil {
 		for _, i := range st.items {
 			s.excluded[i] = true
 		}
 	}
-	return mask, s, st, st == nil || !st.hasSignal(), nil
+	return mask, s, st == nil || !st.hasSignal(), nil
 }
 
 // Recommend returns the top movies for q.User that they have not seen.
@@ -150,13 +151,12 @@ func (m *Model) Recommend(q Query) (Result, error) {
 	if q.Offset < 0 || q.Offset > MaxOffset {
 		return Result{}, &QueryError{"offset", fmt.Sprintf("must be 0..%d, got %d", MaxOffset, q.Offset)}
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	mask, s, st, cold, err := m.begin(q)
+	m, st := m.load(q.User)
+	mask, s, cold, err := m.begin(q, st)
 	if err != nil {
 		return Result{}, err
 	}
-	defer m.scratch.Put(s)
+	defer m.pool().Put(s)
 	h := &s.heap
 	h.reset(q.K + q.Offset)
 	keep := func(i int) bool { return !s.excluded[i] && (mask == 0 || m.genreMask[i]&mask != 0) }
@@ -408,7 +408,7 @@ func (m *Model) contentVec(i int32) ([]int32, []float32) {
 	if int(i) < m.content.vecs.rows {
 		return m.content.vecs.row(int(i))
 	}
-	v := m.extraContent[i]
+	v, _ := m.extraVec(i)
 	return v.idx, v.val
 }
 
@@ -456,8 +456,7 @@ func (m *Model) Similar(id string, k int) ([]Scored, error) {
 	if k <= 0 || k > MaxK {
 		return nil, &QueryError{"k", fmt.Sprintf("must be 1..%d, got %d", MaxK, k)}
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m = m.current()
 	target, ok := m.items.Lookup(id)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownMovie, id)

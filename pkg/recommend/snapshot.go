@@ -43,10 +43,10 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 // (the tests' check that format 2 is still read) for a model without a
 // rating blend.
 func (m *Model) marshal(format uint16) ([]byte, error) {
-	m.overlay.mu.Lock() // before m.mu, as Apply
+	m.overlay.mu.Lock() // no delta meanwhile
 	defer m.overlay.mu.Unlock()
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	version := m.Version
+	m = m.current()
 	if format < 3 && m.rating.nbr != nil {
 		return nil, fmt.Errorf("encode: format %d has no rating blend", format)
 	}
@@ -59,7 +59,7 @@ func (m *Model) marshal(format uint16) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
-	w.i64(m.Version)
+	w.i64(version)
 	w.bytes(cfg)
 	users := m.users.IDs()
 	w.strings(append(users[:len(users):len(users)], m.overlay.added...))
@@ -113,9 +113,9 @@ func (m *Model) marshal(format uint16) ([]byte, error) {
 	w.f32s(m.content.idf)
 	w.csr(m.content.vecs)
 	w.f32s(m.popularity)
-	w.uv(uint64(len(m.extraContent)))
+	w.uv(uint64(m.extraCount()))
 	for i := int32(0); int(i) < m.items.Len(); i++ {
-		if v, ok := m.extraContent[i]; ok {
+		if v, ok := m.extraVec(i); ok {
 			w.uv(uint64(i))
 			w.i32s(v.idx)
 			w.f32s(v.val)

@@ -20,11 +20,9 @@ const (
 // ranges. The error names the first offending array and position. The
 // trainer's gate calls it before publishing a model.
 func (m *Model) Validate() error {
-	m.overlay.mu.Lock() // before m.mu, as Apply
+	m.overlay.mu.Lock() // no delta meanwhile
 	defer m.overlay.mu.Unlock()
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.validate()
+	return m.current().validate()
 }
 
 func (m *Model) validate() error {
@@ -102,7 +100,8 @@ func (m *Model) validate() error {
 			return fmt.Errorf("%w: singular value %d = %v", ErrInvalid, f, s)
 		}
 	}
-	for i, v := range m.extraContent {
+	for i := int32(m.content.vecs.rows); int(i) < m.items.Len(); i++ {
+		v, _ := m.extraVec(i)
 		if j, ok := checkRange(v.val, -1.001, 1.001); !ok {
 			return fmt.Errorf("%w: content of folded-in movie %d [%d] = %v", ErrInvalid, i, j, v.val[j])
 		}
