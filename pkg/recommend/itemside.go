@@ -44,12 +44,30 @@ func (m *Model) current() *Model {
 // load returns the current item side and user id's state in it (nil if
 // unknown). Loading the user first makes the pair consistent: a state is
 // stored only after the item side it needs is published, except a
-// pending one, whose past fits any item side from the one before it.
+// pending one, whose past fits any item side from the one before it. A
+// delta applied wholly between the two loads would pair the user's state
+// before it with the item side after it (the delta's movies without its
+// users), so the user is read again after the item side, and both are
+// read again when it changed: a delta stores its users' pending states
+// before it publishes its item side.
 func (m *Model) load(id string) (*Model, *userState) {
 	st := m.overlay.load(id)
-	c := m.current()
-	return c, c.userOf(id, st)
+	for {
+		if h := testHookUserLoaded; h != nil {
+			h()
+		}
+		c := m.current()
+		again := m.overlay.load(id)
+		if again == st {
+			return c, c.userOf(id, st)
+		}
+		st = again
+	}
 }
+
+// testHookUserLoaded, when a test sets it, runs in load between the loads
+// of the user's state and of the item side.
+var testHookUserLoaded func()
 
 // userOf returns user id's state as of item side m, given the state st
 // the overlay holds (nil: none): st, or the past of a pending st for an

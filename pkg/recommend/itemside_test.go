@@ -304,3 +304,49 @@ func BenchmarkRecommendWhileMovieDeltas(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(applied))/elapsed.Seconds(), "deltas/s")
 }
+
+// A request that loads a user's state, then the item side, while a delta
+// with a new movie and that user's rating of it is applied between the two
+// loads must answer with the delta wholly or not at all. The new movie
+// scores far above every other for the user's vector, and the user rated
+// it: the model before does not hold it, the model after excludes it, and
+// only the delta's movies without its user (a mix) would recommend it.
+func TestRequestBetweenLoadsSeesMovieDeltaWholly(t *testing.T) {
+	m := fitWorld(t)
+	m.kernelFor()
+	st := m.user("u25")
+	factors := make([]float32, len(st.vec))
+	for f, x := range st.vec {
+		factors[f] = 100 * x
+	}
+	md := m.FoldMovie(MovieInfo{ID: "R-new", Title: "New Romance", Genres: []string{"Romance"}}, []Rater{{"u25", 5}})
+	md.Factors = factors
+	d := Delta{BaseVersion: m.Version, Movies: []MovieDelta{md},
+		Users: []UserDelta{m.FoldUser("u25", []Rated{{Movie: "R0", Value: 5}, {Movie: "R-new", Value: 5}})}}
+	mixed := m.Clone()
+	if err := mixed.Apply(Delta{BaseVersion: m.Version, Movies: []MovieDelta{md}}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := mixed.Recommend(Query{User: "u25", K: 5}); err != nil || len(res.Items) == 0 || res.Items[0].MovieID != "R-new" {
+		t.Fatalf("the mix does not recommend R-new first (%+v, %v): the test cannot tell it apart", res.Items, err)
+	}
+
+	var once sync.Once
+	testHookUserLoaded = func() {
+		once.Do(func() {
+			if err := m.Apply(d); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	defer func() { testHookUserLoaded = nil }()
+	res, err := m.Recommend(Query{User: "u25", K: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range res.Items {
+		if it.MovieID == "R-new" {
+			t.Errorf("a request between the loads recommends R-new (%+v): the delta's movie without its user", res.Items)
+		}
+	}
+}
