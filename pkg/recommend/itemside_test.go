@@ -23,36 +23,14 @@ func TestMovieDeltaDoesNotWaitForRequests(t *testing.T) {
 	d := Delta{BaseVersion: m.Version, Movies: []MovieDelta{md},
 		Users: []UserDelta{m.FoldUser("u25", []Rated{{Movie: "R0", Value: 5}, {Movie: "R-new", Value: 5}})}}
 
-	m.mu.RLock() // the request in flight
-	defer m.mu.RUnlock()
-	applied := make(chan error, 1)
-	go func() { applied <- m.Apply(d) }()
-	// Not a time limit on Apply: a guard that turns the old deadlock into
-	// a failure instead of the test binary's timeout.
-	hung := time.After(time.Minute)
-	select {
-	case err := <-applied:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-hung:
-		t.Fatal("Apply of a movie delta waits for a request in flight")
-	}
-	answered := make(chan []string, 1)
-	go func() {
+	seen := appliedBesideARequest(t, m, d, func() []string {
 		if _, ok := m.Movie("R-new"); !ok {
-			answered <- nil
-			return
+			return nil
 		}
-		answered <- m.Seen("u25")
-	}()
-	select {
-	case seen := <-answered:
-		if !reflect.DeepEqual(seen, []string{"R0", "R-new"}) {
-			t.Errorf("second request sees u25's movies %v, want [R0 R-new]", seen)
-		}
-	case <-hung:
-		t.Fatal("a request waits behind a movie delta")
+		return m.Seen("u25")
+	})
+	if !reflect.DeepEqual(seen, []string{"R0", "R-new"}) {
+		t.Errorf("second request sees u25's movies %v, want [R0 R-new]", seen)
 	}
 }
 
@@ -106,59 +84,7 @@ func TestMovieDeltasWhileServing(t *testing.T) {
 				}
 				return answer{res.Items, predictOf(m, u)}
 			}
-			want := map[string][]answer{}
-			prefix := base.Clone()
-			for p := 0; ; p++ {
-				for _, u := range users {
-					want[u] = append(want[u], answerOf(prefix, u))
-				}
-				if p == len(deltas) {
-					break
-				}
-				if err := prefix.Apply(deltas[p]); err != nil {
-					t.Fatal(err)
-				}
-			}
-
-			served := base.Clone()
-			served.kernelFor()
-			done := make(chan struct{})
-			var wg, ready sync.WaitGroup
-			for r := range 4 {
-				ready.Add(1)
-				wg.Go(func() {
-					for i := r; ; i++ {
-						if i == r+1 {
-							ready.Done()
-						}
-						u := users[i%len(users)]
-						if got := answerOf(served, u); !consistent(want[u], got) {
-							t.Errorf("%s's answer is the model's after no prefix of the deltas: %+v", u, got)
-							return
-						}
-						select {
-						case <-done:
-							if i > r { // answered at least twice
-								return
-							}
-						default:
-						}
-					}
-				})
-			}
-			ready.Wait() // every reader is answering
-			for _, d := range deltas {
-				if err := served.Apply(d); err != nil {
-					t.Error(err)
-				}
-			}
-			close(done)
-			wg.Wait()
-			for _, u := range users {
-				if got := answerOf(served, u); !reflect.DeepEqual(got, want[u][len(deltas)]) {
-					t.Errorf("%s after every delta: %+v, want %+v", u, got, want[u][len(deltas)])
-				}
-			}
+			served, want := servedWhileApplying(t, base, users, deltas, answerOf)
 			// Snapshot, copy and validation see the newest item side.
 			if err := served.Validate(); err != nil {
 				t.Fatal(err)
@@ -272,33 +198,12 @@ func BenchmarkRecommendWhileMovieDeltas(b *testing.B) {
 			}
 		}
 	})
-	var mu sync.Mutex
-	var lat []time.Duration
-	var next sync.Mutex
-	n := 0
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		for pb.Next() {
-			next.Lock()
-			u := users[n%len(users)]
-			n++
-			next.Unlock()
-			t0 := time.Now()
-			if _, err := m.Recommend(Query{User: u, K: 10}); err != nil {
-				b.Error(err)
-			}
-			mine = append(mine, time.Since(t0))
-		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
-	})
+	p99 := requestP99(b, m, users)
 	elapsed := time.Since(start)
 	close(stop)
 	writer.Wait()
-	slices.Sort(lat)
 	slices.Sort(applied)
-	b.ReportMetric(float64(lat[len(lat)*99/100]), "p99-ns")
+	b.ReportMetric(float64(p99), "p99-ns")
 	if len(applied) > 0 {
 		b.ReportMetric(float64(applied[len(applied)*99/100]), "apply-p99-ns")
 	}

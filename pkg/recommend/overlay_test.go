@@ -22,6 +22,20 @@ func TestUserDeltaDoesNotWaitForRequests(t *testing.T) {
 		m.FoldUser("newbie", []Rated{{Movie: "A0", Value: 4}}),
 	}}
 
+	if seen := appliedBesideARequest(t, m, d, func() []string { return m.Seen("newbie") }); !slices.Equal(seen, []string{"A0"}) {
+		t.Errorf("second request sees newbie's movies %v, want [A0]", seen)
+	}
+	if got := m.Stats().Users; got != 41 {
+		t.Errorf("Stats().Users = %d, want 41 (40 fitted, one new)", got)
+	}
+}
+
+// appliedBesideARequest applies d while m is held as a request in flight
+// held it before deltas stopped taking locks (its read lock), then returns
+// what read, a second request, answers. Apply waiting for the first
+// request, or the second for Apply, fails the test.
+func appliedBesideARequest(t *testing.T, m *Model, d Delta, read func() []string) []string {
+	t.Helper()
 	m.mu.RLock() // the request in flight
 	defer m.mu.RUnlock()
 	applied := make(chan error, 1)
@@ -35,21 +49,17 @@ func TestUserDeltaDoesNotWaitForRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-hung:
-		t.Fatal("Apply of a user delta waits for a request in flight")
+		t.Fatal("Apply waits for a request in flight")
 	}
 	answered := make(chan []string, 1)
-	go func() { answered <- m.Seen("newbie") }()
+	go func() { answered <- read() }()
 	select {
-	case seen := <-answered:
-		if !slices.Equal(seen, []string{"A0"}) {
-			t.Errorf("second request sees newbie's movies %v, want [A0]", seen)
-		}
+	case got := <-answered:
+		return got
 	case <-hung:
-		t.Fatal("a request waits behind a user delta")
+		t.Fatal("a request waits behind a delta")
 	}
-	if got := m.Stats().Users; got != 41 {
-		t.Errorf("Stats().Users = %d, want 41 (40 fitted, one new)", got)
-	}
+	return nil
 }
 
 // answer is a user's answers from Recommend and Predict: two requests,
@@ -100,12 +110,23 @@ func TestApplyWhileServing(t *testing.T) {
 		}
 		deltas = append(deltas, d)
 	}
+	servedWhileApplying(t, base, users, deltas, func(m *Model, u string) answer { return answerOf(t, m, u) })
+}
+
+// servedWhileApplying applies deltas to a copy of base while four readers
+// ask each of users for ask's answer, and returns the copy: every answer
+// must be the answer of the model after some prefix of the deltas,
+// computed beforehand on another copy applied one delta at a time, and
+// the last the answer after all of them. The copy's kernel is built first,
+// as Decode does, so deltas patch it.
+func servedWhileApplying(t *testing.T, base *Model, users []string, deltas []Delta, ask func(*Model, string) answer) (*Model, map[string][]answer) {
+	t.Helper()
 	// want[u] holds user u's answer after each prefix.
 	want := map[string][]answer{}
 	prefix := base.Clone()
 	for p := 0; ; p++ {
 		for _, u := range users {
-			want[u] = append(want[u], answerOf(t, prefix, u))
+			want[u] = append(want[u], ask(prefix, u))
 		}
 		if p == len(deltas) {
 			break
@@ -116,6 +137,7 @@ func TestApplyWhileServing(t *testing.T) {
 	}
 
 	served := base.Clone()
+	served.kernelFor()
 	done := make(chan struct{})
 	var wg, ready sync.WaitGroup
 	for r := range 4 {
@@ -126,8 +148,7 @@ func TestApplyWhileServing(t *testing.T) {
 					ready.Done()
 				}
 				u := users[i%len(users)]
-				got := answerOf(t, served, u)
-				if !consistent(want[u], got) {
+				if got := ask(served, u); !consistent(want[u], got) {
 					t.Errorf("%s's answer is the model's after no prefix of the deltas: %+v", u, got)
 					return
 				}
@@ -150,10 +171,11 @@ func TestApplyWhileServing(t *testing.T) {
 	close(done)
 	wg.Wait()
 	for _, u := range users {
-		if got := answerOf(t, served, u); !reflect.DeepEqual(got, want[u][len(deltas)]) {
+		if got := ask(served, u); !reflect.DeepEqual(got, want[u][len(deltas)]) {
 			t.Errorf("%s after every delta: %+v, want %+v", u, got, want[u][len(deltas)])
 		}
 	}
+	return served, want
 }
 
 // BenchmarkRecommendWhileApplying answers top-10 queries of known users
@@ -196,29 +218,36 @@ func BenchmarkRecommendWhileApplying(b *testing.B) {
 					}
 				})
 			}
-			var mu sync.Mutex
-			var lat []time.Duration
-			var next atomic.Int64
 			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				var mine []time.Duration
-				for pb.Next() {
-					u := users[int(next.Add(1))%len(users)]
-					t0 := time.Now()
-					if _, err := m.Recommend(Query{User: u, K: 10}); err != nil {
-						b.Error(err)
-					}
-					mine = append(mine, time.Since(t0))
-				}
-				mu.Lock()
-				lat = append(lat, mine...)
-				mu.Unlock()
-			})
+			p99 := requestP99(b, m, users)
 			close(stop)
 			writer.Wait()
-			slices.Sort(lat)
-			b.ReportMetric(float64(lat[len(lat)*99/100]), "p99-ns")
+			b.ReportMetric(float64(p99), "p99-ns")
 			b.ReportMetric(float64(applied)/float64(b.N), "deltas/op")
 		})
 	}
+}
+
+// requestP99 asks m for the top 10 of users in turn from parallel readers,
+// b.N requests in all, and returns the 99th percentile of their wall times.
+func requestP99(b *testing.B, m *Model, users []string) time.Duration {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			u := users[int(next.Add(1)-1)%len(users)]
+			t0 := time.Now()
+			if _, err := m.Recommend(Query{User: u, K: 10}); err != nil {
+				b.Error(err)
+			}
+			mine = append(mine, time.Since(t0))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	slices.Sort(lat)
+	return lat[len(lat)*99/100]
 }
